@@ -1,0 +1,18 @@
+#pragma once
+// How subcommands plug into main: each cli/cmd_*.cpp adds its CLI11 subcommand and returns
+// it with the function that runs it once the command line has been parsed. Parsing only:
+// the work is done by the library (DESIGN.md, src/cli/).
+#include <functional>
+
+#include <CLI/CLI.hpp>
+
+namespace moebench::cli {
+
+struct Command {
+  CLI::App* app;
+  std::function<int()> run;
+};
+
+Command add_info_command(CLI::App& app);
+
+}  // namespace moebench::cli

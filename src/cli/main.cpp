@@ -1,0 +1,52 @@
+// moebench: one binary, one subcommand per question (DESIGN.md, "Command line").
+// Exit codes: 0 success, 1 a run failed (verification, runtime failure), 2 bad input.
+#include <cstdio>
+#include <exception>
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "cli/command.hpp"
+#include "core/build_info.hpp"
+#include "core/errors.hpp"
+
+int main(int argc, char** argv) {
+  using namespace moebench;
+  CLI::App app{"moebench: a performance lab for Mixture-of-Experts layers and models"};
+  app.set_version_flag("--version", std::string(build_version()) + " (" + build_git_revision() + ")");
+  app.require_subcommand(0, 1);
+
+  std::vector<cli::Command> commands = {
+      cli::add_info_command(app),
+  };
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    std::fprintf(stderr, "moebench: error: %s (see --help)\n", e.what());
+    return 2;
+  }
+
+  try {
+    for (cli::Command& command : commands)
+      if (command.app->parsed()) return command.run();
+    std::fputs(app.help().c_str(), stdout);
+    return 0;
+  } catch (const InputError& e) {
+    std::fprintf(stderr, "moebench: error: %s\n", e.what());
+    return 2;
+  } catch (const RuntimeFailure& e) {
+    std::fprintf(stderr, "moebench: %s: %s\n", failure_kind_name(e.kind()), e.what());
+    return 1;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "moebench: internal error: %s\n", e.what());
+    return 1;
+  }
+}

@@ -1,0 +1,71 @@
+#pragma once
+// ModelConfig: everything moebench needs to know about a model, whatever family it came from.
+//
+// Presets (presets/*.json), Hugging Face config.json files and --manual-config all end up
+// here; validate() is the one place where a config is checked.
+#include <cstdint>
+#include <string>
+
+namespace moebench {
+
+enum class Activation { silu, gelu, swigluoai };
+enum class ScoringFunc { softmax, sigmoid };
+enum class AttentionKind { gqa, mla };
+
+const char* activation_name(Activation a);
+Activation parse_activation(const std::string& text);  // throws InputError
+const char* scoring_name(ScoringFunc s);
+ScoringFunc parse_scoring(const std::string& text);      // throws InputError
+
+struct ModelConfig {
+  std::string name;    // preset name, or the path it was read from
+  std::string family;  // qwen3_moe, qwen2_moe, mixtral, deepseek_v3, glm4_moe, minimax_m2, gpt_oss, ...
+
+  // --- MoE layer ---
+  int64_t hidden_size = 0;
+  int64_t moe_intermediate_size = 0;  // per routed expert
+  int num_experts = 0;                // routed experts
+  int top_k = 0;
+  int num_shared_experts = 0;
+  int64_t shared_intermediate_size = 0;  // per shared expert
+  bool shared_expert_gate = false;       // Qwen2-MoE: sigmoid(x . w) scales the shared expert
+  Activation activation = Activation::silu;
+  ScoringFunc scoring = ScoringFunc::softmax;
+  bool norm_topk_prob = true;          // renormalise the top-k weights to sum to 1
+  double routed_scaling_factor = 1.0;  // multiplies the routed weights (DeepSeek-V3: 2.5)
+  int n_group = 1;                     // group-limited routing (DeepSeek-V3: 8 groups, 4 kept)
+  int topk_group = 1;
+  bool score_correction_bias = false;  // e_score_correction_bias added for selection only
+
+  // --- decoder stack (used by `model` and `memory`) ---
+  int num_layers = 0;
+  int first_k_dense_replace = 0;        // leading layers with a dense MLP instead of MoE
+  int64_t dense_intermediate_size = 0;  // that dense MLP's width
+  int num_attention_heads = 0;
+  int num_kv_heads = 0;
+  int head_dim = 0;
+  int64_t vocab_size = 0;
+  int64_t max_position_embeddings = 0;
+  double rope_theta = 10000.0;
+  double rms_norm_eps = 1e-6;
+  bool qk_norm = false;
+  bool tie_word_embeddings = false;
+  AttentionKind attention = AttentionKind::gqa;
+  // MLA (DeepSeek-V2/V3, Kimi-K2): only meaningful when attention == mla.
+  int q_lora_rank = 0;
+  int kv_lora_rank = 0;
+  int qk_nope_head_dim = 0;
+  int qk_rope_head_dim = 0;
+  int v_head_dim = 0;
+
+  std::string weight_dtype = "bf16";  // as published: bf16, fp8 (block-scaled), ...
+
+  // Throws InputError naming the first field that is missing or inconsistent.
+  // `layer_only` skips the decoder-stack fields (for --manual-config and the layer benchmark).
+  void validate(bool layer_only = false) const;
+
+  // Number of layers that hold an MoE block.
+  int moe_layer_count() const { return num_layers - first_k_dense_replace; }
+};
+
+}  // namespace moebench

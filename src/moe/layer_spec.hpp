@@ -1,0 +1,42 @@
+#pragma once
+// What an MoE layer implementation is built for and what it is run on.
+//
+// Canonical weight layout on the backend (every implementation receives this; one that wants
+// another layout derives it in prepare(), untimed):
+//   w13        [num_experts][2 * I][H]  rows 0..I-1 are gate, I..2I-1 are up (K-contiguous)
+//   w2         [num_experts][H][I]
+//   shared_w13 [num_shared][2 * Is][H], shared_w2 [num_shared][H][Is]
+//   shared_gate [H] (Qwen2-MoE's sigmoid gate of the shared expert), when the model has one
+//   score_bias [num_experts] float (DeepSeek-V3 e_score_correction_bias), when it has one
+// Activations: x [T][H] and out [T][H] in the layer dtype; logits [T][E] float.
+#include <cstdint>
+
+#include "core/dtype.hpp"
+#include "core/model_config.hpp"
+
+namespace moebench {
+
+struct LayerSpec {
+  ModelConfig model;
+  DType dtype = DType::bf16;
+  int64_t max_tokens = 0;  // forward() is never called with more
+  uint64_t seed = 0;
+};
+
+struct LayerWeights {
+  const void* w13 = nullptr;
+  const void* w2 = nullptr;
+  const void* shared_w13 = nullptr;
+  const void* shared_w2 = nullptr;
+  const void* shared_gate = nullptr;
+  const float* score_bias = nullptr;
+};
+
+struct LayerArgs {
+  const void* x = nullptr;
+  const float* logits = nullptr;
+  void* out = nullptr;
+  int64_t num_tokens = 0;
+};
+
+}  // namespace moebench

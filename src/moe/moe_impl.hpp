@@ -1,0 +1,43 @@
+#pragma once
+// The interface every MoE layer implementation provides, and the registry that lists them.
+//
+// A new implementation is one file (src/moe/cpu/ or src/moe/cuda/) plus one line in
+// registry.cpp; the runner then benchmarks, verifies and reports it with no other change.
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "backend/backend.hpp"
+#include "moe/layer_spec.hpp"
+
+namespace moebench {
+
+class MoeImpl {
+ public:
+  virtual ~MoeImpl() = default;
+  // Allocates workspaces for up to spec.max_tokens and derives any private weight layout.
+  // Not timed. Throws InputError for a spec this implementation cannot run (e.g. a dtype).
+  virtual void prepare(const LayerSpec& spec, const LayerWeights& weights) = 0;
+  // One full layer forward: routing from logits, experts, shared experts, weighted combine.
+  // On the GPU it only enqueues work (no host synchronisation), so it can be graph-captured.
+  virtual void forward(const LayerArgs& args) = 0;
+  // Implementation-specific figures of the last forward (e.g. tile-rounded padding saved),
+  // reported beside the timings. Read after the backend has synchronised.
+  virtual std::vector<std::pair<std::string, double>> counters() const { return {}; }
+};
+
+struct ImplInfo {
+  std::string name;
+  std::string description;
+  BackendKind backend;
+  std::unique_ptr<MoeImpl> (*make)(Backend& backend);
+};
+
+// Every implementation compiled into this binary, in registry order.
+const std::vector<ImplInfo>& all_impls();
+// Parses --impl: "all" or a comma-separated list of names, for the given backend. Throws
+// InputError naming the unknown entry and the available ones.
+std::vector<const ImplInfo*> select_impls(const std::vector<std::string>& names, BackendKind backend);
+
+}  // namespace moebench

@@ -1,0 +1,43 @@
+// The registry of MoE layer implementations: one line per implementation.
+#include <algorithm>
+
+#include "core/errors.hpp"
+#include "moe/moe_impl.hpp"
+
+namespace moebench {
+
+std::unique_ptr<MoeImpl> make_cpu_reference(Backend& backend);
+
+const std::vector<ImplInfo>& all_impls() {
+  static const std::vector<ImplInfo> impls = {
+      {"reference", "CPU: multithreaded per-expert loop, bf16/fp16 storage, fp32 accumulation",
+       BackendKind::cpu, make_cpu_reference},
+  };
+  return impls;
+}
+
+std::vector<const ImplInfo*> select_impls(const std::vector<std::string>& names, BackendKind backend) {
+  std::vector<const ImplInfo*> available;
+  for (const ImplInfo& info : all_impls())
+    if (info.backend == backend) available.push_back(&info);
+  auto list_available = [&] {
+    std::string s;
+    for (const ImplInfo* info : available) s += (s.empty() ? "" : ", ") + info->name;
+    return s;
+  };
+  bool want_all = names.empty() || std::find(names.begin(), names.end(), "all") != names.end();
+  if (want_all) return available;
+  std::vector<const ImplInfo*> chosen;
+  for (const std::string& name : names) {
+    auto it = std::find_if(available.begin(), available.end(),
+                           [&](const ImplInfo* info) { return info->name == name; });
+    if (it == available.end())
+      throw InputError("--impl: unknown implementation '" + name + "' for the " +
+                       backend_kind_name(backend) + " backend; available: " + list_available() +
+                       ", or all");
+    if (std::find(chosen.begin(), chosen.end(), *it) == chosen.end()) chosen.push_back(*it);
+  }
+  return chosen;
+}
+
+}  // namespace moebench
