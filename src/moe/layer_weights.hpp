@@ -1,0 +1,41 @@
+#pragma once
+// Materialises one MoE layer's synthetic weights on a backend, in the canonical layout of
+// layer_spec.hpp, and says how every value is defined so any reader can regenerate it.
+//
+// Value of element i of tensor S: synth_value(seed, S, i, sqrt(3 / fan_in)), rounded to the
+// layer dtype: uniform with variance 1/fan_in, so activations stay O(1) through the layer.
+#include <cmath>
+#include <cstdint>
+#include <vector>
+
+#include "backend/backend.hpp"
+#include "core/synthetic.hpp"
+#include "moe/layer_spec.hpp"
+
+namespace moebench {
+
+inline float fan_in_scale(int64_t fan_in) { return std::sqrt(3.0f / float(fan_in)); }
+// Hidden-state inputs have unit variance; rotation r uses its own stream.
+inline uint64_t hidden_states_stream(int rotation) {
+  return uint64_t(SynthStream::hidden_states) + 256u * uint64_t(rotation);
+}
+inline float hidden_states_scale() { return std::sqrt(3.0f); }
+// The score-correction bias is small next to sigmoid scores, as in trained DeepSeek-V3.
+constexpr float kScoreBiasScale = 0.05f;
+
+// Host copy of the score-correction bias ([E] floats), or empty when the model has none.
+std::vector<float> score_bias_values(const ModelConfig& model, uint64_t seed);
+
+class LayerWeightStore {
+ public:
+  LayerWeightStore(Backend& backend, const LayerSpec& spec);
+  const LayerWeights& view() const { return view_; }
+  // Bytes held on the backend.
+  int64_t bytes() const;
+
+ private:
+  DeviceBuffer w13_, w2_, shared_w13_, shared_w2_, shared_gate_, score_bias_;
+  LayerWeights view_;
+};
+
+}  // namespace moebench
