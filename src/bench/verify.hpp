@@ -1,0 +1,41 @@
+#pragma once
+// Verification of a layer output against the fp64 CPU reference (DESIGN.md, Correctness).
+//
+// The reference regenerates nothing: it reads the weights back from the backend buffers
+// (only the experts the checked tokens use), so it works for every model size. Selection of
+// experts is recomputed in float exactly as route() does; a token whose k-th and (k+1)-th
+// selection scores are closer than a relative 1e-6 could legitimately route either way on
+// another device, so it is left out of the comparison and counted.
+#include <cstdint>
+#include <vector>
+
+#include "backend/backend.hpp"
+#include "moe/layer_spec.hpp"
+
+namespace moebench {
+
+struct VerifyResult {
+  bool passed = false;
+  double rel_error = 0;            // ||out - ref|| / ||ref|| over the checked tokens
+  int64_t tokens_checked = 0;
+  int64_t tokens_ambiguous = 0;    // skipped: near-tie at the top-k boundary
+  int64_t unwritten = 0;           // NaN/poisoned elements anywhere in the output
+};
+
+// Relative-error threshold for a dtype: 2e-2 for bf16 and fp16 (DESIGN.md).
+double verify_tolerance(DType dtype);
+
+// x_host [T][H] and out_host [T][H] in spec.dtype bits, logits_host [T][E]. Checks up to
+// `max_tokens` tokens spread over the batch (all when T is smaller), and every output element
+// for NaN. NaN never passes.
+VerifyResult verify_layer_output(Backend& backend, const LayerSpec& spec, const LayerWeights& weights,
+                                 const uint16_t* x_host, const float* logits_host, int64_t num_tokens,
+                                 const uint16_t* out_host, int64_t max_tokens = 64);
+
+// The fp64 reference for a list of tokens: returns [tokens.size()][H] doubles. Weights are
+// read from `weights` on `backend`. Exposed for tests.
+std::vector<double> reference_forward_fp64(Backend& backend, const LayerSpec& spec, const LayerWeights& weights,
+                                           const uint16_t* x_host, const float* logits_host,
+                                           const std::vector<int64_t>& tokens);
+
+}  // namespace moebench
