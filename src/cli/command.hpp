@@ -3,6 +3,7 @@
 // it with the function that runs it once the command line has been parsed. Parsing only:
 // the work is done by the library (DESIGN.md, src/cli/).
 #include <functional>
+#include <string>
 
 #include <CLI/CLI.hpp>
 
@@ -13,6 +14,11 @@ struct Command {
   std::function<int()> run;
 };
 
+Command add_layer_command(CLI::App& app);
 Command add_info_command(CLI::App& app);
+
+// The command line as typed (recorded with results so a figure can be reproduced).
+void set_invocation(int argc, char** argv);
+const std::string& invocation();
 
 }  // namespace moebench::cli

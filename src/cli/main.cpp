@@ -11,13 +11,34 @@
 #include "core/build_info.hpp"
 #include "core/errors.hpp"
 
+namespace moebench::cli {
+
+namespace {
+std::string g_invocation;
+}
+
+void set_invocation(int argc, char** argv) {
+  g_invocation.clear();
+  for (int i = 0; i < argc; ++i) {
+    std::string arg = i == 0 ? std::string("moebench") : std::string(argv[i]);
+    bool plain = !arg.empty() && arg.find_first_of(" \t'\"$") == std::string::npos;
+    g_invocation += (i ? " " : "") + (plain ? arg : "'" + arg + "'");
+  }
+}
+
+const std::string& invocation() { return g_invocation; }
+
+}  // namespace moebench::cli
+
 int main(int argc, char** argv) {
   using namespace moebench;
   CLI::App app{"moebench: a performance lab for Mixture-of-Experts layers and models"};
   app.set_version_flag("--version", std::string(build_version()) + " (" + build_git_revision() + ")");
   app.require_subcommand(0, 1);
 
+  cli::set_invocation(argc, argv);
   std::vector<cli::Command> commands = {
+      cli::add_layer_command(app),
       cli::add_info_command(app),
   };
 

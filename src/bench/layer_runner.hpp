@@ -1,0 +1,48 @@
+#pragma once
+// The layer benchmark runner every backend shares: for each scenario x token count x
+// implementation it prepares the implementation, verifies one poisoned run against the fp64
+// reference, warms up, times iterations over rotating input buffers, and fills a LayerResult.
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "analysis/ceilings.hpp"
+#include "backend/backend.hpp"
+#include "bench/layer_result.hpp"
+#include "core/model_config.hpp"
+#include "routing/scenarios.hpp"
+
+namespace moebench {
+
+struct LayerRunOptions {
+  ModelConfig model;
+  std::vector<int64_t> num_tokens;
+  std::vector<Scenario> scenarios;
+  std::vector<std::string> impls;  // names, or {"all"}
+  double imbalance_factor = 3.0;
+  int warmup_iters = 1;
+  int benchmark_iters = 10;
+  DType dtype = DType::bf16;
+  uint64_t seed = 0;
+  bool verify = true;
+  int64_t verify_tokens = 64;  // tokens compared with the fp64 reference per run
+  int ep_size = 1;
+  int tp_size = 1;
+};
+
+// Throws InputError for options that cannot run (checked before anything is allocated).
+void validate_layer_options(const LayerRunOptions& options);
+
+// Bytes the run holds on the backend at its peak, before implementation workspaces: weights,
+// rotating inputs and outputs. Used by the pre-flight check.
+int64_t layer_run_bytes(const LayerRunOptions& options);
+// Bytes of the layer's weights (routed and shared experts) in the run's dtype.
+int64_t layer_weight_bytes(const LayerRunOptions& options);
+
+using ProgressFn = std::function<void(int done, int total, const std::string& what)>;
+
+std::vector<LayerResult> run_layer_benchmark(Backend& backend, const LayerRunOptions& options,
+                                             const Ceilings& ceilings, const ProgressFn& progress);
+
+}  // namespace moebench
