@@ -4,7 +4,7 @@ file(GLOB preset_files ${PRESET_DIR}/*.json)
 list(SORT preset_files)
 set(body "")
 foreach(path ${preset_files})
-  get_filename_component(name ${path} NAME_WE)
+  get_filename_component(name ${path} NAME_WLE)  # glm-4.6.json -> glm-4.6
   file(READ ${path} text)
   string(APPEND body "  {\"${name}\", R\"moebench_json(${text})moebench_json\"},\n")
 endforeach()
