@@ -46,7 +46,7 @@ void ModelConfig::validate(bool layer_only) const {
   require_positive(num_experts, "num_experts", m);
   require_positive(top_k, "num_experts_per_tok (top_k)", m);
   if (top_k > num_experts)
-    throw InputError(fmt::format("{}: top_k ({}) exceeds num_experts ({}): lower --num-experts-per-tok",
+    throw InputError(fmt::format("{}: top_k ({}) exceeds num_experts ({}): num_experts_per_tok must be at most num_experts",
                                  m, top_k, num_experts));
   if (num_shared_experts < 0)
     throw InputError(fmt::format("{}: n_shared_experts must be >= 0 (got {})", m, num_shared_experts));
