@@ -16,7 +16,8 @@
 
 namespace moebench {
 
-// What the whole run shares: written once at the top of the Markdown and the JSON.
+// What the whole run shares: written once at the top of the table, the Markdown and the JSON
+// (CSV rows carry what they need themselves, so the CSV writer does not read it).
 struct LayerReportContext {
   std::string model;  // preset name or config path
   int num_experts = 0;
