@@ -1,0 +1,150 @@
+#include "report/output_files.hpp"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <system_error>
+
+#include <fmt/format.h>
+
+#include "core/errors.hpp"
+
+namespace moebench {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+struct Target {
+  const char* extension;
+  const char* alternative_extension;  // also accepted on a single-format base path
+  const std::string* text;
+};
+
+InputError cannot_write(const std::string& path, int error) {
+  return InputError(fmt::format("--output-file: cannot write {}: {}", path, std::generic_category().message(error)));
+}
+
+bool is_directory(const std::string& path) {
+  std::error_code ec;  // unreadable is not a directory here: writing it reports the real error
+  return fs::is_directory(path, ec);
+}
+
+bool ends_with_extension(const std::string& path, const char* extension) {
+  const std::string ext = extension;
+  if (ext.empty() || path.size() <= ext.size()) return false;
+  return std::equal(ext.rbegin(), ext.rend(), path.rbegin(),
+                    [](char a, char b) { return std::tolower((unsigned char)a) == std::tolower((unsigned char)b); });
+}
+
+std::vector<Target> targets(OutputFormat format, const std::string* csv, const std::string* markdown,
+                            const std::string* json) {
+  const Target c{".csv", "", csv}, m{".md", ".markdown", markdown}, j{".json", "", json};
+  switch (format) {
+    case OutputFormat::csv: return {c};
+    case OutputFormat::markdown: return {m};
+    case OutputFormat::json: return {j};
+    case OutputFormat::both: return {c, m};
+    case OutputFormat::all: return {c, m, j};
+  }
+  return {};
+}
+
+std::vector<std::string> paths_of(const std::vector<Target>& ts, const std::string& base) {
+  if (base.empty()) throw InputError("--output-file: empty path: give a base path such as ./benchmark_results");
+  if (base.back() == '/' || is_directory(base))
+    throw InputError(fmt::format("--output-file: {} names a directory: give a base path inside it, such as {}", base,
+                                 (fs::path(base) / "benchmark_results").lexically_normal().string()));
+  std::vector<std::string> paths;
+  for (const Target& t : ts) {
+    const bool has_extension =
+        ends_with_extension(base, t.extension) || ends_with_extension(base, t.alternative_extension);
+    paths.push_back(ts.size() == 1 && has_extension ? base : base + t.extension);
+  }
+  return paths;
+}
+
+// The mode the file would get from a plain open(): the existing file's, or 0666 less umask
+// (read by setting it back at once: umask has no read-only call).
+mode_t file_mode(const std::string& path) {
+  struct stat st;
+  if (::stat(path.c_str(), &st) == 0) return st.st_mode & 07777;
+  const mode_t mask = ::umask(0);
+  ::umask(mask);
+  return 0666 & ~mask;
+}
+
+// Writes `text` in full to a new temporary file beside `path` and returns its name. The name
+// is short so that any target name the file system accepts has a temporary name too.
+std::string write_temporary(const std::string& path, const std::string& text) {
+  std::string name = (fs::path(path).parent_path() / ".moebench-tmp-XXXXXX").string();
+  const int fd = ::mkstemp(name.data());
+  if (fd < 0) throw cannot_write(path, errno);
+  int error = 0;
+  if (::fchmod(fd, file_mode(path)) != 0) error = errno;
+  for (size_t done = 0; error == 0 && done < text.size();) {
+    const ssize_t n = ::write(fd, text.data() + done, text.size() - done);
+    if (n < 0 && errno != EINTR) error = errno;
+    if (n == 0) error = EIO;  // no progress on a regular file: do not spin
+    if (n > 0) done += size_t(n);
+  }
+  if (error == 0 && ::fsync(fd) != 0) error = errno;
+  if (::close(fd) != 0 && error == 0) error = errno;
+  if (error != 0) {
+    ::unlink(name.c_str());
+    throw cannot_write(path, error);
+  }
+  return name;
+}
+
+}  // namespace
+
+OutputFormat parse_output_format(const std::string& text) {
+  if (text == "csv") return OutputFormat::csv;
+  if (text == "markdown") return OutputFormat::markdown;
+  if (text == "json") return OutputFormat::json;
+  if (text == "all") return OutputFormat::all;
+  if (text == "both") return OutputFormat::both;
+  throw InputError(fmt::format("--output-format: unknown format '{}': use csv, markdown, json or all", text));
+}
+
+std::vector<std::string> output_paths(OutputFormat format, const std::string& base_path) {
+  return paths_of(targets(format, nullptr, nullptr, nullptr), base_path);
+}
+
+std::vector<std::string> write_outputs(OutputFormat format, const std::string& base_path, const std::string& csv,
+                                       const std::string& markdown, const std::string& json) {
+  const std::vector<Target> ts = targets(format, &csv, &markdown, &json);
+  const std::vector<std::string> paths = paths_of(ts, base_path);
+
+  // A target that is a directory would only fail at the rename, after others were replaced.
+  for (const std::string& path : paths)
+    if (is_directory(path)) throw cannot_write(path, EISDIR);
+
+  std::vector<std::string> temporaries;
+  auto remove_temporaries = [&](size_t from) {
+    for (size_t i = from; i < temporaries.size(); ++i) ::unlink(temporaries[i].c_str());
+  };
+  try {
+    for (size_t i = 0; i < ts.size(); ++i) temporaries.push_back(write_temporary(paths[i], *ts[i].text));
+  } catch (...) {
+    remove_temporaries(0);
+    throw;
+  }
+  for (size_t i = 0; i < paths.size(); ++i) {
+    if (::rename(temporaries[i].c_str(), paths[i].c_str()) != 0) {
+      const int error = errno;
+      remove_temporaries(i);
+      throw cannot_write(paths[i], error);
+    }
+  }
+  return paths;
+}
+
+}  // namespace moebench
