@@ -203,8 +203,9 @@ VerifyResult verify_layer_output(Backend& backend, const LayerSpec& spec, const 
   const int64_t H = m.hidden_size;
   VerifyResult result;
 
-  for (int64_t i = 0; i < num_tokens * H; ++i)
-    result.unwritten += std::isnan(half_bits_to_float(out_host[size_t(i)], spec.dtype)) ? 1 : 0;
+  // NaN: all exponent bits set and a non-zero mantissa (0xFF poison bytes are NaN in both).
+  const uint16_t inf_bits = spec.dtype == DType::bf16 ? 0x7f80 : 0x7c00;
+  for (int64_t i = 0; i < num_tokens * H; ++i) result.unwritten += (out_host[size_t(i)] & 0x7fff) > inf_bits;
 
   ExpertSelector selector(m, score_bias_of(backend, m, weights));
   std::vector<int32_t> ids(size_t(m.top_k));

@@ -50,7 +50,7 @@ struct LoadStats {
   int64_t max_load = 0;
   int64_t min_load = 0;
   double avg_load = 0;        // num_tokens * top_k / num_experts
-  double max_imbalance = 0;   // max_load / avg_load
+  double max_imbalance = 0;   // max_load / avg_load (0 for an empty batch)
   int unused_experts = 0;     // experts that received no token
   int active_experts = 0;     // experts that received at least one token
 };

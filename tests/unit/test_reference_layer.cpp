@@ -23,6 +23,7 @@ struct Case {
   ModelConfig model;
   DType dtype;
 };
+void PrintTo(const Case& c, std::ostream* os) { *os << c.name; }
 
 ModelConfig with_shared(ModelConfig m, int count, int64_t inter, bool gate) {
   m.num_shared_experts = count;

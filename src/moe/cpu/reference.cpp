@@ -173,16 +173,18 @@ void CpuReference::build_jobs(const Routing& routing, int64_t tokens) {
     const int64_t Is = m.shared_intermediate_size;
     const int64_t first = tokens * k;
     const float* x = x_.as<float>();
-    for (int64_t t = 0; t < tokens; ++t) {
-      float w = 1.0f;
-      if (!shared_gate_.empty()) {
-        float dot = 0;
-        for (int64_t c = 0; c < H; ++c) dot += x[size_t(t * H + c)] * shared_gate_[size_t(c)];
-        w = 1.0f / (1.0f + std::exp(-dot));
+    parallel_for(tokens, [&](int64_t begin, int64_t end) {
+      for (int64_t t = begin; t < end; ++t) {
+        float w = 1.0f;
+        if (!shared_gate_.empty()) {
+          float dot = 0;
+          for (int64_t c = 0; c < H; ++c) dot += x[size_t(t * H + c)] * shared_gate_[size_t(c)];
+          w = 1.0f / (1.0f + std::exp(-dot));
+        }
+        row_token_[size_t(first + t)] = t;
+        row_weight_[size_t(first + t)] = w;
       }
-      row_token_[size_t(first + t)] = t;
-      row_weight_[size_t(first + t)] = w;
-    }
+    }, 64);
     for (int s = 0; s < S; ++s) {
       Job job;
       job.w13 = shared_w13_.as<float>() + size_t(s) * size_t(gate_up_panels(Is) * H * kPanelWidth);
