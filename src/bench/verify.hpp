@@ -2,10 +2,12 @@
 // Verification of a layer output against the fp64 CPU reference (DESIGN.md, Correctness).
 //
 // The reference regenerates nothing: it reads the weights back from the backend buffers
-// (only the experts the checked tokens use), so it works for every model size. Selection of
-// experts is recomputed in float exactly as route() does; a token whose k-th and (k+1)-th
-// selection scores are closer than a relative 1e-6 could legitimately route either way on
-// another device, so it is left out of the comparison and counted.
+// (only the experts the checked tokens use, each once), so it works for every model size.
+// Selection of experts is recomputed in float exactly as route() does (the routing weights
+// then in double); a token whose k-th and (k+1)-th selection scores (or, with group-limited
+// routing, whose topk_group-th and next group scores) are closer than a relative 1e-6 could
+// legitimately route either way on another device, so it is left out of the comparison and
+// counted. A run in which no sampled token could be checked fails: nothing was verified.
 #include <cstdint>
 #include <vector>
 
@@ -22,12 +24,15 @@ struct VerifyResult {
   int64_t unwritten = 0;           // NaN/poisoned elements anywhere in the output
 };
 
-// Relative-error threshold for a dtype: 2e-2 for bf16 and fp16 (DESIGN.md).
+// Relative-error threshold for a dtype: 2e-2 for bf16 and fp16 (DESIGN.md), 1e-1 for fp8,
+// 1e-4 for fp32.
 double verify_tolerance(DType dtype);
 
 // x_host [T][H] and out_host [T][H] in spec.dtype bits, logits_host [T][E]. Checks up to
-// `max_tokens` tokens spread over the batch (all when T is smaller), and every output element
-// for NaN. NaN never passes.
+// `max_tokens` tokens spread over the batch (all when T is smaller; else the first, the last
+// and evenly spaced ones between), and every output element for NaN: an output element left
+// unwritten reads as NaN, since the runner poisons outputs with 0xFF bytes. NaN never passes.
+// Throws InputError for max_tokens <= 0 or a dtype other than bf16/fp16.
 VerifyResult verify_layer_output(Backend& backend, const LayerSpec& spec, const LayerWeights& weights,
                                  const uint16_t* x_host, const float* logits_host, int64_t num_tokens,
                                  const uint16_t* out_host, int64_t max_tokens = 64);

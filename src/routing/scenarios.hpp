@@ -1,9 +1,20 @@
 #pragma once
 // Routing scenarios of seed 003: the router logits a benchmark feeds to the layer.
-//  - random:     logits ~ N(0, 1); natural imbalance of about 1.2-1.5x.
-//  - balanced:   engineered logits, round-robin assignment; imbalance ~1.0.
-//  - imbalanced: engineered logits; the busiest expert receives imbalance_factor times the
-//                average load (within 10%), the rest spread evenly.
+//  - random:     logits ~ N(0, 1) (Box-Muller); natural imbalance of about 1.2-1.5x.
+//  - balanced:   engineered logits, round-robin assignment: token t prefers experts
+//                (t*k + j) mod E, j < k; imbalance 1.0 when E divides T*k.
+//  - imbalanced: engineered logits; expert 0 is the busiest and receives
+//                n0 = round(imbalance_factor * T*k/E) tokens (at least ceil(T*k/E), at most T),
+//                spread evenly over the batch; all other assignments go round robin over
+//                experts 1..E-1. max/avg load is the factor within 10% once factor*T*k/E >= 10;
+//                for fewer tokens it is as close as integer loads allow.
+// The engineered scenarios make the intended experts win under route() for this model,
+// group limits and score-correction bias (|bias| < 0.3) included: with group-limited sigmoid
+// routing, a window of consecutive experts that would span more than topk_group groups moves
+// forward to the next start that fits (only when topk_group * group size is close to top_k;
+// the loads then stay near, not exactly at, the targets).
+// Values are deterministic in the seed, from the counter-based generator of core/synthetic.hpp
+// (stream router_logits), and a token's row does not depend on the batch size for random.
 #include <cstdint>
 #include <string>
 #include <vector>

@@ -1,0 +1,241 @@
+// The fp64 reference and the check of a layer output against it (verify.hpp).
+//
+// Experts are visited one at a time: its weights are read back from the backend once, turned
+// into floats (exact), and applied in double to every checked token that uses it, so the host
+// holds one expert, never the layer.
+#include "bench/verify.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include <fmt/format.h>
+
+#include "core/errors.hpp"
+#include "core/parallel.hpp"
+#include "moe/activation.hpp"
+#include "routing/expert_selector.hpp"
+
+namespace moebench {
+
+namespace {
+
+// Selection scores closer than this (relative) may order differently on another device.
+constexpr double kNearTie = 1e-6;
+
+// sum_i w[i] * x[i] in double, eight partial sums (fixed order) so the compiler can vectorise
+// and the additions do not wait on each other.
+double dot(const float* w, const double* x, int64_t n) {
+  constexpr int kLanes = 8;
+  double s[kLanes] = {};
+  int64_t i = 0;
+  for (; i + kLanes <= n; i += kLanes)
+    for (int l = 0; l < kLanes; ++l) s[l] += double(w[i + l]) * x[i + l];
+  for (; i < n; ++i) s[0] += double(w[i]) * x[i];
+  return ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));
+}
+
+void require_half_dtype(DType dtype) {
+  if (dtype != DType::bf16 && dtype != DType::fp16)
+    throw InputError(fmt::format("--dtype {}: verification checks bf16 or fp16 outputs", dtype_name(dtype)));
+}
+
+// Reads `count` 16-bit elements at element offset `first` of a backend buffer, as floats.
+std::vector<float> read_floats(Backend& backend, const void* buffer, DType dtype, size_t first, size_t count) {
+  std::vector<uint16_t> bits(count);
+  backend.copy_to_host(bits.data(), static_cast<const uint16_t*>(buffer) + first, count * sizeof(uint16_t));
+  std::vector<float> values(count);
+  parallel_for(int64_t(count), [&](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; ++i) values[size_t(i)] = half_bits_to_float(bits[size_t(i)], dtype);
+  }, 1 << 16);
+  return values;
+}
+
+// The routing weights of a token's chosen experts, in double from its float logits.
+std::vector<double> routing_weights_fp64(const ModelConfig& m, const float* logits, const int32_t* ids) {
+  const int k = m.top_k;
+  std::vector<double> w(static_cast<size_t>(k));
+  if (m.scoring == ScoringFunc::softmax) {
+    double mx = *std::max_element(logits, logits + m.num_experts);
+    double denom = 0;
+    for (int e = 0; e < m.num_experts; ++e) denom += std::exp(double(logits[e]) - mx);
+    for (int j = 0; j < k; ++j) w[size_t(j)] = std::exp(double(logits[ids[j]]) - mx) / denom;
+  } else {
+    for (int j = 0; j < k; ++j) w[size_t(j)] = 1.0 / (1.0 + std::exp(-double(logits[ids[j]])));
+  }
+  if (m.norm_topk_prob) {
+    double sum = 0;
+    for (double v : w) sum += v;
+    if (m.scoring == ScoringFunc::sigmoid) sum += 1e-20;
+    for (double& v : w) v /= sum;
+  }
+  for (double& v : w) v *= m.routed_scaling_factor;
+  return w;
+}
+
+// One token row's use of an expert: which checked token, with what combine weight.
+struct ExpertRow {
+  size_t token;  // index into the checked tokens
+  double weight;
+};
+
+// out[row.token] += row.weight * down(act(gate(x), up(x))) for every row, in double.
+// w13: [2 * inter][H] floats, w2: [H][inter] floats; x: [n][H] doubles; out: [n][H].
+void apply_expert(const std::vector<float>& w13, const std::vector<float>& w2, int64_t H, int64_t inter,
+                  Activation act, const std::vector<ExpertRow>& rows, const std::vector<double>& x,
+                  std::vector<double>& out) {
+  const size_t n = rows.size();
+  std::vector<double> gate_up(n * size_t(2 * inter));
+  parallel_for(2 * inter, [&](int64_t b, int64_t e) {
+    for (int64_t r = b; r < e; ++r)
+      for (size_t i = 0; i < n; ++i)
+        gate_up[i * size_t(2 * inter) + size_t(r)] =
+            dot(w13.data() + size_t(r * H), x.data() + rows[i].token * size_t(H), H);
+  }, 16);
+  std::vector<double> h(n * size_t(inter));
+  for (size_t i = 0; i < n; ++i)
+    for (int64_t c = 0; c < inter; ++c)
+      h[i * size_t(inter) + size_t(c)] = gated_activation(act, gate_up[i * size_t(2 * inter) + size_t(c)],
+                                                          gate_up[i * size_t(2 * inter) + size_t(inter + c)]);
+  parallel_for(H, [&](int64_t b, int64_t e) {
+    for (int64_t r = b; r < e; ++r)
+      for (size_t i = 0; i < n; ++i)
+        out[rows[i].token * size_t(H) + size_t(r)] +=
+            rows[i].weight * dot(w2.data() + size_t(r * inter), h.data() + i * size_t(inter), inter);
+  }, 16);
+}
+
+std::vector<int64_t> sample_tokens(int64_t num_tokens, int64_t max_tokens) {
+  std::vector<int64_t> tokens;
+  if (num_tokens <= max_tokens) {
+    for (int64_t t = 0; t < num_tokens; ++t) tokens.push_back(t);
+  } else if (max_tokens == 1) {
+    tokens.push_back(0);
+  } else {  // first, last and evenly spaced between: round(i * (T - 1) / (n - 1))
+    for (int64_t i = 0; i < max_tokens; ++i)
+      tokens.push_back((i * (num_tokens - 1) * 2 + (max_tokens - 1)) / (2 * (max_tokens - 1)));
+  }
+  return tokens;
+}
+
+std::vector<float> score_bias_of(Backend& backend, const ModelConfig& m, const LayerWeights& weights) {
+  std::vector<float> bias;
+  if (m.score_correction_bias && weights.score_bias) {
+    bias.resize(size_t(m.num_experts));
+    backend.copy_to_host(bias.data(), weights.score_bias, bias.size() * sizeof(float));
+  }
+  return bias;
+}
+
+}  // namespace
+
+double verify_tolerance(DType dtype) {
+  switch (dtype) {
+    case DType::bf16:
+    case DType::fp16: return 2e-2;
+    case DType::fp8: return 1e-1;  // e4m3 keeps 3 mantissa bits: rounding alone is ~3%
+    case DType::fp32: return 1e-4;
+  }
+  return 0;
+}
+
+std::vector<double> reference_forward_fp64(Backend& backend, const LayerSpec& spec, const LayerWeights& weights,
+                                           const uint16_t* x_host, const float* logits_host,
+                                           const std::vector<int64_t>& tokens) {
+  require_half_dtype(spec.dtype);
+  const ModelConfig& m = spec.model;
+  const int64_t H = m.hidden_size, I = m.moe_intermediate_size;
+  const int E = m.num_experts, k = m.top_k;
+  const size_t n = tokens.size();
+
+  std::vector<double> x(n * size_t(H));
+  for (size_t i = 0; i < n; ++i)
+    for (int64_t c = 0; c < H; ++c)
+      x[i * size_t(H) + size_t(c)] = half_bits_to_float(x_host[size_t(tokens[i] * H + c)], spec.dtype);
+
+  // Selection exactly as route() makes it (float); weights in double.
+  ExpertSelector selector(m, score_bias_of(backend, m, weights));
+  std::vector<std::vector<ExpertRow>> by_expert(static_cast<size_t>(E));
+  std::vector<int32_t> ids(static_cast<size_t>(k));
+  std::vector<float> unused(static_cast<size_t>(k));
+  for (size_t i = 0; i < n; ++i) {
+    const float* logits = logits_host + size_t(tokens[i]) * size_t(E);
+    selector.route_token(logits, ids.data(), unused.data());
+    std::vector<double> w = routing_weights_fp64(m, logits, ids.data());
+    for (int j = 0; j < k; ++j) by_expert[size_t(ids[size_t(j)])].push_back({i, w[size_t(j)]});
+  }
+
+  std::vector<double> out(n * size_t(H), 0.0);
+  for (int e = 0; e < E; ++e) {
+    if (by_expert[size_t(e)].empty()) continue;
+    std::vector<float> w13 = read_floats(backend, weights.w13, spec.dtype, size_t(e) * size_t(2 * I * H),
+                                         size_t(2 * I * H));
+    std::vector<float> w2 = read_floats(backend, weights.w2, spec.dtype, size_t(e) * size_t(H * I), size_t(H * I));
+    apply_expert(w13, w2, H, I, m.activation, by_expert[size_t(e)], x, out);
+  }
+
+  if (m.num_shared_experts > 0 && n > 0) {
+    const int64_t Is = m.shared_intermediate_size;
+    std::vector<ExpertRow> rows(n);
+    std::vector<float> gate;
+    if (m.shared_expert_gate) gate = read_floats(backend, weights.shared_gate, spec.dtype, 0, size_t(H));
+    for (size_t i = 0; i < n; ++i) {
+      rows[i] = {i, 1.0};
+      if (!gate.empty()) rows[i].weight = 1.0 / (1.0 + std::exp(-dot(gate.data(), x.data() + i * size_t(H), H)));
+    }
+    for (int s = 0; s < m.num_shared_experts; ++s) {
+      std::vector<float> w13 = read_floats(backend, weights.shared_w13, spec.dtype,
+                                           size_t(s) * size_t(2 * Is * H), size_t(2 * Is * H));
+      std::vector<float> w2 = read_floats(backend, weights.shared_w2, spec.dtype, size_t(s) * size_t(H * Is),
+                                          size_t(H * Is));
+      apply_expert(w13, w2, H, Is, m.activation, rows, x, out);
+    }
+  }
+  return out;
+}
+
+VerifyResult verify_layer_output(Backend& backend, const LayerSpec& spec, const LayerWeights& weights,
+                                 const uint16_t* x_host, const float* logits_host, int64_t num_tokens,
+                                 const uint16_t* out_host, int64_t max_tokens) {
+  require_half_dtype(spec.dtype);
+  if (max_tokens <= 0) throw InputError(fmt::format("--verify-tokens must be positive (got {})", max_tokens));
+  const ModelConfig& m = spec.model;
+  const int64_t H = m.hidden_size;
+  VerifyResult result;
+
+  // NaN: all exponent bits set and a non-zero mantissa (0xFF poison bytes are NaN in both).
+  const uint16_t inf_bits = spec.dtype == DType::bf16 ? 0x7f80 : 0x7c00;
+  for (int64_t i = 0; i < num_tokens * H; ++i) result.unwritten += (out_host[size_t(i)] & 0x7fff) > inf_bits;
+
+  ExpertSelector selector(m, score_bias_of(backend, m, weights));
+  std::vector<int32_t> ids(size_t(m.top_k));
+  std::vector<float> unused(size_t(m.top_k));
+  std::vector<int64_t> checked;
+  for (int64_t t : sample_tokens(num_tokens, max_tokens)) {
+    selector.route_token(logits_host + size_t(t) * size_t(m.num_experts), ids.data(), unused.data());
+    if (selector.boundary_gap() <= kNearTie)
+      ++result.tokens_ambiguous;
+    else
+      checked.push_back(t);
+  }
+  result.tokens_checked = int64_t(checked.size());
+
+  std::vector<double> ref = reference_forward_fp64(backend, spec, weights, x_host, logits_host, checked);
+  double err2 = 0, ref2 = 0;
+  for (size_t i = 0; i < checked.size(); ++i)
+    for (int64_t c = 0; c < H; ++c) {
+      double r = ref[i * size_t(H) + size_t(c)];
+      double o = half_bits_to_float(out_host[size_t(checked[i] * H + c)], spec.dtype);
+      err2 += (o - r) * (o - r);
+      ref2 += r * r;
+    }
+  if (ref2 > 0)
+    result.rel_error = std::sqrt(err2 / ref2);
+  else
+    result.rel_error = err2 == 0 ? 0.0 : std::numeric_limits<double>::infinity();
+  // NaN anywhere fails (and a NaN error compares false); so does a check of no token at all.
+  result.passed = result.unwritten == 0 && result.tokens_checked > 0 && result.rel_error <= verify_tolerance(spec.dtype);
+  return result;
+}
+
+}  // namespace moebench
