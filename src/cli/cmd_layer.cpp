@@ -15,6 +15,7 @@
 #include "cli/model_options.hpp"
 #include "core/build_info.hpp"
 #include "core/errors.hpp"
+#include "moe/moe_impl.hpp"
 #include "report/layer_writers.hpp"
 #include "report/output_files.hpp"
 
