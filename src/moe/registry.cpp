@@ -7,11 +7,18 @@
 namespace moebench {
 
 std::unique_ptr<MoeImpl> make_cpu_reference(Backend& backend);
+#ifdef MOEBENCH_WITH_CUDA
+std::unique_ptr<MoeImpl> make_cuda_naive(Backend& backend);
+#endif
 
 const std::vector<ImplInfo>& all_impls() {
   static const std::vector<ImplInfo> impls = {
       {"reference", "CPU: multithreaded per-expert loop, bf16/fp16 storage, fp32 accumulation",
        BackendKind::cpu, make_cpu_reference},
+#ifdef MOEBENCH_WITH_CUDA
+      {"naive", "CUDA: per-expert cuBLAS GEMMs after GPU routing (host sync for counts, like an eager loop)",
+       BackendKind::cuda, make_cuda_naive},
+#endif
   };
   return impls;
 }

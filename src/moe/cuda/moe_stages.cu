@@ -1,0 +1,65 @@
+#include "moe/cuda/moe_stages.cuh"
+
+#include "backend/cuda_backend.hpp"
+#include "moe/cuda/expert_kernels.cuh"
+
+namespace moebench {
+
+MoeStages::MoeStages(Backend& backend, const LayerSpec& spec, const LayerWeights& weights)
+    : backend_(backend),
+      spec_(spec),
+      weights_(weights),
+      router_(router_params(spec.model)),
+      stream_(cuda_stream(backend)),
+      permutation_(backend, spec.model.num_experts, spec.model.top_k, spec.max_tokens) {
+  const ModelConfig& m = spec.model;
+  const int64_t slots = spec.max_tokens * m.top_k;
+  const size_t elem = size_t(dtype_bytes(spec.dtype));
+  ids_ = DeviceBuffer(backend, size_t(slots) * 4);
+  route_weights_ = DeviceBuffer(backend, size_t(slots) * 4);
+  rows_ = DeviceBuffer(backend, size_t(slots * m.hidden_size) * elem);
+  expert_out_ = DeviceBuffer(backend, size_t(slots * m.hidden_size) * elem);
+  if (m.num_shared_experts > 0) {
+    shared_h_ = DeviceBuffer(backend, size_t(spec.max_tokens * 2 * m.shared_intermediate_size) * elem);
+    shared_act_ = DeviceBuffer(backend, size_t(spec.max_tokens * m.shared_intermediate_size) * elem);
+    shared_out_ = DeviceBuffer(backend, size_t(spec.max_tokens * m.hidden_size) * sizeof(float));
+    if (weights.shared_gate) shared_gate_logits_ = DeviceBuffer(backend, size_t(spec.max_tokens) * sizeof(float));
+  }
+}
+
+void MoeStages::route_and_gather(const LayerArgs& args) {
+  launch_topk_routing(router_, args.logits, weights_.score_bias, args.num_tokens, ids_.as<int32_t>(),
+                      route_weights_.as<float>(), stream_);
+  permutation_.build(ids_.as<int32_t>(), args.num_tokens, stream_);
+  gather_rows(args.x, permutation_.sorted_slots(), spec_.model.top_k, args.num_tokens * spec_.model.top_k,
+              spec_.model.hidden_size, spec_.dtype, rows_.get(), stream_);
+}
+
+void MoeStages::shared_and_combine(const LayerArgs& args) {
+  const ModelConfig& m = spec_.model;
+  const int64_t T = args.num_tokens, H = m.hidden_size, Is = m.shared_intermediate_size;
+  const float* shared = nullptr;
+  const float* gate_logits = nullptr;
+  if (m.num_shared_experts > 0 && T > 0) {
+    cublasHandle_t handle = cublas_handle(backend_);
+    const size_t elem = size_t(dtype_bytes(spec_.dtype));
+    for (int s = 0; s < m.num_shared_experts; ++s) {
+      const char* w13 = static_cast<const char*>(weights_.shared_w13) + size_t(s) * size_t(2 * Is * H) * elem;
+      const char* w2 = static_cast<const char*>(weights_.shared_w2) + size_t(s) * size_t(H * Is) * elem;
+      gemm_rows(handle, args.x, w13, shared_h_.get(), T, 2 * Is, H, spec_.dtype);
+      launch_gated_activation(m.activation, shared_h_.get(), T, Is, spec_.dtype, shared_act_.get(), stream_);
+      // Shared experts accumulate in fp32: beta = 1 from the second on.
+      gemm_rows(handle, shared_act_.get(), w2, shared_out_.get(), T, H, Is, spec_.dtype, /*out_fp32=*/true,
+                s == 0 ? 0.0f : 1.0f);
+    }
+    shared = shared_out_.as<float>();
+    if (weights_.shared_gate) {
+      gemm_rows(handle, args.x, weights_.shared_gate, shared_gate_logits_.get(), T, 1, H, spec_.dtype, true);
+      gate_logits = shared_gate_logits_.as<float>();
+    }
+  }
+  combine_rows(expert_out_.get(), permutation_.slot_rows(), route_weights_.as<float>(), m.top_k, T, H, spec_.dtype,
+               shared, gate_logits, args.out, stream_);
+}
+
+}  // namespace moebench

@@ -1,0 +1,41 @@
+#pragma once
+// The stages every CUDA MoE implementation shares, with their workspaces sized once for
+// spec.max_tokens: routing, permutation, gather, shared experts and the weighted combine.
+// An implementation adds only its expert computation between gather() and combine():
+// read rows() [T*k][H] in expert order, write expert_out() [T*k][H] in the same order.
+#include <cuda_runtime.h>
+
+#include "backend/backend.hpp"
+#include "moe/cuda/permute.cuh"
+#include "moe/cuda/routing_kernels.cuh"
+#include "moe/layer_spec.hpp"
+
+namespace moebench {
+
+class MoeStages {
+ public:
+  MoeStages(Backend& backend, const LayerSpec& spec, const LayerWeights& weights);
+
+  // Routing and permutation of args' tokens, then the expert-ordered rows. No host sync.
+  void route_and_gather(const LayerArgs& args);
+  // Shared experts (if any) into an fp32 buffer, then the weighted combine into args.out.
+  void shared_and_combine(const LayerArgs& args);
+
+  const ExpertPermutation& permutation() const { return permutation_; }
+  void* rows() const { return rows_.get(); }
+  void* expert_out() const { return expert_out_.get(); }
+  const int32_t* expert_ids() const { return ids_.as<int32_t>(); }
+  cudaStream_t stream() const { return stream_; }
+
+ private:
+  Backend& backend_;
+  LayerSpec spec_;
+  LayerWeights weights_;
+  RouterParams router_;
+  cudaStream_t stream_;
+  ExpertPermutation permutation_;
+  DeviceBuffer ids_, route_weights_, rows_, expert_out_;
+  DeviceBuffer shared_h_, shared_act_, shared_out_, shared_gate_logits_;
+};
+
+}  // namespace moebench

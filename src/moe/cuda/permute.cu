@@ -1,0 +1,164 @@
+#include "moe/cuda/permute.cuh"
+
+#include <cub/device/device_radix_sort.cuh>
+#include <cub/device/device_scan.cuh>
+
+#include "backend/cuda_check.hpp"
+
+namespace moebench {
+
+namespace {
+
+__global__ void count_experts_kernel(const int32_t* ids, int64_t n, int32_t* counts, int32_t* slot_iota) {
+  for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x) {
+    atomicAdd(&counts[ids[i]], 1);
+    slot_iota[i] = int32_t(i);
+  }
+}
+
+__global__ void slot_rows_kernel(const int32_t* sorted_slots, int64_t n, int32_t* slot_rows) {
+  for (int64_t r = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; r < n; r += int64_t(gridDim.x) * blockDim.x)
+    slot_rows[sorted_slots[r]] = int32_t(r);
+}
+
+unsigned grid_for(int64_t n, int threads) {
+  return unsigned(std::min<int64_t>((n + threads - 1) / threads, 65535));
+}
+
+// 16-byte vectors of 8 halves when the row length allows, single elements otherwise.
+__global__ void gather_rows_vec_kernel(const uint4* x, const int32_t* sorted_slots, int top_k, int64_t num_rows,
+                                       int64_t vecs_per_row, uint4* rows) {
+  for (int64_t r = blockIdx.x; r < num_rows; r += gridDim.x) {
+    const uint4* src = x + int64_t(sorted_slots[r] / top_k) * vecs_per_row;
+    uint4* dst = rows + r * vecs_per_row;
+    for (int64_t v = threadIdx.x; v < vecs_per_row; v += blockDim.x) dst[v] = src[v];
+  }
+}
+
+__global__ void gather_rows_scalar_kernel(const uint16_t* x, const int32_t* sorted_slots, int top_k, int64_t num_rows,
+                                          int64_t hidden, uint16_t* rows) {
+  for (int64_t r = blockIdx.x; r < num_rows; r += gridDim.x) {
+    const uint16_t* src = x + int64_t(sorted_slots[r] / top_k) * hidden;
+    for (int64_t c = threadIdx.x; c < hidden; c += blockDim.x) rows[r * hidden + c] = src[c];
+  }
+}
+
+// One block per token; each thread owns 8 consecutive columns (one 16-byte vector).
+__global__ void combine_vec_kernel(const uint4* y, const int32_t* slot_rows, const float* weights, int top_k,
+                                   int64_t num_tokens, int64_t hidden, DType dtype, const float* shared,
+                                   const float* shared_gate_logits, uint4* out) {
+  const int64_t vecs = hidden / 8;
+  for (int64_t t = blockIdx.x; t < num_tokens; t += gridDim.x) {
+    float shared_scale = 1.0f;
+    if (shared_gate_logits) shared_scale = 1.0f / (1.0f + expf(-shared_gate_logits[t]));
+    for (int64_t v = threadIdx.x; v < vecs; v += blockDim.x) {
+      float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+      for (int j = 0; j < top_k; ++j) {
+        const float w = weights[t * top_k + j];
+        uint4 packed = y[int64_t(slot_rows[t * top_k + j]) * vecs + v];
+        const uint16_t* h = reinterpret_cast<const uint16_t*>(&packed);
+#pragma unroll
+        for (int i = 0; i < 8; ++i) acc[i] += w * half_bits_to_float(h[i], dtype);
+      }
+      if (shared) {
+        const float4* s = reinterpret_cast<const float4*>(shared + t * hidden + v * 8);
+        float4 a = s[0], b = s[1];
+        acc[0] += shared_scale * a.x; acc[1] += shared_scale * a.y; acc[2] += shared_scale * a.z; acc[3] += shared_scale * a.w;
+        acc[4] += shared_scale * b.x; acc[5] += shared_scale * b.y; acc[6] += shared_scale * b.z; acc[7] += shared_scale * b.w;
+      }
+      uint4 result;
+      uint16_t* r = reinterpret_cast<uint16_t*>(&result);
+#pragma unroll
+      for (int i = 0; i < 8; ++i) r[i] = float_to_half_bits(acc[i], dtype);
+      out[t * vecs + v] = result;
+    }
+  }
+}
+
+__global__ void combine_scalar_kernel(const uint16_t* y, const int32_t* slot_rows, const float* weights, int top_k,
+                                      int64_t num_tokens, int64_t hidden, DType dtype, const float* shared,
+                                      const float* shared_gate_logits, uint16_t* out) {
+  for (int64_t t = blockIdx.x; t < num_tokens; t += gridDim.x) {
+    float shared_scale = 1.0f;
+    if (shared_gate_logits) shared_scale = 1.0f / (1.0f + expf(-shared_gate_logits[t]));
+    for (int64_t c = threadIdx.x; c < hidden; c += blockDim.x) {
+      float acc = 0.0f;
+      for (int j = 0; j < top_k; ++j)
+        acc += weights[t * top_k + j] * half_bits_to_float(y[int64_t(slot_rows[t * top_k + j]) * hidden + c], dtype);
+      if (shared) acc += shared_scale * shared[t * hidden + c];
+      out[t * hidden + c] = float_to_half_bits(acc, dtype);
+    }
+  }
+}
+
+}  // namespace
+
+ExpertPermutation::ExpertPermutation(Backend& backend, int num_experts, int top_k, int64_t max_tokens)
+    : num_experts_(num_experts), top_k_(top_k) {
+  key_bits_ = 1;
+  while ((1 << key_bits_) < num_experts) ++key_bits_;
+  const int64_t n = max_tokens * top_k;
+  counts_ = DeviceBuffer(backend, size_t(num_experts + 1) * 4);  // + a trailing 0 for the scan
+  offsets_ = DeviceBuffer(backend, size_t(num_experts + 1) * 4);
+  keys_sorted_ = DeviceBuffer(backend, size_t(n) * 4);
+  slot_iota_ = DeviceBuffer(backend, size_t(n) * 4);
+  sorted_slots_ = DeviceBuffer(backend, size_t(n) * 4);
+  slot_rows_ = DeviceBuffer(backend, size_t(n) * 4);
+  size_t sort_bytes = 0, scan_bytes = 0;
+  MB_CUDA_CHECK(cub::DeviceRadixSort::SortPairs(nullptr, sort_bytes, (const int32_t*)nullptr, (int32_t*)nullptr,
+                                                (const int32_t*)nullptr, (int32_t*)nullptr, int(n), 0, key_bits_));
+  MB_CUDA_CHECK(cub::DeviceScan::ExclusiveSum(nullptr, scan_bytes, (const int32_t*)nullptr, (int32_t*)nullptr,
+                                              num_experts + 1));
+  temp_bytes_ = std::max(sort_bytes, scan_bytes);
+  temp_ = DeviceBuffer(backend, temp_bytes_);
+}
+
+void ExpertPermutation::build(const int32_t* ids, int64_t num_tokens, cudaStream_t stream) {
+  const int64_t n = num_tokens * top_k_;
+  // Counts carry a trailing 0, so the exclusive scan of E+1 entries ends with offsets[E] = T*k.
+  MB_CUDA_CHECK(cudaMemsetAsync(counts_.get(), 0, size_t(num_experts_ + 1) * 4, stream));
+  count_experts_kernel<<<grid_for(n, 256), 256, 0, stream>>>(ids, n, counts_.as<int32_t>(), slot_iota_.as<int32_t>());
+  MB_CUDA_CHECK_LAUNCH();
+  size_t temp = temp_bytes_;
+  MB_CUDA_CHECK(cub::DeviceScan::ExclusiveSum(temp_.get(), temp, counts_.as<int32_t>(), offsets_.as<int32_t>(),
+                                              num_experts_ + 1, stream));
+  temp = temp_bytes_;
+  MB_CUDA_CHECK(cub::DeviceRadixSort::SortPairs(temp_.get(), temp, ids, keys_sorted_.as<int32_t>(),
+                                                slot_iota_.as<int32_t>(), sorted_slots_.as<int32_t>(), int(n), 0,
+                                                key_bits_, stream));
+  slot_rows_kernel<<<grid_for(n, 256), 256, 0, stream>>>(sorted_slots_.as<int32_t>(), n, slot_rows_.as<int32_t>());
+  MB_CUDA_CHECK_LAUNCH();
+}
+
+void gather_rows(const void* x, const int32_t* sorted_slots, int top_k, int64_t num_rows, int64_t hidden,
+                 DType dtype, void* rows, cudaStream_t stream) {
+  (void)dtype;
+  if (num_rows == 0) return;
+  unsigned grid = unsigned(std::min<int64_t>(num_rows, 65535));
+  if (hidden % 8 == 0) {
+    gather_rows_vec_kernel<<<grid, 128, 0, stream>>>(static_cast<const uint4*>(x), sorted_slots, top_k, num_rows,
+                                                     hidden / 8, static_cast<uint4*>(rows));
+  } else {
+    gather_rows_scalar_kernel<<<grid, 128, 0, stream>>>(static_cast<const uint16_t*>(x), sorted_slots, top_k,
+                                                        num_rows, hidden, static_cast<uint16_t*>(rows));
+  }
+  MB_CUDA_CHECK_LAUNCH();
+}
+
+void combine_rows(const void* y, const int32_t* slot_rows, const float* weights, int top_k, int64_t num_tokens,
+                  int64_t hidden, DType dtype, const float* shared, const float* shared_gate_logits, void* out,
+                  cudaStream_t stream) {
+  if (num_tokens == 0) return;
+  unsigned grid = unsigned(std::min<int64_t>(num_tokens, 65535));
+  if (hidden % 8 == 0) {
+    combine_vec_kernel<<<grid, 128, 0, stream>>>(static_cast<const uint4*>(y), slot_rows, weights, top_k, num_tokens,
+                                                 hidden, dtype, shared, shared_gate_logits, static_cast<uint4*>(out));
+  } else {
+    combine_scalar_kernel<<<grid, 128, 0, stream>>>(static_cast<const uint16_t*>(y), slot_rows, weights, top_k,
+                                                    num_tokens, hidden, dtype, shared, shared_gate_logits,
+                                                    static_cast<uint16_t*>(out));
+  }
+  MB_CUDA_CHECK_LAUNCH();
+}
+
+}  // namespace moebench

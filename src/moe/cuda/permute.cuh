@@ -1,0 +1,52 @@
+#pragma once
+// Moving token slots to expert order and back.
+//
+// A slot is one (token, choice) pair, slot = token * top_k + j. Routing gives each slot an
+// expert; `ExpertPermutation` sorts the slots by expert with a stable CUB radix sort, so the
+// rows of one expert are contiguous and in token order, and computes per-expert counts and
+// offsets (CUB scan) and the row of every slot. gather() builds the expert-ordered
+// activations; combine() sums each token's expert outputs with its routing weights (fp32,
+// fixed order: deterministic, no atomics). No host synchronisation anywhere.
+#include <cuda_runtime.h>
+
+#include <cstdint>
+
+#include "backend/backend.hpp"
+#include "core/dtype.hpp"
+
+namespace moebench {
+
+class ExpertPermutation {
+ public:
+  ExpertPermutation(Backend& backend, int num_experts, int top_k, int64_t max_tokens);
+
+  // From ids [T][k] (device): counts, offsets, sorted slots and slot rows.
+  void build(const int32_t* ids, int64_t num_tokens, cudaStream_t stream);
+
+  const int32_t* counts() const { return counts_.as<int32_t>(); }         // [E]
+  const int32_t* offsets() const { return offsets_.as<int32_t>(); }       // [E+1], offsets[E] = T*k
+  const int32_t* sorted_slots() const { return sorted_slots_.as<int32_t>(); }  // [T*k]: row -> slot
+  const int32_t* slot_rows() const { return slot_rows_.as<int32_t>(); }   // [T*k]: slot -> row
+  int num_experts() const { return num_experts_; }
+  int top_k() const { return top_k_; }
+
+ private:
+  int num_experts_;
+  int top_k_;
+  int key_bits_;
+  DeviceBuffer counts_, offsets_, keys_sorted_, slot_iota_, sorted_slots_, slot_rows_, temp_;
+  size_t temp_bytes_ = 0;
+};
+
+// rows[r] = x[sorted_slots[r] / top_k] for r in [0, T*k); x and rows are [.][H] of `dtype`.
+void gather_rows(const void* x, const int32_t* sorted_slots, int top_k, int64_t num_rows, int64_t hidden,
+                 DType dtype, void* rows, cudaStream_t stream);
+
+// out[t] = sum_j weights[t][j] * y[slot_rows[t*k+j]] (+ shared_scale[t] * shared[t] when shared
+// is given; shared_gate_logits, when given, scale by sigmoid(logit)). y [T*k][H] in `dtype`,
+// shared [T][H] float. Accumulates in float, rounds once to `dtype`.
+void combine_rows(const void* y, const int32_t* slot_rows, const float* weights, int top_k, int64_t num_tokens,
+                  int64_t hidden, DType dtype, const float* shared, const float* shared_gate_logits, void* out,
+                  cudaStream_t stream);
+
+}  // namespace moebench
