@@ -5,6 +5,7 @@
 // the runner, the verifier and every MoE implementation talk to it rather than to CUDA.
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -39,6 +40,14 @@ class IntervalTimer {
   virtual double elapsed_ms() = 0;
 };
 
+// Work recorded once and replayed many times with one launch (a CUDA graph on the GPU):
+// what small-batch decode uses, where launching kernels one by one costs more than they run.
+class RecordedWork {
+ public:
+  virtual ~RecordedWork() = default;
+  virtual void replay() = 0;  // enqueues the recorded work on the backend's stream
+};
+
 class Backend {
  public:
   virtual ~Backend() = default;
@@ -56,6 +65,12 @@ class Backend {
                               uint64_t first_index, float scale) = 0;
   virtual void synchronize() = 0;
   virtual std::unique_ptr<IntervalTimer> make_timer() = 0;
+  // Records what `work` enqueues, without running it; nullptr where the backend cannot
+  // record (the CPU runs work as it is called). `work` must not synchronise with the host.
+  virtual std::unique_ptr<RecordedWork> record(const std::function<void()>& work) {
+    (void)work;
+    return nullptr;
+  }
 
   // Peak bytes allocated through this backend since the last reset.
   virtual int64_t peak_allocated_bytes() const = 0;

@@ -63,6 +63,23 @@ class CudaTimer : public IntervalTimer {
   cudaEvent_t start_{}, stop_{};
 };
 
+class CudaGraph : public RecordedWork {
+ public:
+  CudaGraph(cudaStream_t stream, cudaGraph_t graph) : stream_(stream), graph_(graph) {
+    MB_CUDA_CHECK(cudaGraphInstantiate(&exec_, graph_, 0));
+  }
+  ~CudaGraph() override {
+    if (exec_) cudaGraphExecDestroy(exec_);
+    cudaGraphDestroy(graph_);
+  }
+  void replay() override { MB_CUDA_CHECK(cudaGraphLaunch(exec_, stream_)); }
+
+ private:
+  cudaStream_t stream_;
+  cudaGraph_t graph_;
+  cudaGraphExec_t exec_{};
+};
+
 class CudaBackend : public Backend {
  public:
   CudaBackend() {
@@ -154,6 +171,22 @@ class CudaBackend : public Backend {
   }
   void synchronize() override { MB_CUDA_CHECK(cudaStreamSynchronize(stream_)); }
   std::unique_ptr<IntervalTimer> make_timer() override { return std::make_unique<CudaTimer>(stream_); }
+
+  std::unique_ptr<RecordedWork> record(const std::function<void()>& work) override {
+    MB_CUDA_CHECK(cudaStreamBeginCapture(stream_, cudaStreamCaptureModeThreadLocal));
+    try {
+      work();
+    } catch (...) {
+      cudaGraph_t broken = nullptr;
+      cudaStreamEndCapture(stream_, &broken);
+      if (broken) cudaGraphDestroy(broken);
+      cudaGetLastError();
+      throw;
+    }
+    cudaGraph_t graph = nullptr;
+    MB_CUDA_CHECK(cudaStreamEndCapture(stream_, &graph));
+    return std::make_unique<CudaGraph>(stream_, graph);
+  }
 
   int64_t peak_allocated_bytes() const override {
     std::lock_guard<std::mutex> lock(mutex_);

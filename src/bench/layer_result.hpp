@@ -52,6 +52,8 @@ struct LayerResult {
   int64_t unwritten_outputs = 0;  // output elements still holding the poison value
 
   int64_t peak_memory_bytes = 0;
+  // How the timed forwards were launched: "graph" (one CUDA graph replay each) or "eager".
+  std::string launch = "eager";
   std::vector<std::pair<std::string, double>> counters;  // implementation-specific
 };
 

@@ -18,6 +18,7 @@
 #include "moe/moe_impl.hpp"
 #include "report/layer_writers.hpp"
 #include "report/output_files.hpp"
+#include "report/routing_export.hpp"
 
 namespace moebench::cli {
 
@@ -51,6 +52,8 @@ struct LayerCommandOptions {
   std::string output_format;
   std::string output_file;
   bool quiet = false;
+  std::string export_routing_dir;
+  bool routed_only = false;
 };
 
 double gib(int64_t bytes) { return double(bytes) / double(int64_t(1) << 30); }
@@ -87,6 +90,12 @@ int run_layer(const LayerCommandOptions& o, const std::string& command_line) {
 
   LayerRunOptions run;
   run.model = o.model.resolve(gpu ? kGpuDefaultModel : kCpuDefaultModel);
+  if (o.routed_only && run.model.num_shared_experts > 0) {
+    run.model.num_shared_experts = 0;
+    run.model.shared_intermediate_size = 0;
+    run.model.shared_expert_gate = false;
+    run.model.name += " (routed experts only)";
+  }
   run.num_tokens = o.num_tokens.empty() ? (gpu ? kGpuDefaultTokens : kCpuDefaultTokens) : o.num_tokens;
   for (const std::string& s : o.scenarios) run.scenarios.push_back(parse_scenario(s));
   run.impls = o.impls;
@@ -116,6 +125,8 @@ int run_layer(const LayerCommandOptions& o, const std::string& command_line) {
                  run.model.name.c_str(), device.name.c_str(), backend_kind_name(backend->kind()),
                  dtype_name(run.dtype), run.model.num_experts, run.model.top_k,
                  (long long)run.model.hidden_size, (long long)run.model.moe_intermediate_size);
+  if (!o.export_routing_dir.empty())
+    export_routing(o.export_routing_dir, run.model, run.scenarios, run.num_tokens, run.imbalance_factor, run.seed);
   Ceilings ceilings = measure_ceilings(*backend);
 
   const bool tty = isatty(fileno(stderr));
@@ -193,6 +204,10 @@ Command add_layer_command(CLI::App& app) {
   sub->add_option("--output-format", o->output_format, "csv, markdown, json, all (or both = csv + markdown)");
   sub->add_option("--output-file", o->output_file, "output base path (default ./benchmark_results)");
   sub->add_flag("--quiet", o->quiet, "no progress on stderr");
+  sub->add_flag("--routed-only", o->routed_only,
+                "leave the shared experts out: the routed experts alone, as the roofline floor counts them");
+  sub->add_option("--export-routing", o->export_routing_dir,
+                  "write each run's router logits and routing to DIR (raw arrays + manifest.json), for bench/peers.py");
   return {sub, [o] { return run_layer(*o, invocation()); }};
 }
 

@@ -9,6 +9,7 @@ namespace moebench {
 std::unique_ptr<MoeImpl> make_cpu_reference(Backend& backend);
 #ifdef MOEBENCH_WITH_CUDA
 std::unique_ptr<MoeImpl> make_cuda_naive(Backend& backend);
+std::unique_ptr<MoeImpl> make_cuda_grouped(Backend& backend);
 #endif
 
 const std::vector<ImplInfo>& all_impls() {
@@ -18,6 +19,8 @@ const std::vector<ImplInfo>& all_impls() {
 #ifdef MOEBENCH_WITH_CUDA
       {"naive", "CUDA: per-expert cuBLAS GEMMs after GPU routing (host sync for counts, like an eager loop)",
        BackendKind::cuda, make_cuda_naive},
+      {"grouped", "CUDA: CUTLASS Hopper grouped GEMMs (TMA, warp-specialised), counts on the device",
+       BackendKind::cuda, make_cuda_grouped},
 #endif
   };
   return impls;

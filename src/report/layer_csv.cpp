@@ -21,7 +21,7 @@ constexpr const char* kHeader =
     // ours
     "model,backend,device,dtype,hidden_size,intermediate_size,latency_min_ms,latency_max_ms,iterations,"
     "flops,bytes_min,tflops,gbps,floor_ms,efficiency,unused_experts,active_experts,"
-    "verified,verify_passed,verify_rel_error,verify_tokens,unwritten_outputs,peak_memory_bytes,counters\n";
+    "verified,verify_passed,verify_rel_error,verify_tokens,unwritten_outputs,peak_memory_bytes,launch,counters\n";
 
 std::string text(const std::string& s) {
   if (s.find_first_of(",\"\r\n") == std::string::npos) return s;
@@ -76,7 +76,7 @@ std::string row(const LayerResult& r) {
       boolean(r.verified),
       // Unchecked results have no verdict and no error: empty, not "false".
       r.verified ? boolean(r.verify_passed) : "", r.verified ? general(r.verify_error) : "",
-      std::to_string(r.verify_tokens), std::to_string(r.unwritten_outputs), std::to_string(r.peak_memory_bytes),
+      std::to_string(r.verify_tokens), std::to_string(r.unwritten_outputs), std::to_string(r.peak_memory_bytes), text(r.launch),
       text(counters(r)),
   };
   std::string line;

@@ -84,6 +84,7 @@ json result_json(const LayerResult& r) {
       {"verify_tokens", r.verify_tokens},
       {"unwritten_outputs", r.unwritten_outputs},
       {"peak_memory_bytes", r.peak_memory_bytes},
+      {"launch", r.launch},
       {"counters", counters},
   };
 }

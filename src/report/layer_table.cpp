@@ -20,7 +20,7 @@ struct Column {
 };
 
 const Column kColumns[] = {
-    {"scenario", true}, {"tokens", false},  {"impl", true},     {"mean ms", false}, {"p50 ms", false},
+    {"scenario", true}, {"tokens", false},  {"impl", true},     {"launch", true},     {"mean ms", false}, {"p50 ms", false},
     {"p95 ms", false},  {"tok/s", false},   {"TFLOP/s", false}, {"GB/s", false},    {"floor ms", false},
     {"eff", false},     {"imbalance", false}, {"rel err", false}, {"check", false},
 };
@@ -39,6 +39,7 @@ std::vector<std::string> row_cells(const LayerResult& r) {
       r.scenario,
       std::to_string(r.num_tokens),
       r.impl,
+      r.launch,
       number(r.latency_ms.mean, "{:.4f}"),
       number(r.latency_ms.p50, "{:.4f}"),
       number(r.latency_ms.p95, "{:.4f}"),

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "backend/backend.hpp"
+#include "core/errors.hpp"
 #include "bench/verify.hpp"
 #include "moe/layer_weights.hpp"
 #include "moe/moe_impl.hpp"
@@ -69,10 +70,18 @@ struct GpuRun {
   std::vector<uint16_t> out;
 };
 
-// Weights, inputs and logits for `tokens`; poisons the output, runs `impl` once, verifies
-// every output element against the fp64 reference (all tokens up to `verify_tokens`).
+// A shape the implementation refuses in prepare() (InputError), e.g. a CUTLASS kernel and
+// sizes that are not multiples of 8.
+struct Unsupported {
+  std::string why;
+};
+
+// Weights, inputs and logits for `tokens`; poisons the output, runs `impl` once (eagerly, or
+// recorded as a CUDA graph and replayed), verifies every output element against the fp64
+// reference (all tokens up to `verify_tokens`).
 inline GpuRun run_and_verify(Backend& backend, const ImplInfo& info, const ModelConfig& model, DType dtype,
-                             Scenario scenario, int64_t tokens, uint64_t seed, int64_t verify_tokens = 512) {
+                             Scenario scenario, int64_t tokens, uint64_t seed, int64_t verify_tokens = 512,
+                             bool as_graph = false) {
   LayerSpec spec;
   spec.model = model;
   spec.dtype = dtype;
@@ -88,9 +97,20 @@ inline GpuRun run_and_verify(Backend& backend, const ImplInfo& info, const Model
   backend.fill_bytes(out.get(), 0xFF, act * 2);
 
   std::unique_ptr<MoeImpl> impl = info.make(backend);
-  impl->prepare(spec, weights.view());
+  try {
+    impl->prepare(spec, weights.view());
+  } catch (const InputError& e) {
+    throw Unsupported{e.what()};
+  }
   LayerArgs args{x.get(), logits_dev.as<float>(), out.get(), tokens};
-  impl->forward(args);
+  if (as_graph) {
+    std::unique_ptr<RecordedWork> graph = backend.record([&] { impl->forward(args); });
+    if (!graph) throw std::runtime_error("the CUDA backend did not record a graph");
+    backend.fill_bytes(out.get(), 0xFF, act * 2);  // recording ran nothing: poison again anyway
+    graph->replay();
+  } else {
+    impl->forward(args);
+  }
   backend.synchronize();
 
   GpuRun run;

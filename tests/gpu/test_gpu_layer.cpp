@@ -20,6 +20,27 @@ void expect_verified(const moebench::testing::GpuRun& run, const std::string& wh
   EXPECT_GT(run.verify.tokens_checked, 0) << what;
 }
 
+// CUTLASS kernels need rows of 16 bytes (sizes that are multiples of 8); every real model has them.
+bool tma_friendly(const ModelConfig& m) {
+  return m.hidden_size % 8 == 0 && m.moe_intermediate_size % 8 == 0 && m.shared_intermediate_size % 8 == 0;
+}
+
+// Runs and verifies; an implementation may refuse only shapes no CUTLASS kernel can take, and
+// the baseline may refuse nothing.
+void expect_verified_or_refused(Backend& gpu, const ImplInfo& impl, const ModelConfig& model, DType dtype,
+                                Scenario scenario, int64_t tokens, uint64_t seed, bool as_graph = false) {
+  std::string what = impl.name + " " + model.name + " " + scenario_name(scenario) + " T=" + std::to_string(tokens) +
+                     " " + dtype_name(dtype) + (as_graph ? " graph" : "");
+  SCOPED_TRACE(what);
+  try {
+    expect_verified(run_and_verify(gpu, impl, model, dtype, scenario, tokens, uint64_t(tokens) * 31 + 7, 512, as_graph),
+                    what);
+  } catch (const moebench::testing::Unsupported& refused) {
+    EXPECT_FALSE(tma_friendly(model)) << what << " refused a shape it must run: " << refused.why;
+    EXPECT_NE(impl.name, "naive") << "the baseline must run every shape";
+  }
+}
+
 }  // namespace
 
 TEST(GpuLayer, EveryImplEveryScenarioMatchesReference) {
@@ -32,12 +53,23 @@ TEST(GpuLayer, EveryImplEveryScenarioMatchesReference) {
         for (int64_t tokens : {1, 7, 129, 512})
           for (DType dtype : {DType::bf16, DType::fp16}) {
             if (dtype == DType::fp16 && tokens != 129) continue;  // fp16: one size per shape suffices
-            std::string what = impl->name + " " + model.name + " " + scenario_name(scenario) + " T=" +
-                               std::to_string(tokens) + " " + dtype_name(dtype);
-            SCOPED_TRACE(what);
-            expect_verified(run_and_verify(*gpu, *impl, model, dtype, scenario, tokens, uint64_t(tokens) * 31 + 7),
-                            what);
+            expect_verified_or_refused(*gpu, *impl, model, dtype, scenario, tokens, uint64_t(tokens) * 31 + 7);
           }
+}
+
+// The runner times recorded forwards: a graph replay must give what the eager call gives.
+TEST(GpuLayer, CudaGraphReplayMatchesReference) {
+  REQUIRE_GPU();
+  auto gpu = make_backend(BackendKind::cuda);
+  int recorded = 0;
+  for (const ImplInfo* impl : cuda_impls()) {
+    if (!impl->make(*gpu)->recordable()) continue;
+    ++recorded;
+    for (const ModelConfig& model : gpu_test_models())
+      for (int64_t tokens : {1, 129})
+        expect_verified_or_refused(*gpu, *impl, model, DType::bf16, Scenario::random, tokens, 5, true);
+  }
+  EXPECT_GE(recorded, 1) << "no implementation can be recorded into a CUDA graph";
 }
 
 TEST(GpuLayer, ImbalancedRoutingLeavesExpertsEmpty) {
@@ -46,8 +78,7 @@ TEST(GpuLayer, ImbalancedRoutingLeavesExpertsEmpty) {
   // 7 tokens x top-2 over 64 experts: at least 50 experts get no token.
   ModelConfig m = moebench::testing::gpu_test_model("sparse", 64, 2, 256, 256);
   m.validate(true);
-  for (const ImplInfo* impl : cuda_impls())
-    expect_verified(run_and_verify(*gpu, *impl, m, DType::bf16, Scenario::imbalanced, 7, 3), impl->name);
+  for (const ImplInfo* impl : cuda_impls()) expect_verified_or_refused(*gpu, *impl, m, DType::bf16, Scenario::imbalanced, 7, 3);
 }
 
 TEST(GpuLayer, EveryPresetShapeAtSmallTokenCounts) {

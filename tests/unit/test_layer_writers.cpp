@@ -187,7 +187,7 @@ const std::vector<std::string> kOurColumns = {
     "model",          "backend",         "device",          "dtype",         "hidden_size",       "intermediate_size",
     "latency_min_ms", "latency_max_ms",  "iterations",      "flops",         "bytes_min",         "tflops",
     "gbps",           "floor_ms",        "efficiency",      "unused_experts", "active_experts",   "verified",
-    "verify_passed",  "verify_rel_error", "verify_tokens",  "unwritten_outputs", "peak_memory_bytes", "counters"};
+    "verify_passed",  "verify_rel_error", "verify_tokens",  "unwritten_outputs", "peak_memory_bytes", "launch", "counters"};
 
 // ---------------------------------------------------------------------------------------- CSV
 
@@ -222,6 +222,7 @@ TEST(LayerCsv, ValuesReadBack) {
     EXPECT_EQ(at("max_load"), "150");
     EXPECT_EQ(at("iterations"), "10");
     EXPECT_EQ(at("peak_memory_bytes"), "123456789012");
+    EXPECT_EQ(at("launch"), "eager");
     expect_close(at("latency_mean_ms"), r.latency_ms.mean, "mean");
     expect_close(at("latency_std_ms"), r.latency_ms.std, "std");
     expect_close(at("latency_p50_ms"), r.latency_ms.p50, "p50");
@@ -424,21 +425,22 @@ TEST(LayerTable, AlignedGroupedAndChecked) {
   }
   // Grouped by scenario in first-seen order, implementations in run order.
   const std::vector<std::string> w0 = words(rows[0]), w1 = words(rows[1]), w2 = words(rows[2]), w3 = words(rows[3]);
-  for (const auto* w : {&w0, &w1, &w2, &w3}) ASSERT_EQ(w->size(), 14u);
+  for (const auto* w : {&w0, &w1, &w2, &w3}) ASSERT_EQ(w->size(), 15u);
   EXPECT_EQ(w0[0] + " " + w0[2], "random naive");
   EXPECT_EQ(w1[0] + " " + w1[2], "random grouped");
   EXPECT_EQ(w2[0] + " " + w2[2], "imbalanced naive");
   EXPECT_EQ(w3[0] + " " + w3[2], "imbalanced grouped");
-  EXPECT_EQ(w0[3], "2.0000");
-  EXPECT_EQ(w0[9], "-");  // NaN floor
-  EXPECT_EQ(w0[10], "-");
-  EXPECT_EQ(w0[13], "ok");
-  EXPECT_EQ(w1[9], "0.5000");
-  EXPECT_EQ(w2[12], "-");  // not checked
-  EXPECT_EQ(w2[13], "-");
-  EXPECT_EQ(w3[11], "3.12x");
-  EXPECT_EQ(w3[12], "2.5e-01");
-  EXPECT_EQ(w3[13], "FAIL");
+  EXPECT_EQ(w0[3], "eager");
+  EXPECT_EQ(w0[4], "2.0000");
+  EXPECT_EQ(w0[10], "-");  // NaN floor
+  EXPECT_EQ(w0[11], "-");
+  EXPECT_EQ(w0[14], "ok");
+  EXPECT_EQ(w1[10], "0.5000");
+  EXPECT_EQ(w2[13], "-");  // not checked
+  EXPECT_EQ(w2[14], "-");
+  EXPECT_EQ(w3[12], "3.12x");
+  EXPECT_EQ(w3[13], "2.5e-01");
+  EXPECT_EQ(w3[14], "FAIL");
 }
 
 TEST(LayerTable, OneImplementationSeparatesScenariosOnly) {

@@ -32,6 +32,10 @@ class NaiveMoe : public MoeImpl {
     MB_CUDA_CHECK(cudaMallocHost(&host_offsets_, size_t(spec.model.num_experts + 1) * sizeof(int32_t)));
   }
 
+  // The host reads the expert counts before launching each expert's GEMM, as an eager
+  // PyTorch loop does: the baseline cannot be recorded into a graph.
+  bool recordable() const override { return false; }
+
   ~NaiveMoe() override {
     if (host_offsets_) cudaFreeHost(host_offsets_);
   }

@@ -1,0 +1,163 @@
+#pragma once
+// The CUTLASS instantiation behind GroupedGemm, as a template over the element type; each
+// dtype is compiled in its own .cu file (they take over a minute each on two cores).
+//
+// Configuration: 256x128x64 tiles, a 1x2 cluster, the cooperative ptr-array schedule (two
+// consumer warpgroups share each 256-row tile; TMA multicast of A across the cluster), the
+// configuration DESIGN.md measured at 578-785 TFLOP/s on an H100. The epilogue has no C
+// source (D = acc), so it reads nothing.
+#include <cutlass/cutlass.h>
+#include <cutlass/epilogue/collective/collective_builder.hpp>
+#include <cutlass/gemm/collective/collective_builder.hpp>
+#include <cutlass/gemm/device/gemm_universal_adapter.h>
+#include <cutlass/gemm/group_array_problem_shape.hpp>
+#include <cutlass/gemm/kernel/gemm_universal.hpp>
+#include <cutlass/util/packed_stride.hpp>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "backend/cuda_backend.hpp"
+#include "backend/cuda_check.hpp"
+#include "core/errors.hpp"
+#include "moe/cuda/grouped_gemm.cuh"
+
+namespace moebench::grouped_gemm_detail {
+
+using namespace cute;
+
+template <typename Element>
+struct Config {
+  using ProblemShape = cutlass::gemm::GroupProblemShape<Shape<int, int, int>>;
+  using LayoutA = cutlass::layout::RowMajor;     // activations [M][K]
+  using LayoutB = cutlass::layout::ColumnMajor;  // weights [N][K]: K-contiguous
+  using LayoutD = cutlass::layout::RowMajor;     // output [M][N]
+  static constexpr int kAlignment = 128 / cutlass::sizeof_bits<Element>::value;
+  using TileShape = Shape<_256, _128, _64>;
+  using ClusterShape = Shape<_1, _2, _1>;
+
+  using Epilogue = typename cutlass::epilogue::collective::CollectiveBuilder<
+      cutlass::arch::Sm90, cutlass::arch::OpClassTensorOp, TileShape, ClusterShape,
+      cutlass::epilogue::collective::EpilogueTileAuto, float, float, void, LayoutD*, kAlignment, Element,
+      LayoutD*, kAlignment, cutlass::epilogue::PtrArrayTmaWarpSpecializedCooperative,
+      cutlass::epilogue::fusion::LinearCombination<Element, float>>::CollectiveOp;
+
+  using Mainloop = typename cutlass::gemm::collective::CollectiveBuilder<
+      cutlass::arch::Sm90, cutlass::arch::OpClassTensorOp, Element, LayoutA*, kAlignment, Element, LayoutB*,
+      kAlignment, float, TileShape, ClusterShape,
+      cutlass::gemm::collective::StageCountAutoCarveout<static_cast<int>(sizeof(typename Epilogue::SharedStorage))>,
+      cutlass::gemm::KernelPtrArrayTmaWarpSpecializedCooperative>::CollectiveOp;
+
+  using Kernel = cutlass::gemm::kernel::GemmUniversal<ProblemShape, Mainloop, Epilogue>;
+  using Gemm = cutlass::gemm::device::GemmUniversalAdapter<Kernel>;
+  using UnderlyingShape = typename ProblemShape::UnderlyingProblemShape;
+  using StrideA = typename Kernel::InternalStrideA;
+  using StrideB = typename Kernel::InternalStrideB;
+  using StrideD = typename Kernel::InternalStrideD;
+};
+
+// One thread per group: shapes and pointers of every group from the expert offsets.
+template <typename Element, typename Shape3>
+__global__ void setup_groups_kernel(int num_groups, int n, int k, const int32_t* offsets, const Element* a,
+                                    const Element* b, Element* d, Shape3* problems, const Element** ptr_a,
+                                    const Element** ptr_b, Element** ptr_d) {
+  int g = blockIdx.x * blockDim.x + threadIdx.x;
+  if (g >= num_groups) return;
+  int begin = offsets[g], rows = offsets[g + 1] - begin;
+  problems[g] = Shape3{rows, n, k};
+  ptr_a[g] = a + int64_t(begin) * k;
+  ptr_b[g] = b + int64_t(g) * n * k;
+  ptr_d[g] = d + int64_t(begin) * n;
+}
+
+template <typename Element>
+class TypedGroupedGemm : public GroupedGemm::Kernel {
+  using C = Config<Element>;
+
+ public:
+  TypedGroupedGemm(Backend& backend, int num_groups, int64_t n, int64_t k)
+      : num_groups_(num_groups), n_(int(n)), k_(int(k)) {
+    const size_t G = size_t(num_groups);
+    problems_ = DeviceBuffer(backend, G * sizeof(typename C::UnderlyingShape));
+    ptr_a_ = DeviceBuffer(backend, G * sizeof(void*));
+    ptr_b_ = DeviceBuffer(backend, G * sizeof(void*));
+    ptr_d_ = DeviceBuffer(backend, G * sizeof(void*));
+    // Strides depend only on N and K, the same for every group: written once.
+    std::vector<typename C::StrideA> sa(G, cutlass::make_cute_packed_stride(typename C::StrideA{}, {1, k_, 1}));
+    std::vector<typename C::StrideB> sb(G, cutlass::make_cute_packed_stride(typename C::StrideB{}, {n_, k_, 1}));
+    std::vector<typename C::StrideD> sd(G, cutlass::make_cute_packed_stride(typename C::StrideD{}, {1, n_, 1}));
+    stride_a_ = DeviceBuffer(backend, G * sizeof(typename C::StrideA));
+    stride_b_ = DeviceBuffer(backend, G * sizeof(typename C::StrideB));
+    stride_d_ = DeviceBuffer(backend, G * sizeof(typename C::StrideD));
+    backend.copy_to_device(stride_a_.get(), sa.data(), G * sizeof(typename C::StrideA));
+    backend.copy_to_device(stride_b_.get(), sb.data(), G * sizeof(typename C::StrideB));
+    backend.copy_to_device(stride_d_.get(), sd.data(), G * sizeof(typename C::StrideD));
+
+    hw_info_.device_id = 0;
+    MB_CUDA_CHECK(cudaGetDevice(&hw_info_.device_id));
+    hw_info_.sm_count = cuda_sm_count(backend);
+    typename C::Gemm::Arguments args = arguments();
+    workspace_ = DeviceBuffer(backend, std::max<size_t>(C::Gemm::get_workspace_size(args), 1));
+    cutlass::Status status = gemm_.can_implement(args);
+    if (status != cutlass::Status::kSuccess)
+      throw RuntimeFailure(FailureKind::CudaError, std::string("grouped GEMM cannot run N=") + std::to_string(n) +
+                                                       " K=" + std::to_string(k) + ": " +
+                                                       cutlassGetStatusString(status));
+  }
+
+  void run(const void* a, const void* b, void* d, const int32_t* offsets, cudaStream_t stream) override {
+    setup_groups_kernel<Element, typename C::UnderlyingShape><<<(num_groups_ + 127) / 128, 128, 0, stream>>>(
+        num_groups_, n_, k_, offsets, static_cast<const Element*>(a), static_cast<const Element*>(b),
+        static_cast<Element*>(d), problems_.as<typename C::UnderlyingShape>(), ptr_a_.as<const Element*>(),
+        ptr_b_.as<const Element*>(), ptr_d_.as<Element*>());
+    MB_CUDA_CHECK_LAUNCH();
+    typename C::Gemm::Arguments args = arguments();
+    check(gemm_.initialize(args, workspace_.get(), stream), "initialize");
+    check(gemm_.run(stream), "run");
+    MB_CUDA_CHECK_LAUNCH();
+  }
+
+ private:
+  typename C::Gemm::Arguments arguments() {
+    typename C::Gemm::Arguments args;
+    args.mode = cutlass::gemm::GemmUniversalMode::kGrouped;
+    // Problem shapes live on the device only (no host copy): the kernel reads them there.
+    args.problem_shape = {num_groups_, problems_.as<typename C::UnderlyingShape>(), nullptr};
+    args.mainloop = {ptr_a_.as<const Element*>(), stride_a_.as<typename C::StrideA>(), ptr_b_.as<const Element*>(),
+                     stride_b_.as<typename C::StrideB>()};
+    args.epilogue.ptr_C = nullptr;
+    args.epilogue.dC = stride_d_.as<typename C::StrideD>();
+    args.epilogue.ptr_D = ptr_d_.as<Element*>();
+    args.epilogue.dD = stride_d_.as<typename C::StrideD>();
+    auto& fusion = args.epilogue.thread;
+    fusion.alpha = 1.0f;
+    fusion.beta = 0.0f;
+    fusion.alpha_ptr = nullptr;
+    fusion.beta_ptr = nullptr;
+    fusion.alpha_ptr_array = nullptr;
+    fusion.beta_ptr_array = nullptr;
+    fusion.dAlpha = {cute::_0{}, cute::_0{}, 0};
+    fusion.dBeta = {cute::_0{}, cute::_0{}, 0};
+    args.hw_info = hw_info_;
+    return args;
+  }
+
+  static void check(cutlass::Status status, const char* what) {
+    if (status != cutlass::Status::kSuccess)
+      throw RuntimeFailure(FailureKind::CudaError,
+                           std::string("CUTLASS grouped GEMM ") + what + ": " + cutlassGetStatusString(status));
+  }
+
+  int num_groups_, n_, k_;
+  cutlass::KernelHardwareInfo hw_info_;
+  typename C::Gemm gemm_;
+  DeviceBuffer problems_, ptr_a_, ptr_b_, ptr_d_, stride_a_, stride_b_, stride_d_, workspace_;
+};
+
+template <typename Element>
+std::unique_ptr<GroupedGemm::Kernel> make_typed(Backend& backend, int groups, int64_t n, int64_t k) {
+  return std::make_unique<TypedGroupedGemm<Element>>(backend, groups, n, k);
+}
+
+}  // namespace moebench::grouped_gemm_detail
