@@ -35,10 +35,10 @@ class GroupedMoe : public MoeImpl {
     cudaStream_t stream = stages_->stream();
     stages_->route_and_gather(args);
     const int32_t* offsets = stages_->permutation().offsets();
-    gate_up_->run(stages_->rows(), weights_.w13, h_.get(), offsets, stream);
+    gate_up_->run(stages_->rows(), weights_.w13, h_.get(), offsets, args.num_tokens * m.top_k, stream);
     launch_gated_activation(m.activation, h_.get(), args.num_tokens * m.top_k, m.moe_intermediate_size, spec_.dtype,
                             act_.get(), stream);
-    down_->run(act_.get(), weights_.w2, stages_->expert_out(), offsets, stream);
+    down_->run(act_.get(), weights_.w2, stages_->expert_out(), offsets, args.num_tokens * m.top_k, stream);
     stages_->shared_and_combine(args);
   }
 

@@ -1,11 +1,15 @@
 #pragma once
-// Grouped GEMM for expert layers on Hopper: CUTLASS's ptr-array TMA warp-specialised kernel.
+// Grouped GEMM for expert layers on Hopper: CUTLASS's ptr-array TMA warp-specialised kernels.
 //
 // For every group g (an expert): D[r] = A[r] . B_g^T for the rows r in [offsets[g],
 // offsets[g+1]). A [rows][K] and D [rows][N] are row-major, B is [G][N][K] (K-contiguous, the
 // canonical weight layout). Row counts never travel to the host: a setup kernel turns the
 // device offsets into CUTLASS's problem shapes and pointer arrays, so run() is asynchronous
 // and can be captured in a CUDA graph. bf16 or fp16, fp32 accumulation.
+//
+// Two tilings (grouped_gemm_kernel.cuh): 64-row tiles for a few rows per group, 256-row tiles
+// for many. run() picks by the average rows per group, which the host knows (total rows / groups)
+// without reading the per-group counts.
 #include <cuda_runtime.h>
 
 #include <cstdint>
@@ -24,16 +28,26 @@ class GroupedGemm {
   GroupedGemm(const GroupedGemm&) = delete;
   GroupedGemm& operator=(const GroupedGemm&) = delete;
 
-  void run(const void* a, const void* b, void* d, const int32_t* offsets, cudaStream_t stream);
+  // total_rows = offsets[num_groups], as the host knows it (e.g. tokens x top_k).
+  void run(const void* a, const void* b, void* d, const int32_t* offsets, int64_t total_rows, cudaStream_t stream);
 
-  // The CUTLASS instantiation for one dtype (grouped_gemm_{bf16,fp16}.cu).
+  // Average rows per group from which the 256-row tiles win (measured, docs/PERF.md).
+  // MOEBENCH_GROUPED_TILES=small|large overrides the choice, for tuning.
+  static constexpr int64_t kLargeTileMinRows = 128;
+
+  // One CUTLASS instantiation (grouped_gemm_{bf16,fp16}.cu).
   struct Kernel {
     virtual ~Kernel() = default;
     virtual void run(const void* a, const void* b, void* d, const int32_t* offsets, cudaStream_t stream) = 0;
   };
+  struct Kernels {
+    std::unique_ptr<Kernel> small_tiles, large_tiles;
+  };
 
  private:
-  std::unique_ptr<Kernel> kernel_;
+  int num_groups_;
+  Kernels kernels_;
+  enum class TileChoice { by_rows, small, large } choice_ = TileChoice::by_rows;
 };
 
 }  // namespace moebench

@@ -1,11 +1,10 @@
-// The bf16 instantiation of GroupedGemm (see grouped_gemm_kernel.cuh), in its own file so
-// the two slow CUTLASS compiles run in parallel.
+// The bf16 instantiations of GroupedGemm (see grouped_gemm_kernel.cuh), in their own file so
+// the slow CUTLASS compiles of the two dtypes run in parallel.
 #include "moe/cuda/grouped_gemm_kernel.cuh"
 
 namespace moebench {
 
-std::unique_ptr<GroupedGemm::Kernel> make_grouped_gemm_kernel_bf16(Backend& backend, int groups, int64_t n,
-                                                                   int64_t k) {
+GroupedGemm::Kernels make_grouped_gemm_kernels_bf16(Backend& backend, int groups, int64_t n, int64_t k) {
   return grouped_gemm_detail::make_typed<cutlass::bfloat16_t>(backend, groups, n, k);
 }
 

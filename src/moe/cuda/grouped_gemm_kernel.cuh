@@ -1,11 +1,16 @@
 #pragma once
-// The CUTLASS instantiation behind GroupedGemm, as a template over the element type; each
-// dtype is compiled in its own .cu file (they take over a minute each on two cores).
+// The CUTLASS instantiations behind GroupedGemm, as templates over the element type and the
+// tiling; each dtype is compiled in its own .cu file (over a minute each on two cores).
 //
-// Configuration: 256x128x64 tiles, a 1x2 cluster, the cooperative ptr-array schedule (two
-// consumer warpgroups share each 256-row tile; TMA multicast of A across the cluster), the
-// configuration DESIGN.md measured at 578-785 TFLOP/s on an H100. The epilogue has no C
-// source (D = acc), so it reads nothing.
+// Two tilings, because the rows per expert range from one (decode) to thousands (prefill):
+// - LargeTiles: 256x128x64 tiles, a 1x2 cluster, the cooperative ptr-array schedule (two
+//   consumer warpgroups share each 256-row tile; TMA multicast of A across the cluster), the
+//   configuration DESIGN.md measured at 578-785 TFLOP/s on an H100.
+// - SmallTiles: 64x128x64 tiles, ping-pong schedule (the two consumer warpgroups alternate
+//   tiles, one's epilogue hiding under the other's MMAs). A group of a few rows pads to 64,
+//   not 256: with 4 rows per expert the 256-row tile spends more time multiplying padding
+//   than streaming the weights.
+// The epilogue has no C source (D = acc), so it reads nothing.
 #include <cutlass/cutlass.h>
 #include <cutlass/epilogue/collective/collective_builder.hpp>
 #include <cutlass/gemm/collective/collective_builder.hpp>
@@ -27,27 +32,41 @@ namespace moebench::grouped_gemm_detail {
 
 using namespace cute;
 
-template <typename Element>
+struct LargeTiles {
+  using Tile = Shape<_256, _128, _64>;
+  using Cluster = Shape<_1, _2, _1>;
+  using MainloopSchedule = cutlass::gemm::KernelPtrArrayTmaWarpSpecializedCooperative;
+  using EpilogueSchedule = cutlass::epilogue::PtrArrayTmaWarpSpecializedCooperative;
+};
+
+struct SmallTiles {
+  using Tile = Shape<_64, _128, _64>;
+  using Cluster = Shape<_1, _1, _1>;
+  using MainloopSchedule = cutlass::gemm::KernelPtrArrayTmaWarpSpecializedPingpong;
+  using EpilogueSchedule = cutlass::epilogue::PtrArrayTmaWarpSpecializedPingpong;
+};
+
+template <typename Element, typename Tiling>
 struct Config {
   using ProblemShape = cutlass::gemm::GroupProblemShape<Shape<int, int, int>>;
   using LayoutA = cutlass::layout::RowMajor;     // activations [M][K]
   using LayoutB = cutlass::layout::ColumnMajor;  // weights [N][K]: K-contiguous
   using LayoutD = cutlass::layout::RowMajor;     // output [M][N]
   static constexpr int kAlignment = 128 / cutlass::sizeof_bits<Element>::value;
-  using TileShape = Shape<_256, _128, _64>;
-  using ClusterShape = Shape<_1, _2, _1>;
+  using TileShape = typename Tiling::Tile;
+  using ClusterShape = typename Tiling::Cluster;
 
   using Epilogue = typename cutlass::epilogue::collective::CollectiveBuilder<
       cutlass::arch::Sm90, cutlass::arch::OpClassTensorOp, TileShape, ClusterShape,
       cutlass::epilogue::collective::EpilogueTileAuto, float, float, void, LayoutD*, kAlignment, Element,
-      LayoutD*, kAlignment, cutlass::epilogue::PtrArrayTmaWarpSpecializedCooperative,
+      LayoutD*, kAlignment, typename Tiling::EpilogueSchedule,
       cutlass::epilogue::fusion::LinearCombination<Element, float>>::CollectiveOp;
 
   using Mainloop = typename cutlass::gemm::collective::CollectiveBuilder<
       cutlass::arch::Sm90, cutlass::arch::OpClassTensorOp, Element, LayoutA*, kAlignment, Element, LayoutB*,
       kAlignment, float, TileShape, ClusterShape,
       cutlass::gemm::collective::StageCountAutoCarveout<static_cast<int>(sizeof(typename Epilogue::SharedStorage))>,
-      cutlass::gemm::KernelPtrArrayTmaWarpSpecializedCooperative>::CollectiveOp;
+      typename Tiling::MainloopSchedule>::CollectiveOp;
 
   using Kernel = cutlass::gemm::kernel::GemmUniversal<ProblemShape, Mainloop, Epilogue>;
   using Gemm = cutlass::gemm::device::GemmUniversalAdapter<Kernel>;
@@ -71,9 +90,9 @@ __global__ void setup_groups_kernel(int num_groups, int n, int k, const int32_t*
   ptr_d[g] = d + int64_t(begin) * n;
 }
 
-template <typename Element>
+template <typename Element, typename Tiling>
 class TypedGroupedGemm : public GroupedGemm::Kernel {
-  using C = Config<Element>;
+  using C = Config<Element, Tiling>;
 
  public:
   TypedGroupedGemm(Backend& backend, int num_groups, int64_t n, int64_t k)
@@ -156,8 +175,9 @@ class TypedGroupedGemm : public GroupedGemm::Kernel {
 };
 
 template <typename Element>
-std::unique_ptr<GroupedGemm::Kernel> make_typed(Backend& backend, int groups, int64_t n, int64_t k) {
-  return std::make_unique<TypedGroupedGemm<Element>>(backend, groups, n, k);
+GroupedGemm::Kernels make_typed(Backend& backend, int groups, int64_t n, int64_t k) {
+  return {std::make_unique<TypedGroupedGemm<Element, SmallTiles>>(backend, groups, n, k),
+          std::make_unique<TypedGroupedGemm<Element, LargeTiles>>(backend, groups, n, k)};
 }
 
 }  // namespace moebench::grouped_gemm_detail
