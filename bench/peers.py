@@ -279,6 +279,8 @@ def main():
     for model in args.models.split(","):
         rows, ctx = peers_for_model(args, model, args.out)
         all_rows += rows
+        with open(os.path.join(args.out, "peers-partial.json"), "w") as f:  # survives a later failure
+            json.dump(all_rows, f, indent=2)
     header = (f"GPU: {torch.cuda.get_device_name()}, torch {torch.__version__}, {started}; "
               f"ceilings: copy {ctx.get('copy_gbps', float('nan')):.0f} GB/s, "
               f"GEMM {ctx.get('gemm_tflops', float('nan')):.0f} TFLOP/s (measured by moebench in each run); "
