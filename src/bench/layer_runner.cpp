@@ -174,7 +174,7 @@ std::vector<LayerResult> run_layer_benchmark(Backend& backend, const LayerRunOpt
         // One recorded forward per rotating input set where the implementation allows it (CUDA
         // graphs): the timed path, and the path verified below, are the replays.
         std::vector<std::unique_ptr<RecordedWork>> recorded;
-        if (impl.recordable())
+        if (impl.recordable(tokens))
           for (int rot = 0; rot < rotations; ++rot) {
             recorded.push_back(backend.record([&] { impl.forward(args_for(inputs, rot, tokens)); }));
             if (!recorded.back()) {

@@ -25,9 +25,12 @@ class MoeImpl {
   // Implementation-specific figures of the last forward (e.g. tile-rounded padding saved),
   // reported beside the timings. Read after the backend has synchronised.
   virtual std::vector<std::pair<std::string, double>> counters() const { return {}; }
-  // Whether forward() enqueues work without waiting on the host, so that it can be recorded
-  // once (Backend::record) and replayed: true for every implementation but eager baselines.
-  virtual bool recordable() const { return true; }
+  // Whether forward() of `num_tokens` enqueues work without waiting on the host, so that it
+  // can be recorded once (Backend::record) and replayed: true but for eager baselines.
+  virtual bool recordable(int64_t num_tokens) const {
+    (void)num_tokens;
+    return true;
+  }
 };
 
 struct ImplInfo {

@@ -11,6 +11,7 @@ std::unique_ptr<MoeImpl> make_cpu_reference(Backend& backend);
 std::unique_ptr<MoeImpl> make_cuda_naive(Backend& backend);
 std::unique_ptr<MoeImpl> make_cuda_grouped(Backend& backend);
 #endif
+std::unique_ptr<MoeImpl> make_auto(Backend& backend);
 
 const std::vector<ImplInfo>& all_impls() {
   static const std::vector<ImplInfo> impls = {
@@ -21,6 +22,8 @@ const std::vector<ImplInfo>& all_impls() {
        BackendKind::cuda, make_cuda_naive},
       {"grouped", "CUDA: CUTLASS Hopper grouped GEMMs (TMA, warp-specialised), counts on the device",
        BackendKind::cuda, make_cuda_grouped},
+      {"auto", "CUDA: the fastest of the above per token-count bucket, measured once per GPU and shape (cached)",
+       BackendKind::cuda, make_auto},
 #endif
   };
   return impls;

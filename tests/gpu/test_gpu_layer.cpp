@@ -63,7 +63,7 @@ TEST(GpuLayer, CudaGraphReplayMatchesReference) {
   auto gpu = make_backend(BackendKind::cuda);
   int recorded = 0;
   for (const ImplInfo* impl : cuda_impls()) {
-    if (!impl->make(*gpu)->recordable()) continue;
+    if (!impl->make(*gpu)->recordable(1)) continue;
     ++recorded;
     for (const ModelConfig& model : gpu_test_models())
       for (int64_t tokens : {1, 129})

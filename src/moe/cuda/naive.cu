@@ -34,7 +34,7 @@ class NaiveMoe : public MoeImpl {
 
   // The host reads the expert counts before launching each expert's GEMM, as an eager
   // PyTorch loop does: the baseline cannot be recorded into a graph.
-  bool recordable() const override { return false; }
+  bool recordable(int64_t) const override { return false; }
 
   ~NaiveMoe() override {
     if (host_offsets_) cudaFreeHost(host_offsets_);
