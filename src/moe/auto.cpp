@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <limits>
 #include <memory>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -67,7 +68,9 @@ class AutoMoe : public MoeImpl {
   }
 
   void forward(const LayerArgs& args) override { chosen(args.num_tokens).forward(args); }
-  bool recordable(int64_t num_tokens) const override { return chosen(num_tokens).recordable(num_tokens); }
+  bool recordable(int64_t num_tokens) const override {
+    return !buckets_.empty() && chosen(num_tokens).recordable(num_tokens);
+  }
 
   std::vector<std::pair<std::string, double>> counters() const override {
     // Which implementation each bucket uses: "auto:<bucket>:<name>" = 1.
@@ -83,6 +86,7 @@ class AutoMoe : public MoeImpl {
   };
 
   MoeImpl& chosen(int64_t num_tokens) const {
+    if (buckets_.empty()) throw std::logic_error("auto: forward() before prepare()");
     for (const Bucket& b : buckets_)
       if (num_tokens <= b.tokens) return *candidates_[b.choice];
     return *candidates_[buckets_.back().choice];

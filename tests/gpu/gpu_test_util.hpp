@@ -75,6 +75,8 @@ struct GpuRun {
 struct Unsupported {
   std::string why;
 };
+// Asked to replay a graph of an implementation that cannot be recorded (the eager baseline).
+struct NotRecordable {};
 
 // Weights, inputs and logits for `tokens`; poisons the output, runs `impl` once (eagerly, or
 // recorded as a CUDA graph and replayed), verifies every output element against the fp64
@@ -104,6 +106,7 @@ inline GpuRun run_and_verify(Backend& backend, const ImplInfo& info, const Model
   }
   LayerArgs args{x.get(), logits_dev.as<float>(), out.get(), tokens};
   if (as_graph) {
+    if (!impl->recordable(tokens)) throw NotRecordable{};
     std::unique_ptr<RecordedWork> graph = backend.record([&] { impl->forward(args); });
     if (!graph) throw std::runtime_error("the CUDA backend did not record a graph");
     backend.fill_bytes(out.get(), 0xFF, act * 2);  // recording ran nothing: poison again anyway

@@ -62,14 +62,20 @@ TEST(GpuLayer, CudaGraphReplayMatchesReference) {
   REQUIRE_GPU();
   auto gpu = make_backend(BackendKind::cuda);
   int recorded = 0;
-  for (const ImplInfo* impl : cuda_impls()) {
-    if (!impl->make(*gpu)->recordable(1)) continue;
-    ++recorded;
+  for (const ImplInfo* impl : cuda_impls())
     for (const ModelConfig& model : gpu_test_models())
-      for (int64_t tokens : {1, 129})
-        expect_verified_or_refused(*gpu, *impl, model, DType::bf16, Scenario::random, tokens, 5, true);
-  }
-  EXPECT_GE(recorded, 1) << "no implementation can be recorded into a CUDA graph";
+      for (int64_t tokens : {1, 129}) {
+        try {
+          expect_verified_or_refused(*gpu, *impl, model, DType::bf16, Scenario::random, tokens, 5, true);
+          ++recorded;
+        } catch (const moebench::testing::NotRecordable&) {
+          // The eager baseline cannot be recorded, nor auto where only the baseline can run.
+          const bool allowed = impl->name == "naive" || (impl->name == "auto" && !tma_friendly(model));
+          EXPECT_TRUE(allowed) << impl->name << " " << model.name << " T=" << tokens << " refused to be recorded";
+        }
+      }
+  // grouped and auto on every shape but the odd-sized one, two token counts each.
+  EXPECT_GE(recorded, 2 * 2 * (int(gpu_test_models().size()) - 1));
 }
 
 TEST(GpuLayer, ImbalancedRoutingLeavesExpertsEmpty) {
@@ -98,7 +104,9 @@ TEST(GpuLayer, EveryPresetShapeAtSmallTokenCounts) {
     for (const ImplInfo* impl : cuda_impls()) {
       std::string what = impl->name + " " + name;
       SCOPED_TRACE(what);
-      expect_verified(run_and_verify(*gpu, *impl, m, DType::bf16, Scenario::random, 16, 11, 16), what);
+      // 4 of the 16 tokens are checked: the fp64 reference of a DeepSeek-V3-sized layer reads
+      // back every expert those tokens use.
+      expect_verified(run_and_verify(*gpu, *impl, m, DType::bf16, Scenario::random, 16, 11, 4), what);
     }
   }
   EXPECT_GE(ran, int(preset_names().size()) - 2);
