@@ -24,10 +24,6 @@ class GroupedMoe : public MoeImpl {
     down_ = std::make_unique<GroupedGemm>(backend_, spec.dtype, m.num_experts, m.hidden_size,
                                           m.moe_intermediate_size);
     stages_ = std::make_unique<MoeStages>(backend_, spec, weights);
-    const int64_t slots = spec.max_tokens * m.top_k;
-    const size_t elem = size_t(dtype_bytes(spec.dtype));
-    h_ = DeviceBuffer(backend_, size_t(slots * 2 * m.moe_intermediate_size) * elem);
-    act_ = DeviceBuffer(backend_, size_t(slots * m.moe_intermediate_size) * elem);
   }
 
   void forward(const LayerArgs& args) override {
@@ -35,10 +31,11 @@ class GroupedMoe : public MoeImpl {
     cudaStream_t stream = stages_->stream();
     stages_->route_and_gather(args);
     const int32_t* offsets = stages_->permutation().offsets();
-    gate_up_->run(stages_->rows(), weights_.w13, h_.get(), offsets, args.num_tokens * m.top_k, stream);
-    launch_gated_activation(m.activation, h_.get(), args.num_tokens * m.top_k, m.moe_intermediate_size, spec_.dtype,
-                            act_.get(), stream);
-    down_->run(act_.get(), weights_.w2, stages_->expert_out(), offsets, args.num_tokens * m.top_k, stream);
+    const int64_t rows = args.num_tokens * m.top_k;
+    gate_up_->run(stages_->rows(), weights_.w13, stages_->gate_up_out(), offsets, rows, stream);
+    launch_gated_activation(m.activation, stages_->gate_up_out(), rows, m.moe_intermediate_size, spec_.dtype,
+                            stages_->activated(), stream);
+    down_->run(stages_->activated(), weights_.w2, stages_->expert_out(), offsets, rows, stream);
     stages_->shared_and_combine(args);
   }
 
@@ -48,7 +45,6 @@ class GroupedMoe : public MoeImpl {
   LayerWeights weights_;
   std::unique_ptr<MoeStages> stages_;
   std::unique_ptr<GroupedGemm> gate_up_, down_;
-  DeviceBuffer h_, act_;
 };
 
 }  // namespace

@@ -19,6 +19,8 @@ MoeStages::MoeStages(Backend& backend, const LayerSpec& spec, const LayerWeights
   route_weights_ = DeviceBuffer(backend, size_t(slots) * 4);
   rows_ = DeviceBuffer(backend, size_t(slots * m.hidden_size) * elem);
   expert_out_ = DeviceBuffer(backend, size_t(slots * m.hidden_size) * elem);
+  gate_up_out_ = DeviceBuffer(backend, size_t(slots * 2 * m.moe_intermediate_size) * elem);
+  activated_ = DeviceBuffer(backend, size_t(slots * m.moe_intermediate_size) * elem);
   if (m.num_shared_experts > 0) {
     shared_h_ = DeviceBuffer(backend, size_t(spec.max_tokens * 2 * m.shared_intermediate_size) * elem);
     shared_act_ = DeviceBuffer(backend, size_t(spec.max_tokens * m.shared_intermediate_size) * elem);

@@ -2,7 +2,8 @@
 // The stages every CUDA MoE implementation shares, with their workspaces sized once for
 // spec.max_tokens: routing, permutation, gather, shared experts and the weighted combine.
 // An implementation adds only its expert computation between gather() and combine():
-// read rows() [T*k][H] in expert order, write expert_out() [T*k][H] in the same order.
+// read rows() [T*k][H] in expert order, write expert_out() [T*k][H] in the same order; the
+// gate+up output [T*k][2I] and the activated rows [T*k][I] have workspaces here too.
 #include <cuda_runtime.h>
 
 #include "backend/backend.hpp"
@@ -24,6 +25,8 @@ class MoeStages {
   const ExpertPermutation& permutation() const { return permutation_; }
   void* rows() const { return rows_.get(); }
   void* expert_out() const { return expert_out_.get(); }
+  void* gate_up_out() const { return gate_up_out_.get(); }
+  void* activated() const { return activated_.get(); }
   const int32_t* expert_ids() const { return ids_.as<int32_t>(); }
   cudaStream_t stream() const { return stream_; }
 
@@ -34,7 +37,7 @@ class MoeStages {
   RouterParams router_;
   cudaStream_t stream_;
   ExpertPermutation permutation_;
-  DeviceBuffer ids_, route_weights_, rows_, expert_out_;
+  DeviceBuffer ids_, route_weights_, rows_, expert_out_, gate_up_out_, activated_;
   DeviceBuffer shared_h_, shared_act_, shared_out_, shared_gate_logits_;
 };
 

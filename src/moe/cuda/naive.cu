@@ -25,10 +25,6 @@ class NaiveMoe : public MoeImpl {
     spec_ = spec;
     weights_ = weights;
     stages_ = std::make_unique<MoeStages>(backend_, spec, weights);
-    const int64_t slots = spec.max_tokens * spec.model.top_k;
-    const size_t elem = size_t(dtype_bytes(spec.dtype));
-    h_ = DeviceBuffer(backend_, size_t(slots * 2 * spec.model.moe_intermediate_size) * elem);
-    act_ = DeviceBuffer(backend_, size_t(slots * spec.model.moe_intermediate_size) * elem);
     MB_CUDA_CHECK(cudaMallocHost(&host_offsets_, size_t(spec.model.num_experts + 1) * sizeof(int32_t)));
   }
 
@@ -51,8 +47,8 @@ class NaiveMoe : public MoeImpl {
                                   size_t(m.num_experts + 1) * sizeof(int32_t), cudaMemcpyDeviceToHost, stream));
     MB_CUDA_CHECK(cudaStreamSynchronize(stream));
     auto* rows = static_cast<const char*>(stages_->rows());
-    auto* h = static_cast<char*>(h_.get());
-    auto* act = static_cast<char*>(act_.get());
+    auto* h = static_cast<char*>(stages_->gate_up_out());
+    auto* act = static_cast<char*>(stages_->activated());
     auto* y = static_cast<char*>(stages_->expert_out());
     for (int e = 0; e < m.num_experts; ++e) {
       const int64_t begin = host_offsets_[e], count = host_offsets_[e + 1] - begin;
@@ -76,7 +72,6 @@ class NaiveMoe : public MoeImpl {
   LayerSpec spec_;
   LayerWeights weights_;
   std::unique_ptr<MoeStages> stages_;
-  DeviceBuffer h_, act_;
   int32_t* host_offsets_ = nullptr;
 };
 
