@@ -13,7 +13,7 @@ namespace {
 std::optional<std::string> fp8_slice_problem(const char* field, int64_t width, int ways, const char* fix) {
   int64_t slice = width / ways;
   if (slice % kFp8BlockSize == 0) return std::nullopt;
-  return fmt::format("--dtype fp8: each GPU's slice of {} ({} / {} = {}) must be a multiple of the {}-wide fp8 "
+  return fmt::format("--dtype fp8: each GPU's slice of {} ({} / {} = {}) is not a multiple of the {}-wide fp8 "
                      "scale block: {}",
                      field, width, ways, slice, kFp8BlockSize, fix);
 }
@@ -41,11 +41,11 @@ std::optional<std::string> layout_problem(const ModelConfig& m, DType weight_dty
                        m.shared_intermediate_size, moe_tp);
   const bool fp8 = weight_dtype == DType::fp8;
   if (fp8 && moe_tp > 1)
-    if (auto problem = fp8_slice_problem("an expert (moe_intermediate_size)", m.moe_intermediate_size, moe_tp,
+    if (auto problem = fp8_slice_problem("moe_intermediate_size", m.moe_intermediate_size, moe_tp,
                                          "raise --ep-size or lower --tp-size"))
       return problem;
   if (fp8 && moe_tp > 1 && m.num_shared_experts > 0)
-    if (auto problem = fp8_slice_problem("a shared expert", m.shared_intermediate_size, moe_tp,
+    if (auto problem = fp8_slice_problem("shared_intermediate_size", m.shared_intermediate_size, moe_tp,
                                          "raise --ep-size or lower --tp-size"))
       return problem;
   if (m.num_layers == 0) return std::nullopt;  // a layer-only config: no attention to split
@@ -71,7 +71,7 @@ std::optional<std::string> layout_problem(const ModelConfig& m, DType weight_dty
                          "--tp-size that splits it evenly",
                          m.dense_intermediate_size, p.tp);
     if (fp8 && p.tp > 1)
-      if (auto problem = fp8_slice_problem("the dense MLP (intermediate_size)", m.dense_intermediate_size, p.tp,
+      if (auto problem = fp8_slice_problem("the dense layers' intermediate_size", m.dense_intermediate_size, p.tp,
                                            "lower --tp-size"))
         return problem;
   }
