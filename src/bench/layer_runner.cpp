@@ -6,6 +6,7 @@
 
 #include <fmt/format.h>
 
+#include "analysis/memory_model.hpp"
 #include "analysis/roofline.hpp"
 #include "bench/verify.hpp"
 #include "core/errors.hpp"
@@ -33,11 +34,8 @@ int rotation_count(int64_t set_bytes, int64_t l2_bytes) {
   return int(count);
 }
 
-int64_t weight_bytes(const ModelConfig& m, DType dtype) {
-  int64_t b = dtype_bytes(dtype);
-  return 3 * m.hidden_size * (int64_t(m.num_experts) * m.moe_intermediate_size +
-                              int64_t(m.num_shared_experts) * m.shared_intermediate_size) * b;
-}
+// The layer runs on one device: all experts, whole.
+int64_t weight_bytes(const ModelConfig& m, DType dtype) { return moe_layer_expert_bytes(m, dtype, ParallelLayout{}); }
 
 struct RotatingInputs {
   std::vector<DeviceBuffer> x, logits, out;

@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 
 #include "analysis/ceilings.hpp"
+#include "analysis/memory_fit.hpp"
 #include "backend/backend.hpp"
 #include "bench/layer_runner.hpp"
 #include "cli/command.hpp"
@@ -55,8 +56,6 @@ struct LayerCommandOptions {
   std::string export_routing_dir;
   bool routed_only = false;
 };
-
-double gib(int64_t bytes) { return double(bytes) / double(int64_t(1) << 30); }
 
 std::string today() {
   std::time_t now = std::time(nullptr);
@@ -114,11 +113,9 @@ int run_layer(const LayerCommandOptions& o, const std::string& command_line) {
   DeviceInfo device = backend->device_info();
   int64_t needed = layer_run_bytes(run);
   if (!gpu) needed += 2 * layer_weight_bytes(run);  // the CPU reference keeps an fp32 copy
-  if (needed > device.free_memory_bytes)
-    throw InputError(fmt::format("{} does not fit: needed {:.1f} GiB vs available {:.1f} GiB on {} ({}); "
-                                 "use a smaller model or fewer --num-tokens",
-                                 run.model.name, gib(needed), gib(device.free_memory_bytes), device.name,
-                                 backend_kind_name(backend->kind())));
+  refuse_if_not_fitting(run.model.name, needed, device.free_memory_bytes,
+                        fmt::format(" on {} ({})", device.name, backend_kind_name(backend->kind())),
+                        "use a smaller model or fewer --num-tokens");
 
   if (!o.quiet)
     std::fprintf(stderr, "moebench layer: %s on %s (%s backend), %s, %d experts top-%d, H=%lld I=%lld\n",

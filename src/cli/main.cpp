@@ -40,6 +40,8 @@ int main(int argc, char** argv) {
   std::vector<cli::Command> commands = {
       cli::add_layer_command(app),
       cli::add_info_command(app),
+      cli::add_memory_command(app),
+      cli::add_throughput_command(app),
   };
 
   try {
