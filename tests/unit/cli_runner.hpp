@@ -1,5 +1,6 @@
 #pragma once
 // Runs the real moebench binary for CLI tests and captures exit code, stdout and stderr.
+#include <gtest/gtest.h>
 #include <sys/wait.h>
 
 #include <cstdlib>
@@ -51,6 +52,18 @@ inline CliResult run_moebench(const std::string& args, const std::string& cwd = 
   r.err = slurp(err);
   std::filesystem::remove_all(dir);
   return r;
+}
+
+// Bad input: exit code 2, one line on stderr naming the problem, never an internal error,
+// nothing on stdout.
+inline void expect_bad_input(const std::string& args, const std::string& message_part) {
+  SCOPED_TRACE(args);
+  CliResult r = run_moebench(args);
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_EQ(r.stderr_lines(), 1) << r.err;
+  EXPECT_NE(r.err.find(message_part), std::string::npos) << "stderr: " << r.err;
+  EXPECT_EQ(r.err.find("internal error"), std::string::npos);
+  EXPECT_TRUE(r.out.empty()) << r.out;
 }
 
 }  // namespace moebench::testing

@@ -11,6 +11,7 @@
 namespace fs = std::filesystem;
 using moebench::testing::CliResult;
 using moebench::testing::fresh_temp_dir;
+using moebench::testing::expect_bad_input;
 using moebench::testing::run_moebench;
 using moebench::testing::slurp;
 
@@ -21,14 +22,6 @@ const std::string kTinyManual =
     "layer --backend cpu --manual-config --num-experts 8 --num-experts-per-tok 2 --hidden-size 256 "
     "--intermediate-size 512 --benchmark-iters 2 --quiet";
 
-void expect_bad_input(const std::string& args, const std::string& message_part) {
-  SCOPED_TRACE(args);
-  CliResult r = run_moebench(args);
-  EXPECT_EQ(r.exit_code, 2) << r.err;
-  EXPECT_EQ(r.stderr_lines(), 1) << r.err;
-  EXPECT_NE(r.err.find(message_part), std::string::npos) << "stderr: " << r.err;
-  EXPECT_EQ(r.err.find("internal error"), std::string::npos);
-}
 
 }  // namespace
 

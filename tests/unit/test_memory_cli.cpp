@@ -7,6 +7,7 @@
 #include "cli_runner.hpp"
 
 using moebench::testing::CliResult;
+using moebench::testing::expect_bad_input;
 using moebench::testing::run_moebench;
 
 namespace {
@@ -18,14 +19,6 @@ const std::string kTinyModel =
     "--max-position-embeddings 64";
 const std::string kTiny = kTinyModel + " --batch-size 2 --input-len 8 --output-len 8";
 
-void expect_bad_input(const std::string& args, const std::string& message_part) {
-  SCOPED_TRACE(args);
-  CliResult r = run_moebench(args);
-  EXPECT_EQ(r.exit_code, 2) << r.err;
-  EXPECT_EQ(r.stderr_lines(), 1) << r.err;
-  EXPECT_NE(r.err.find(message_part), std::string::npos) << "stderr: " << r.err;
-  EXPECT_TRUE(r.out.empty()) << r.out;
-}
 
 nlohmann::json component(const nlohmann::json& doc, const std::string& key) {
   for (const auto& c : doc["components"])
