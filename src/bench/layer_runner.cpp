@@ -195,7 +195,8 @@ std::vector<LayerResult> run_layer_benchmark(Backend& backend, const LayerRunOpt
           backend.synchronize();
           backend.copy_to_host(out_host.data(), inputs.out[0].get(), act_elems * sizeof(uint16_t));
           VerifyResult v = verify_layer_output(backend, spec, weights.view(), x_host.data(), logits.data(),
-                                               tokens, out_host.data(), opt.verify_tokens);
+                                               tokens, out_host.data(), opt.verify_tokens,
+                                               impl.routing_tile_rows(tokens));
           r.verified = true;
           r.verify_passed = v.passed;
           r.verify_error = v.rel_error;

@@ -15,6 +15,8 @@
 #include "core/parallel.hpp"
 #include "moe/activation.hpp"
 #include "routing/expert_selector.hpp"
+#include "routing/routing.hpp"
+#include "routing/tile_rounding.hpp"
 
 namespace moebench {
 
@@ -127,25 +129,62 @@ std::vector<float> score_bias_of(Backend& backend, const ModelConfig& m, const L
   return bias;
 }
 
-}  // namespace
+// The experts each checked token uses, with their combine weights in double.
+using TokenAssignments = std::vector<std::vector<std::pair<int32_t, double>>>;
 
-double verify_tolerance(DType dtype) {
-  switch (dtype) {
-    case DType::bf16:
-    case DType::fp16: return 2e-2;
-    case DType::fp8: return 1e-1;  // e4m3 keeps 3 mantissa bits: rounding alone is ~3%
-    case DType::fp32: return 1e-4;
+// Exact top-k: selection exactly as route() makes it (float); weights in double.
+TokenAssignments exact_assignments(Backend& backend, const ModelConfig& m, const LayerWeights& weights,
+                                   const float* logits_host, const std::vector<int64_t>& tokens) {
+  ExpertSelector selector(m, score_bias_of(backend, m, weights));
+  std::vector<int32_t> ids(size_t(m.top_k));
+  std::vector<float> unused(size_t(m.top_k));
+  TokenAssignments out(tokens.size());
+  for (size_t i = 0; i < tokens.size(); ++i) {
+    const float* logits = logits_host + size_t(tokens[i]) * size_t(m.num_experts);
+    selector.route_token(logits, ids.data(), unused.data());
+    std::vector<double> w = routing_weights_fp64(m, logits, ids.data());
+    for (int j = 0; j < m.top_k; ++j) out[i].push_back({ids[size_t(j)], w[size_t(j)]});
   }
-  return 0;
+  return out;
 }
 
-std::vector<double> reference_forward_fp64(Backend& backend, const LayerSpec& spec, const LayerWeights& weights,
-                                           const uint16_t* x_host, const float* logits_host,
-                                           const std::vector<int64_t>& tokens) {
-  require_half_dtype(spec.dtype);
+// Tile-aware token rounding of the whole batch's routing (round_to_tiles decides on all
+// tokens), then the checked tokens' kept and added experts. Weights in double: a kept slot's
+// as exact routing gives it, an added one's relative to the token's first choice f as the
+// rounding defines it: w_f * exp(l_e - l_f) (softmax) or w_f * sigmoid(l_e) / sigmoid(l_f).
+TokenAssignments rounded_assignments(Backend& backend, const ModelConfig& m, const LayerWeights& weights,
+                                     const float* logits_host, int64_t num_tokens,
+                                     const std::vector<int64_t>& tokens, int tile_rows) {
+  const Routing routing = route(m, logits_host, num_tokens, score_bias_of(backend, m, weights));
+  const RoundedRouting rounded = round_to_tiles(m, logits_host, routing, tile_rows);
+  TokenAssignments exact = exact_assignments(backend, m, weights, logits_host, tokens);
+  std::vector<std::vector<size_t>> added_of_token(static_cast<size_t>(num_tokens));
+  for (size_t a = 0; a < rounded.added_token.size(); ++a) added_of_token[size_t(rounded.added_token[a])].push_back(a);
+  auto sigmoid = [](double l) { return 1.0 / (1.0 + std::exp(-l)); };
+  TokenAssignments out(tokens.size());
+  for (size_t i = 0; i < tokens.size(); ++i) {
+    const int64_t t = tokens[i];
+    const float* logits = logits_host + size_t(t) * size_t(m.num_experts);
+    for (int j = 0; j < m.top_k; ++j)
+      if (!rounded.dropped[size_t(t * m.top_k + j)]) out[i].push_back(exact[i][size_t(j)]);
+    const auto [first, first_weight] = exact[i].front();
+    for (size_t a : added_of_token[size_t(t)]) {
+      const int32_t e = rounded.added_expert[a];
+      const double ratio = m.scoring == ScoringFunc::softmax
+                               ? std::exp(double(logits[e]) - double(logits[first]))
+                               : sigmoid(logits[e]) / sigmoid(logits[first]);
+      out[i].push_back({e, first_weight * ratio});
+    }
+  }
+  return out;
+}
+
+// The fp64 forward of the checked tokens through their assigned experts and the shared ones.
+std::vector<double> forward_fp64(Backend& backend, const LayerSpec& spec, const LayerWeights& weights,
+                                 const uint16_t* x_host, const std::vector<int64_t>& tokens,
+                                 const TokenAssignments& assignments) {
   const ModelConfig& m = spec.model;
   const int64_t H = m.hidden_size, I = m.moe_intermediate_size;
-  const int E = m.num_experts, k = m.top_k;
   const size_t n = tokens.size();
 
   std::vector<double> x(n * size_t(H));
@@ -153,20 +192,12 @@ std::vector<double> reference_forward_fp64(Backend& backend, const LayerSpec& sp
     for (int64_t c = 0; c < H; ++c)
       x[i * size_t(H) + size_t(c)] = half_bits_to_float(x_host[size_t(tokens[i] * H + c)], spec.dtype);
 
-  // Selection exactly as route() makes it (float); weights in double.
-  ExpertSelector selector(m, score_bias_of(backend, m, weights));
-  std::vector<std::vector<ExpertRow>> by_expert(static_cast<size_t>(E));
-  std::vector<int32_t> ids(static_cast<size_t>(k));
-  std::vector<float> unused(static_cast<size_t>(k));
-  for (size_t i = 0; i < n; ++i) {
-    const float* logits = logits_host + size_t(tokens[i]) * size_t(E);
-    selector.route_token(logits, ids.data(), unused.data());
-    std::vector<double> w = routing_weights_fp64(m, logits, ids.data());
-    for (int j = 0; j < k; ++j) by_expert[size_t(ids[size_t(j)])].push_back({i, w[size_t(j)]});
-  }
+  std::vector<std::vector<ExpertRow>> by_expert(static_cast<size_t>(m.num_experts));
+  for (size_t i = 0; i < n; ++i)
+    for (const auto& [e, w] : assignments[i]) by_expert[size_t(e)].push_back({i, w});
 
   std::vector<double> out(n * size_t(H), 0.0);
-  for (int e = 0; e < E; ++e) {
+  for (int e = 0; e < m.num_experts; ++e) {
     if (by_expert[size_t(e)].empty()) continue;
     std::vector<float> w13 = read_floats(backend, weights.w13, spec.dtype, size_t(e) * size_t(2 * I * H),
                                          size_t(2 * I * H));
@@ -194,9 +225,29 @@ std::vector<double> reference_forward_fp64(Backend& backend, const LayerSpec& sp
   return out;
 }
 
+}  // namespace
+
+double verify_tolerance(DType dtype) {
+  switch (dtype) {
+    case DType::bf16:
+    case DType::fp16: return 2e-2;
+    case DType::fp8: return 1e-1;  // e4m3 keeps 3 mantissa bits: rounding alone is ~3%
+    case DType::fp32: return 1e-4;
+  }
+  return 0;
+}
+
+std::vector<double> reference_forward_fp64(Backend& backend, const LayerSpec& spec, const LayerWeights& weights,
+                                           const uint16_t* x_host, const float* logits_host,
+                                           const std::vector<int64_t>& tokens) {
+  require_half_dtype(spec.dtype);
+  return forward_fp64(backend, spec, weights, x_host, tokens,
+                      exact_assignments(backend, spec.model, weights, logits_host, tokens));
+}
+
 VerifyResult verify_layer_output(Backend& backend, const LayerSpec& spec, const LayerWeights& weights,
                                  const uint16_t* x_host, const float* logits_host, int64_t num_tokens,
-                                 const uint16_t* out_host, int64_t max_tokens) {
+                                 const uint16_t* out_host, int64_t max_tokens, int tile_rows) {
   require_half_dtype(spec.dtype);
   if (max_tokens <= 0) throw InputError(fmt::format("--verify-tokens must be positive (got {})", max_tokens));
   const ModelConfig& m = spec.model;
@@ -220,7 +271,10 @@ VerifyResult verify_layer_output(Backend& backend, const LayerSpec& spec, const 
   }
   result.tokens_checked = int64_t(checked.size());
 
-  std::vector<double> ref = reference_forward_fp64(backend, spec, weights, x_host, logits_host, checked);
+  const TokenAssignments assignments =
+      tile_rows > 0 ? rounded_assignments(backend, m, weights, logits_host, num_tokens, checked, tile_rows)
+                    : exact_assignments(backend, m, weights, logits_host, checked);
+  std::vector<double> ref = forward_fp64(backend, spec, weights, x_host, checked, assignments);
   double err2 = 0, ref2 = 0;
   for (size_t i = 0; i < checked.size(); ++i)
     for (int64_t c = 0; c < H; ++c) {

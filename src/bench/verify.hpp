@@ -32,10 +32,12 @@ double verify_tolerance(DType dtype);
 // `max_tokens` tokens spread over the batch (all when T is smaller; else the first, the last
 // and evenly spaced ones between), and every output element for NaN: an output element left
 // unwritten reads as NaN, since the runner poisons outputs with 0xFF bytes. NaN never passes.
+// With tile_rows > 0 the reference routes through tile-aware token rounding of the whole
+// batch to that tile (routing/tile_rounding.hpp), as a tile-rounded implementation does.
 // Throws InputError for max_tokens <= 0 or a dtype other than bf16/fp16.
 VerifyResult verify_layer_output(Backend& backend, const LayerSpec& spec, const LayerWeights& weights,
                                  const uint16_t* x_host, const float* logits_host, int64_t num_tokens,
-                                 const uint16_t* out_host, int64_t max_tokens = 64);
+                                 const uint16_t* out_host, int64_t max_tokens = 64, int tile_rows = 0);
 
 // The fp64 reference for a list of tokens: returns [tokens.size()][H] doubles. Weights are
 // read from `weights` on `backend`. Exposed for tests.

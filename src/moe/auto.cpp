@@ -1,4 +1,4 @@
-// `auto`: the fastest of the other implementations for the shape, measured on this device.
+// `auto`: the fastest of the other exact implementations for the shape, measured on this device.
 //
 // prepare() prepares every other implementation of the backend and, for each token-count
 // bucket (powers of two up to spec.max_tokens), times them on synthetic inputs the way the
@@ -46,6 +46,7 @@ class AutoMoe : public MoeImpl {
       } catch (const InputError&) {
         continue;  // cannot run this shape (e.g. CUTLASS and sizes not multiples of 8)
       }
+      if (impl->routing_tile_rows(spec.max_tokens) != 0) continue;  // not exact top-k: another function
       names_.push_back(info.name);
       candidates_.push_back(std::move(impl));
     }

@@ -31,6 +31,14 @@ class MoeImpl {
     (void)num_tokens;
     return true;
   }
+  // 0 for exact top-k routing. An implementation that rounds each expert's token count to a
+  // multiple of its GEMM tile (tile-aware token rounding) returns that tile for `num_tokens`:
+  // it computes another function, verified against the CPU's rounding with this tile
+  // (routing/tile_rounding.hpp), and `auto` never picks it.
+  virtual int routing_tile_rows(int64_t num_tokens) const {
+    (void)num_tokens;
+    return 0;
+  }
 };
 
 struct ImplInfo {

@@ -10,6 +10,8 @@ std::unique_ptr<MoeImpl> make_cpu_reference(Backend& backend);
 #ifdef MOEBENCH_WITH_CUDA
 std::unique_ptr<MoeImpl> make_cuda_naive(Backend& backend);
 std::unique_ptr<MoeImpl> make_cuda_grouped(Backend& backend);
+std::unique_ptr<MoeImpl> make_cuda_tile_rounded(Backend& backend);
+std::unique_ptr<MoeImpl> make_cuda_fused(Backend& backend);
 #endif
 std::unique_ptr<MoeImpl> make_auto(Backend& backend);
 
@@ -22,7 +24,11 @@ const std::vector<ImplInfo>& all_impls() {
        BackendKind::cuda, make_cuda_naive},
       {"grouped", "CUDA: CUTLASS Hopper grouped GEMMs (TMA, warp-specialised), counts on the device",
        BackendKind::cuda, make_cuda_grouped},
-      {"auto", "CUDA: the fastest of the above per token-count bucket, measured once per GPU and shape (cached)",
+      {"tile-rounded", "CUDA: grouped with tile-aware token rounding (SonicMoE): expert counts rounded to GEMM tiles",
+       BackendKind::cuda, make_cuda_tile_rounded},
+      {"fused", "CUDA: decode-sized batches stream each routed expert's weights once (gate+up+activation, down, combine); grouped above",
+       BackendKind::cuda, make_cuda_fused},
+      {"auto", "CUDA: the fastest exact one of the above per token-count bucket, measured once per GPU and shape (cached)",
        BackendKind::cuda, make_auto},
 #endif
   };

@@ -104,6 +104,13 @@ std::string format_layer_table(const std::vector<LayerResult>& results, const La
   };
   out += line("# ", [](size_t c) { return std::string(kColumns[c].title); });
   for (const auto& row : rows) out += row.empty() ? "\n" : line("  ", [&](size_t c) { return row[c]; });
+  // What implementations report beside their timings (e.g. tile-rounded's padding saved).
+  for (const LayerResult& r : results) {
+    if (r.counters.empty()) continue;
+    std::string list;
+    for (const auto& [name, value] : r.counters) list += fmt::format("{}{}={:g}", list.empty() ? "" : ", ", name, value);
+    out += fmt::format("# {} {} tokens={}: {}\n", r.impl, r.scenario, r.num_tokens, list);
+  }
   return out;
 }
 

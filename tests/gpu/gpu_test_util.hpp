@@ -68,6 +68,7 @@ inline std::vector<ModelConfig> gpu_test_models() {
 struct GpuRun {
   VerifyResult verify;
   std::vector<uint16_t> out;
+  std::vector<std::pair<std::string, double>> counters;  // the implementation's, after the run
 };
 
 // A shape the implementation refuses in prepare() (InputError), e.g. a CUTLASS kernel and
@@ -122,7 +123,8 @@ inline GpuRun run_and_verify(Backend& backend, const ImplInfo& info, const Model
   backend.copy_to_host(x_host.data(), x.get(), act * 2);
   backend.copy_to_host(run.out.data(), out.get(), act * 2);
   run.verify = verify_layer_output(backend, spec, weights.view(), x_host.data(), logits.data(), tokens,
-                                   run.out.data(), verify_tokens);
+                                   run.out.data(), verify_tokens, impl->routing_tile_rows(tokens));
+  run.counters = impl->counters();
   return run;
 }
 

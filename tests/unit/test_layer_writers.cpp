@@ -399,15 +399,17 @@ TEST(LayerTable, AlignedGroupedAndChecked) {
   const auto header = std::find_if(lines.begin(), lines.end(),
                                    [](const std::string& l) { return l.rfind("# scenario", 0) == 0; });
   ASSERT_NE(header, lines.end()) << table;
-  std::vector<std::string> rows, between;
+  std::vector<std::string> rows, between, notes;
   for (auto it = header + 1; it != lines.end(); ++it) {
-    if (it->empty()) {
+    if (it->empty())
       between.push_back(*it);
-      continue;
-    }
-    rows.push_back(*it);
+    else
+      (it->rfind("# ", 0) == 0 ? notes : rows).push_back(*it);
   }
   ASSERT_EQ(rows.size(), 4u) << table;
+  // Counters come after the rows, one line per result that has them.
+  ASSERT_EQ(notes.size(), 1u) << table;
+  EXPECT_EQ(notes[0], "# naive random tokens=128: tiles=42, bytes_moved=1.5e+09");
   EXPECT_EQ(between.size(), 1u) << table;  // one blank line between the two groups
   for (const std::string& row : rows) {
     EXPECT_EQ(row.size(), header->size()) << "\n" << *header << "\n" << row;

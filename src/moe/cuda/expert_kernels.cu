@@ -9,10 +9,14 @@ namespace moebench {
 
 namespace {
 
-__global__ void gated_activation_vec_kernel(Activation activation, const uint4* h, int64_t rows, int64_t inter,
-                                            DType dtype, uint4* act) {
+__device__ int64_t bounded_rows(int64_t rows, const int32_t* device_rows) {
+  return device_rows ? min(rows, int64_t(*device_rows)) : rows;
+}
+
+__global__ void gated_activation_vec_kernel(Activation activation, const uint4* h, int64_t rows,
+                                            const int32_t* device_rows, int64_t inter, DType dtype, uint4* act) {
   const int64_t vecs = inter / 8;
-  const int64_t total = rows * vecs;
+  const int64_t total = bounded_rows(rows, device_rows) * vecs;
   for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < total; i += int64_t(gridDim.x) * blockDim.x) {
     const int64_t r = i / vecs, v = i % vecs;
     uint4 g = h[r * 2 * vecs + v], u = h[r * 2 * vecs + vecs + v];
@@ -28,9 +32,9 @@ __global__ void gated_activation_vec_kernel(Activation activation, const uint4* 
   }
 }
 
-__global__ void gated_activation_scalar_kernel(Activation activation, const uint16_t* h, int64_t rows, int64_t inter,
-                                               DType dtype, uint16_t* act) {
-  const int64_t total = rows * inter;
+__global__ void gated_activation_scalar_kernel(Activation activation, const uint16_t* h, int64_t rows,
+                                               const int32_t* device_rows, int64_t inter, DType dtype, uint16_t* act) {
+  const int64_t total = bounded_rows(rows, device_rows) * inter;
   for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < total; i += int64_t(gridDim.x) * blockDim.x) {
     const int64_t r = i / inter, c = i % inter;
     float g = half_bits_to_float(h[r * 2 * inter + c], dtype), u = half_bits_to_float(h[r * 2 * inter + inter + c], dtype);
@@ -43,17 +47,17 @@ cudaDataType_t cuda_type(DType dtype) { return dtype == DType::fp16 ? CUDA_R_16F
 }  // namespace
 
 void launch_gated_activation(Activation activation, const void* h, int64_t rows, int64_t inter, DType dtype,
-                             void* act, cudaStream_t stream) {
+                             void* act, cudaStream_t stream, const int32_t* device_rows) {
   if (rows == 0) return;
   const bool vec = inter % 8 == 0;
   const int64_t work = vec ? rows * inter / 8 : rows * inter;
   unsigned grid = unsigned(std::min<int64_t>((work + 255) / 256, 65535));
   if (vec)
-    gated_activation_vec_kernel<<<grid, 256, 0, stream>>>(activation, static_cast<const uint4*>(h), rows, inter, dtype,
-                                                          static_cast<uint4*>(act));
+    gated_activation_vec_kernel<<<grid, 256, 0, stream>>>(activation, static_cast<const uint4*>(h), rows, device_rows,
+                                                          inter, dtype, static_cast<uint4*>(act));
   else
-    gated_activation_scalar_kernel<<<grid, 256, 0, stream>>>(activation, static_cast<const uint16_t*>(h), rows, inter,
-                                                             dtype, static_cast<uint16_t*>(act));
+    gated_activation_scalar_kernel<<<grid, 256, 0, stream>>>(activation, static_cast<const uint16_t*>(h), rows,
+                                                             device_rows, inter, dtype, static_cast<uint16_t*>(act));
   MB_CUDA_CHECK_LAUNCH();
 }
 

@@ -12,8 +12,10 @@
 namespace moebench {
 
 // h [M][2I] (gate in columns 0..I-1, up in I..2I-1) -> act [M][I] = activation(gate) * up.
+// When the row count is only known on the device, `device_rows` points at it and `rows` is its
+// upper bound.
 void launch_gated_activation(Activation activation, const void* h, int64_t rows, int64_t inter, DType dtype,
-                             void* act, cudaStream_t stream);
+                             void* act, cudaStream_t stream, const int32_t* device_rows = nullptr);
 
 // out[M][N] = x[M][K] . w[N][K]^T (+ beta * out). x, w in `dtype`; out in `dtype`, or float
 // when out_fp32. Row-major activations, K-contiguous weights: cuBLAS "TN" on the transposes.

@@ -34,11 +34,14 @@ GroupedGemm::GroupedGemm(Backend& backend, DType dtype, int num_groups, int64_t 
 
 GroupedGemm::~GroupedGemm() = default;
 
+bool GroupedGemm::large_tiles(int64_t total_rows) const {
+  return choice_ == TileChoice::large ||
+         (choice_ == TileChoice::by_rows && total_rows >= kLargeTileMinRows * num_groups_);
+}
+
 void GroupedGemm::run(const void* a, const void* b, void* d, const int32_t* offsets, int64_t total_rows,
                       cudaStream_t stream) {
-  bool large = choice_ == TileChoice::large ||
-               (choice_ == TileChoice::by_rows && total_rows >= kLargeTileMinRows * num_groups_);
-  (large ? kernels_.large_tiles : kernels_.small_tiles)->run(a, b, d, offsets, stream);
+  (large_tiles(total_rows) ? kernels_.large_tiles : kernels_.small_tiles)->run(a, b, d, offsets, stream);
 }
 
 }  // namespace moebench

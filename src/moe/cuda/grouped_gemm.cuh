@@ -31,9 +31,13 @@ class GroupedGemm {
   // total_rows = offsets[num_groups], as the host knows it (e.g. tokens x top_k).
   void run(const void* a, const void* b, void* d, const int32_t* offsets, int64_t total_rows, cudaStream_t stream);
 
+  // Rows of the tiles run() uses for total_rows: what tile-rounded routing rounds to.
+  int tile_rows(int64_t total_rows) const { return large_tiles(total_rows) ? kLargeTileRows : kSmallTileRows; }
+
   // Average rows per group from which the 256-row tiles win (measured, docs/PERF.md).
   // MOEBENCH_GROUPED_TILES=small|large overrides the choice, for tuning.
   static constexpr int64_t kLargeTileMinRows = 128;
+  static constexpr int kSmallTileRows = 64, kLargeTileRows = 256;
 
   // One CUTLASS instantiation (grouped_gemm_{bf16,fp16}.cu).
   struct Kernel {
@@ -45,6 +49,8 @@ class GroupedGemm {
   };
 
  private:
+  bool large_tiles(int64_t total_rows) const;
+
   int num_groups_;
   Kernels kernels_;
   enum class TileChoice { by_rows, small, large } choice_ = TileChoice::by_rows;

@@ -33,14 +33,14 @@ namespace moebench::grouped_gemm_detail {
 using namespace cute;
 
 struct LargeTiles {
-  using Tile = Shape<_256, _128, _64>;
+  using Tile = Shape<Int<GroupedGemm::kLargeTileRows>, _128, _64>;
   using Cluster = Shape<_1, _2, _1>;
   using MainloopSchedule = cutlass::gemm::KernelPtrArrayTmaWarpSpecializedCooperative;
   using EpilogueSchedule = cutlass::epilogue::PtrArrayTmaWarpSpecializedCooperative;
 };
 
 struct SmallTiles {
-  using Tile = Shape<_64, _128, _64>;
+  using Tile = Shape<Int<GroupedGemm::kSmallTileRows>, _128, _64>;
   using Cluster = Shape<_1, _1, _1>;
   using MainloopSchedule = cutlass::gemm::KernelPtrArrayTmaWarpSpecializedPingpong;
   using EpilogueSchedule = cutlass::epilogue::PtrArrayTmaWarpSpecializedPingpong;

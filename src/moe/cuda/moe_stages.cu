@@ -5,7 +5,7 @@
 
 namespace moebench {
 
-MoeStages::MoeStages(Backend& backend, const LayerSpec& spec, const LayerWeights& weights)
+MoeStages::MoeStages(Backend& backend, const LayerSpec& spec, const LayerWeights& weights, int64_t extra_rows)
     : backend_(backend),
       spec_(spec),
       weights_(weights),
@@ -13,14 +13,14 @@ MoeStages::MoeStages(Backend& backend, const LayerSpec& spec, const LayerWeights
       stream_(cuda_stream(backend)),
       permutation_(backend, spec.model.num_experts, spec.model.top_k, spec.max_tokens) {
   const ModelConfig& m = spec.model;
-  const int64_t slots = spec.max_tokens * m.top_k;
+  const int64_t slots = spec.max_tokens * m.top_k, rows = slots + extra_rows;
   const size_t elem = size_t(dtype_bytes(spec.dtype));
   ids_ = DeviceBuffer(backend, size_t(slots) * 4);
   route_weights_ = DeviceBuffer(backend, size_t(slots) * 4);
-  rows_ = DeviceBuffer(backend, size_t(slots * m.hidden_size) * elem);
-  expert_out_ = DeviceBuffer(backend, size_t(slots * m.hidden_size) * elem);
-  gate_up_out_ = DeviceBuffer(backend, size_t(slots * 2 * m.moe_intermediate_size) * elem);
-  activated_ = DeviceBuffer(backend, size_t(slots * m.moe_intermediate_size) * elem);
+  rows_ = DeviceBuffer(backend, size_t(rows * m.hidden_size) * elem);
+  expert_out_ = DeviceBuffer(backend, size_t(rows * m.hidden_size) * elem);
+  gate_up_out_ = DeviceBuffer(backend, size_t(rows * 2 * m.moe_intermediate_size) * elem);
+  activated_ = DeviceBuffer(backend, size_t(rows * m.moe_intermediate_size) * elem);
   if (m.num_shared_experts > 0) {
     shared_h_ = DeviceBuffer(backend, size_t(spec.max_tokens * 2 * m.shared_intermediate_size) * elem);
     shared_act_ = DeviceBuffer(backend, size_t(spec.max_tokens * m.shared_intermediate_size) * elem);
@@ -29,15 +29,23 @@ MoeStages::MoeStages(Backend& backend, const LayerSpec& spec, const LayerWeights
   }
 }
 
-void MoeStages::route_and_gather(const LayerArgs& args) {
+void MoeStages::select_experts(const LayerArgs& args) {
   launch_topk_routing(router_, args.logits, weights_.score_bias, args.num_tokens, ids_.as<int32_t>(),
                       route_weights_.as<float>(), stream_);
+}
+
+void MoeStages::route(const LayerArgs& args) {
+  select_experts(args);
   permutation_.build(ids_.as<int32_t>(), args.num_tokens, stream_);
+}
+
+void MoeStages::route_and_gather(const LayerArgs& args) {
+  route(args);
   gather_rows(args.x, permutation_.sorted_slots(), spec_.model.top_k, args.num_tokens * spec_.model.top_k,
               spec_.model.hidden_size, spec_.dtype, rows_.get(), stream_);
 }
 
-void MoeStages::shared_and_combine(const LayerArgs& args) {
+void MoeStages::shared_and_combine(const LayerArgs& args, const int32_t* slot_rows, const ExtraRows& extra) {
   const ModelConfig& m = spec_.model;
   const int64_t T = args.num_tokens, H = m.hidden_size, Is = m.shared_intermediate_size;
   const float* shared = nullptr;
@@ -60,8 +68,8 @@ void MoeStages::shared_and_combine(const LayerArgs& args) {
       gate_logits = shared_gate_logits_.as<float>();
     }
   }
-  combine_rows(expert_out_.get(), permutation_.slot_rows(), route_weights_.as<float>(), m.top_k, T, H, spec_.dtype,
-               shared, gate_logits, args.out, stream_);
+  combine_rows(expert_out_.get(), slot_rows ? slot_rows : permutation_.slot_rows(), route_weights_.as<float>(),
+               m.top_k, T, H, spec_.dtype, shared, gate_logits, args.out, stream_, extra);
 }
 
 }  // namespace moebench

@@ -3,7 +3,8 @@
 // spec.max_tokens: routing, permutation, gather, shared experts and the weighted combine.
 // An implementation adds only its expert computation between gather() and combine():
 // read rows() [T*k][H] in expert order, write expert_out() [T*k][H] in the same order; the
-// gate+up output [T*k][2I] and the activated rows [T*k][I] have workspaces here too.
+// gate+up output [T*k][2I] and the activated rows [T*k][I] have workspaces here too, with
+// `extra_rows` more rows each for an implementation that adds rows (tile-rounded).
 #include <cuda_runtime.h>
 
 #include "backend/backend.hpp"
@@ -15,19 +16,26 @@ namespace moebench {
 
 class MoeStages {
  public:
-  MoeStages(Backend& backend, const LayerSpec& spec, const LayerWeights& weights);
+  MoeStages(Backend& backend, const LayerSpec& spec, const LayerWeights& weights, int64_t extra_rows = 0);
 
-  // Routing and permutation of args' tokens, then the expert-ordered rows. No host sync.
+  // Routing of args' tokens: expert_ids() and route_weights(). No host sync.
+  void select_experts(const LayerArgs& args);
+  // select_experts(), then the permutation of the slots by expert. No host sync.
+  void route(const LayerArgs& args);
+  // route(), then the expert-ordered rows.
   void route_and_gather(const LayerArgs& args);
-  // Shared experts (if any) into an fp32 buffer, then the weighted combine into args.out.
-  void shared_and_combine(const LayerArgs& args);
+  // Shared experts (if any) into an fp32 buffer, then the weighted combine into args.out of
+  // expert_out(): by default each slot's row from the permutation; an implementation that
+  // moved rows passes its own slot rows (-1 for a dropped slot) and extra rows.
+  void shared_and_combine(const LayerArgs& args, const int32_t* slot_rows = nullptr, const ExtraRows& extra = {});
 
   const ExpertPermutation& permutation() const { return permutation_; }
   void* rows() const { return rows_.get(); }
   void* expert_out() const { return expert_out_.get(); }
   void* gate_up_out() const { return gate_up_out_.get(); }
   void* activated() const { return activated_.get(); }
-  const int32_t* expert_ids() const { return ids_.as<int32_t>(); }
+  const int32_t* expert_ids() const { return ids_.as<int32_t>(); }  // [T][k]
+  const float* route_weights() const { return route_weights_.as<float>(); }  // [T][k]
   cudaStream_t stream() const { return stream_; }
 
  private:

@@ -25,10 +25,15 @@ unsigned grid_for(int64_t n, int threads) {
   return unsigned(std::min<int64_t>((n + threads - 1) / threads, 65535));
 }
 
+__device__ int64_t bounded_rows(int64_t num_rows, const int32_t* device_rows) {
+  return device_rows ? min(num_rows, int64_t(*device_rows)) : num_rows;
+}
+
 // 16-byte vectors of 8 halves when the row length allows, single elements otherwise.
 __global__ void gather_rows_vec_kernel(const uint4* x, const int32_t* sorted_slots, int top_k, int64_t num_rows,
-                                       int64_t vecs_per_row, uint4* rows) {
-  for (int64_t r = blockIdx.x; r < num_rows; r += gridDim.x) {
+                                       const int32_t* device_rows, int64_t vecs_per_row, uint4* rows) {
+  const int64_t n = bounded_rows(num_rows, device_rows);
+  for (int64_t r = blockIdx.x; r < n; r += gridDim.x) {
     const uint4* src = x + int64_t(sorted_slots[r] / top_k) * vecs_per_row;
     uint4* dst = rows + r * vecs_per_row;
     for (int64_t v = threadIdx.x; v < vecs_per_row; v += blockDim.x) dst[v] = src[v];
@@ -36,30 +41,54 @@ __global__ void gather_rows_vec_kernel(const uint4* x, const int32_t* sorted_slo
 }
 
 __global__ void gather_rows_scalar_kernel(const uint16_t* x, const int32_t* sorted_slots, int top_k, int64_t num_rows,
-                                          int64_t hidden, uint16_t* rows) {
-  for (int64_t r = blockIdx.x; r < num_rows; r += gridDim.x) {
+                                          const int32_t* device_rows, int64_t hidden, uint16_t* rows) {
+  const int64_t n = bounded_rows(num_rows, device_rows);
+  for (int64_t r = blockIdx.x; r < n; r += gridDim.x) {
     const uint16_t* src = x + int64_t(sorted_slots[r] / top_k) * hidden;
     for (int64_t c = threadIdx.x; c < hidden; c += blockDim.x) rows[r * hidden + c] = src[c];
   }
 }
 
+// First entry of `tokens` (sorted, `n` entries) that is >= t.
+__device__ int64_t lower_bound(const int32_t* tokens, int64_t n, int64_t t) {
+  int64_t lo = 0, hi = n;
+  while (lo < hi) {
+    const int64_t mid = (lo + hi) / 2;
+    if (tokens[mid] < t) lo = mid + 1; else hi = mid;
+  }
+  return lo;
+}
+
+// The (row, weight) pairs token t sums, in a fixed order: its top_k slots (skipping dropped
+// ones), then its extra rows. `visit(row, weight)` is called for each.
+template <typename Visit>
+__device__ void for_each_token_row(int64_t t, const int32_t* slot_rows, const float* weights, int top_k,
+                                   const ExtraRows& extra, Visit visit) {
+  for (int j = 0; j < top_k; ++j) {
+    const int32_t row = slot_rows[t * top_k + j];
+    if (row >= 0) visit(row, weights[t * top_k + j]);
+  }
+  if (extra.capacity > 0)
+    for (int64_t i = lower_bound(extra.tokens, extra.capacity, t); i < extra.capacity && extra.tokens[i] == t; ++i)
+      visit(extra.rows[i], extra.weights[i]);
+}
+
 // One block per token; each thread owns 8 consecutive columns (one 16-byte vector).
 __global__ void combine_vec_kernel(const uint4* y, const int32_t* slot_rows, const float* weights, int top_k,
                                    int64_t num_tokens, int64_t hidden, DType dtype, const float* shared,
-                                   const float* shared_gate_logits, uint4* out) {
+                                   const float* shared_gate_logits, ExtraRows extra, uint4* out) {
   const int64_t vecs = hidden / 8;
   for (int64_t t = blockIdx.x; t < num_tokens; t += gridDim.x) {
     float shared_scale = 1.0f;
     if (shared_gate_logits) shared_scale = 1.0f / (1.0f + expf(-shared_gate_logits[t]));
     for (int64_t v = threadIdx.x; v < vecs; v += blockDim.x) {
       float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-      for (int j = 0; j < top_k; ++j) {
-        const float w = weights[t * top_k + j];
-        uint4 packed = y[int64_t(slot_rows[t * top_k + j]) * vecs + v];
+      for_each_token_row(t, slot_rows, weights, top_k, extra, [&](int32_t row, float w) {
+        uint4 packed = y[int64_t(row) * vecs + v];
         const uint16_t* h = reinterpret_cast<const uint16_t*>(&packed);
 #pragma unroll
         for (int i = 0; i < 8; ++i) acc[i] += w * half_bits_to_float(h[i], dtype);
-      }
+      });
       if (shared) {
         const float4* s = reinterpret_cast<const float4*>(shared + t * hidden + v * 8);
         float4 a = s[0], b = s[1];
@@ -77,14 +106,15 @@ __global__ void combine_vec_kernel(const uint4* y, const int32_t* slot_rows, con
 
 __global__ void combine_scalar_kernel(const uint16_t* y, const int32_t* slot_rows, const float* weights, int top_k,
                                       int64_t num_tokens, int64_t hidden, DType dtype, const float* shared,
-                                      const float* shared_gate_logits, uint16_t* out) {
+                                      const float* shared_gate_logits, ExtraRows extra, uint16_t* out) {
   for (int64_t t = blockIdx.x; t < num_tokens; t += gridDim.x) {
     float shared_scale = 1.0f;
     if (shared_gate_logits) shared_scale = 1.0f / (1.0f + expf(-shared_gate_logits[t]));
     for (int64_t c = threadIdx.x; c < hidden; c += blockDim.x) {
       float acc = 0.0f;
-      for (int j = 0; j < top_k; ++j)
-        acc += weights[t * top_k + j] * half_bits_to_float(y[int64_t(slot_rows[t * top_k + j]) * hidden + c], dtype);
+      for_each_token_row(t, slot_rows, weights, top_k, extra, [&](int32_t row, float w) {
+        acc += w * half_bits_to_float(y[int64_t(row) * hidden + c], dtype);
+      });
       if (shared) acc += shared_scale * shared[t * hidden + c];
       out[t * hidden + c] = float_to_half_bits(acc, dtype);
     }
@@ -131,31 +161,31 @@ void ExpertPermutation::build(const int32_t* ids, int64_t num_tokens, cudaStream
 }
 
 void gather_rows(const void* x, const int32_t* sorted_slots, int top_k, int64_t num_rows, int64_t hidden,
-                 DType dtype, void* rows, cudaStream_t stream) {
+                 DType dtype, void* rows, cudaStream_t stream, const int32_t* device_rows) {
   (void)dtype;
   if (num_rows == 0) return;
   unsigned grid = unsigned(std::min<int64_t>(num_rows, 65535));
   if (hidden % 8 == 0) {
     gather_rows_vec_kernel<<<grid, 128, 0, stream>>>(static_cast<const uint4*>(x), sorted_slots, top_k, num_rows,
-                                                     hidden / 8, static_cast<uint4*>(rows));
+                                                     device_rows, hidden / 8, static_cast<uint4*>(rows));
   } else {
     gather_rows_scalar_kernel<<<grid, 128, 0, stream>>>(static_cast<const uint16_t*>(x), sorted_slots, top_k,
-                                                        num_rows, hidden, static_cast<uint16_t*>(rows));
+                                                        num_rows, device_rows, hidden, static_cast<uint16_t*>(rows));
   }
   MB_CUDA_CHECK_LAUNCH();
 }
 
 void combine_rows(const void* y, const int32_t* slot_rows, const float* weights, int top_k, int64_t num_tokens,
                   int64_t hidden, DType dtype, const float* shared, const float* shared_gate_logits, void* out,
-                  cudaStream_t stream) {
+                  cudaStream_t stream, const ExtraRows& extra) {
   if (num_tokens == 0) return;
   unsigned grid = unsigned(std::min<int64_t>(num_tokens, 65535));
   if (hidden % 8 == 0) {
     combine_vec_kernel<<<grid, 128, 0, stream>>>(static_cast<const uint4*>(y), slot_rows, weights, top_k, num_tokens,
-                                                 hidden, dtype, shared, shared_gate_logits, static_cast<uint4*>(out));
+                                                 hidden, dtype, shared, shared_gate_logits, extra, static_cast<uint4*>(out));
   } else {
     combine_scalar_kernel<<<grid, 128, 0, stream>>>(static_cast<const uint16_t*>(y), slot_rows, weights, top_k,
-                                                    num_tokens, hidden, dtype, shared, shared_gate_logits,
+                                                    num_tokens, hidden, dtype, shared, shared_gate_logits, extra,
                                                     static_cast<uint16_t*>(out));
   }
   MB_CUDA_CHECK_LAUNCH();

@@ -38,15 +38,28 @@ class ExpertPermutation {
   size_t temp_bytes_ = 0;
 };
 
-// rows[r] = x[sorted_slots[r] / top_k] for r in [0, T*k); x and rows are [.][H] of `dtype`.
+// rows[r] = x[sorted_slots[r] / top_k] for r in [0, num_rows); x and rows are [.][H] of `dtype`.
+// When the row count is only known on the device (tile-rounded routing), `device_rows` points
+// at it and num_rows is its upper bound.
 void gather_rows(const void* x, const int32_t* sorted_slots, int top_k, int64_t num_rows, int64_t hidden,
-                 DType dtype, void* rows, cudaStream_t stream);
+                 DType dtype, void* rows, cudaStream_t stream, const int32_t* device_rows = nullptr);
 
-// out[t] = sum_j weights[t][j] * y[slot_rows[t*k+j]] (+ shared_scale[t] * shared[t] when shared
-// is given; shared_gate_logits, when given, scale by sigmoid(logit)). y [T*k][H] in `dtype`,
-// shared [T][H] float. Accumulates in float, rounds once to `dtype`.
+// Expert rows beyond each token's top_k slots (tile-rounded routing adds some), sorted by
+// token so that a token's entries are contiguous: entry i adds weights[i] * y[rows[i]] to
+// token tokens[i]. Entries past the used ones hold token = num_tokens.
+struct ExtraRows {
+  const int32_t* tokens = nullptr;
+  const int32_t* rows = nullptr;
+  const float* weights = nullptr;
+  int64_t capacity = 0;
+};
+
+// out[t] = sum_j weights[t][j] * y[slot_rows[t*k+j]] over the slots with slot_rows >= 0 (a
+// dropped slot has -1), + the token's `extra` rows, + shared_scale[t] * shared[t] when shared
+// is given (shared_gate_logits, when given, scale by sigmoid(logit)). y [rows][H] in `dtype`,
+// shared [T][H] float. Accumulates in float in a fixed order, rounds once to `dtype`.
 void combine_rows(const void* y, const int32_t* slot_rows, const float* weights, int top_k, int64_t num_tokens,
                   int64_t hidden, DType dtype, const float* shared, const float* shared_gate_logits, void* out,
-                  cudaStream_t stream);
+                  cudaStream_t stream, const ExtraRows& extra = {});
 
 }  // namespace moebench

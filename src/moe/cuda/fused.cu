@@ -1,0 +1,79 @@
+// `fused`: the fewest passes over memory we have built. Decode-sized batches (up to
+// kMaxSmallBatchTokens tokens) skip the permutation, the gather and the GEMM tiles: routing,
+// one kernel that streams each routed expert's gate/up weights once and applies the activation,
+// one that streams its down weights, and the weighted combine (moe/cuda/small_batch.cuh).
+// Larger batches run `grouped` (CUTLASS grouped GEMMs); the epilogue fusions of the
+// large path (activation in the first GEMM, weighted scatter in the second) are not built yet.
+// No host synchronisation: graph-capturable.
+#include <algorithm>
+#include <vector>
+
+#include "core/errors.hpp"
+#include "moe/cuda/moe_stages.cuh"
+#include "moe/cuda/small_batch.cuh"
+#include "moe/moe_impl.hpp"
+
+namespace moebench {
+
+std::unique_ptr<MoeImpl> make_cuda_grouped(Backend& backend);
+
+namespace {
+
+// Where the grouped GEMMs' 64-row tiles start to pay for their permutation (to be tuned on the
+// device: docs/PERF.md).
+constexpr int64_t kMaxSmallBatchTokens = 32;
+
+class FusedMoe : public MoeImpl {
+ public:
+  explicit FusedMoe(Backend& backend) : backend_(backend) {}
+
+  void prepare(const LayerSpec& spec, const LayerWeights& weights) override {
+    const ModelConfig& m = spec.model;
+    if (m.hidden_size % 8 != 0 || m.moe_intermediate_size % 8 != 0)
+      throw InputError("fused: hidden and intermediate sizes must be multiples of 8 (16-byte loads); use --impl naive");
+    spec_ = spec;
+    weights_ = weights;
+    if (spec.max_tokens > kMaxSmallBatchTokens) {
+      grouped_ = make_cuda_grouped(backend_);
+      grouped_->prepare(spec, weights);
+    }
+    // The small path's workspaces: slot s's expert output is row s.
+    LayerSpec small = spec;
+    small.max_tokens = std::min(spec.max_tokens, kMaxSmallBatchTokens);
+    stages_ = std::make_unique<MoeStages>(backend_, small, weights);
+    std::vector<int32_t> identity(static_cast<size_t>(small.max_tokens * m.top_k));
+    for (size_t s = 0; s < identity.size(); ++s) identity[s] = int32_t(s);
+    slot_rows_ = DeviceBuffer(backend_, identity.size() * sizeof(int32_t));
+    backend_.copy_to_device(slot_rows_.get(), identity.data(), identity.size() * sizeof(int32_t));
+  }
+
+  void forward(const LayerArgs& args) override {
+    if (args.num_tokens > kMaxSmallBatchTokens) {
+      grouped_->forward(args);
+      return;
+    }
+    const ModelConfig& m = spec_.model;
+    cudaStream_t stream = stages_->stream();
+    const int64_t slots = args.num_tokens * m.top_k;
+    stages_->select_experts(args);
+    small_batch_gate_up(args.x, stages_->expert_ids(), slots, m.top_k, weights_.w13, m.hidden_size,
+                        m.moe_intermediate_size, spec_.dtype, m.activation, stages_->activated(), stream);
+    small_batch_down(stages_->activated(), stages_->expert_ids(), slots, m.top_k, weights_.w2, m.hidden_size,
+                     m.moe_intermediate_size, spec_.dtype, stages_->expert_out(), stream);
+    stages_->shared_and_combine(args, slot_rows_.as<int32_t>());
+  }
+
+ private:
+  Backend& backend_;
+  LayerSpec spec_;
+  LayerWeights weights_;
+  std::unique_ptr<MoeStages> stages_;
+  std::unique_ptr<MoeImpl> grouped_;  // batches above kMaxSmallBatchTokens
+  DeviceBuffer slot_rows_;
+};
+
+}  // namespace
+
+std::unique_ptr<MoeImpl> make_cuda_fused(Backend& backend) { return std::make_unique<FusedMoe>(backend); }
+
+}  // namespace moebench
