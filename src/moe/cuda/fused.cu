@@ -19,9 +19,9 @@ std::unique_ptr<MoeImpl> make_cuda_grouped(Backend& backend);
 
 namespace {
 
-// Where the grouped GEMMs' 64-row tiles start to pay for their permutation (to be tuned on the
-// device: docs/PERF.md).
-constexpr int64_t kMaxSmallBatchTokens = 32;
+// Measured on an H100 (docs/PERF.md): the streaming kernels beat the grouped GEMMs at 1 token,
+// tie at 8 and lose at 32, where their per-token register passes become the bottleneck.
+constexpr int64_t kMaxSmallBatchTokens = 8;
 
 class FusedMoe : public MoeImpl {
  public:

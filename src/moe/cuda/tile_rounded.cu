@@ -42,12 +42,14 @@ class TileRoundedMoe : public MoeImpl {
     const ModelConfig& m = spec_.model;
     cudaStream_t stream = stages_->stream();
     const int64_t slots = args.num_tokens * m.top_k;
+    const int tile = routing_tile_rows(args.num_tokens);
     stages_->route(args);
     rounder_->round(args.logits, stages_->expert_ids(), stages_->route_weights(), stages_->permutation(),
-                    args.num_tokens, routing_tile_rows(args.num_tokens), stream);
-    // Row counts live on the device; the host passes upper bounds, and the slot count to the
-    // GEMMs, whose tiling choice must be the one the rounding used.
-    const int64_t max_rows = rounder_->max_rows();
+                    args.num_tokens, tile, stream);
+    // Row counts live on the device; the host passes upper bounds for this batch (kernels are
+    // sized by them), and the slot count to the GEMMs, whose tiling choice must be the one the
+    // rounding used.
+    const int64_t max_rows = slots + TileRounder::max_added_rows(m.num_experts, args.num_tokens, tile);
     const int32_t* rows_in_use = rounder_->rows_in_use();
     gather_rows(args.x, rounder_->row_tokens(), /*top_k=*/1, max_rows, m.hidden_size, spec_.dtype, stages_->rows(),
                 stream, rows_in_use);

@@ -250,9 +250,9 @@ unsigned grid_for(int64_t n) { return unsigned(std::clamp<int64_t>((n + 255) / 2
 
 }  // namespace
 
-int64_t TileRounder::max_added_rows(int num_experts, int64_t max_tokens, int max_tile_rows) {
+int64_t TileRounder::max_added_rows(int num_experts, int64_t num_tokens, int tile_rows) {
   // An expert adds m - r < m/2 rows, and never more than there are tokens.
-  return int64_t(num_experts) * std::min<int64_t>(max_tile_rows / 2, max_tokens);
+  return int64_t(num_experts) * std::min<int64_t>(tile_rows / 2, num_tokens);
 }
 
 TileRounder::TileRounder(Backend& backend, const ModelConfig& model, int64_t max_tokens, int max_tile_rows)
@@ -276,7 +276,7 @@ TileRounder::TileRounder(Backend& backend, const ModelConfig& model, int64_t max
   new_counts_ = DeviceBuffer(backend, 2 * E * 4);  // new counts, then added counts
   offsets_ = DeviceBuffer(backend, (E + 1) * 4);
   drop_row_ = DeviceBuffer(backend, size_t(max_slots_));
-  row_tokens_ = DeviceBuffer(backend, size_t(max_rows()) * 4);
+  row_tokens_ = DeviceBuffer(backend, size_t(max_slots_ + added_capacity_) * 4);
   slot_rows_ = DeviceBuffer(backend, size_t(max_slots_) * 4);
   added_tokens_ = DeviceBuffer(backend, cap * 4);
   added_weights_ = DeviceBuffer(backend, cap * 4);

@@ -32,9 +32,9 @@ class TileRounder {
   // Workspaces for up to max_tokens and tiles of up to max_tile_rows rows.
   TileRounder(Backend& backend, const ModelConfig& model, int64_t max_tokens, int max_tile_rows);
 
-  // Rows an expert may gain at most, over all experts: the workspace rows beyond T*k that the
-  // rounded layout may use.
-  static int64_t max_added_rows(int num_experts, int64_t max_tokens, int max_tile_rows);
+  // Rows the experts may gain at most, together, with `num_tokens` tokens and tiles of up to
+  // `tile_rows` rows: the rows beyond T*k that the rounded layout may use.
+  static int64_t max_added_rows(int num_experts, int64_t num_tokens, int tile_rows);
 
   // From logits [T][E], the routing (ids, weights [T][k]) and its permutation: the rounded
   // layout for tiles of `tile_rows` rows.
@@ -46,7 +46,6 @@ class TileRounder {
   const int32_t* row_tokens() const { return row_tokens_.as<int32_t>(); }  // [rows]: token of each row
   const int32_t* slot_rows() const { return slot_rows_.as<int32_t>(); }    // [T*k]: -1 where dropped
   ExtraRows added_rows() const;                                            // sorted by token
-  int64_t max_rows() const { return max_slots_ + added_capacity_; }
 
   // Totals of the last round(); copies from the device (call after the stream finished).
   RoundingStats stats() const;
