@@ -9,6 +9,7 @@
 // kernel combines the chunks. The launch shape depends only on AttentionShape: context_lens is
 // read on the device, so a recorded CUDA graph replays correctly as the contexts grow.
 #include <algorithm>
+#include <type_traits>
 
 #include "backend/cuda_check.hpp"
 #include "model/cuda/attention.cuh"
@@ -206,21 +207,17 @@ __global__ void __launch_bounds__(kThreads) attention_decode_split_kernel(const 
 
 #pragma unroll
     for (int r = 0; r < 2; ++r) {
-      const float tile_max = quad_max(fmaxf(fmaxf(s[0][2 * r], s[0][2 * r + 1]), fmaxf(s[1][2 * r], s[1][2 * r + 1])));
-      const float new_max = fmaxf(row_max[r], tile_max * p.scale_log2);
-      const float offset = softmax_offset(new_max);
-      const float correction = fast_exp2(row_max[r] - offset);
-      row_max[r] = new_max;
-      row_sum[r] *= correction;
+      const float tile_max = fmaxf(fmaxf(s[0][2 * r], s[0][2 * r + 1]), fmaxf(s[1][2 * r], s[1][2 * r + 1]));
+      const SoftmaxStep step = online_softmax_step(tile_max, p.scale_log2, row_max[r], row_sum[r]);
 #pragma unroll
       for (int n = 0; n < HD / 8; ++n) {
-        o[n][2 * r] *= correction;
-        o[n][2 * r + 1] *= correction;
+        o[n][2 * r] *= step.correction;
+        o[n][2 * r + 1] *= step.correction;
       }
 #pragma unroll
       for (int n = 0; n < 2; ++n) {
-        s[n][2 * r] = fast_exp2(s[n][2 * r] * p.scale_log2 - offset);
-        s[n][2 * r + 1] = fast_exp2(s[n][2 * r + 1] * p.scale_log2 - offset);
+        s[n][2 * r] = fast_exp2(s[n][2 * r] * p.scale_log2 - step.offset);
+        s[n][2 * r + 1] = fast_exp2(s[n][2 * r + 1] * p.scale_log2 - step.offset);
         row_sum[r] += s[n][2 * r] + s[n][2 * r + 1];
       }
     }
@@ -301,12 +298,8 @@ __global__ void __launch_bounds__(HD) attention_decode_combine_kernel(const Deco
 template <typename T, int HD>
 void launch_decode(const DecodeParams& p, const DecodePlan& plan, int batch, cudaStream_t stream) {
   constexpr int kSmem = DecodeSmem<HD>::kBytes;
-  static const bool configured = [] {
-    MB_CUDA_CHECK(cudaFuncSetAttribute(attention_decode_split_kernel<T, HD>,
-                                       cudaFuncAttributeMaxDynamicSharedMemorySize, kSmem));
-    return true;
-  }();
-  (void)configured;
+  static std::atomic<uint64_t> devices_done{0};
+  raise_smem_limit_once(reinterpret_cast<const void*>(&attention_decode_split_kernel<T, HD>), kSmem, devices_done);
   const dim3 split_grid(unsigned(plan.chunks), unsigned(p.num_kv_heads * plan.head_groups), unsigned(batch));
   attention_decode_split_kernel<T, HD><<<split_grid, kThreads, kSmem, stream>>>(p);
   MB_CUDA_CHECK_LAUNCH();

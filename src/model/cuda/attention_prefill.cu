@@ -145,20 +145,16 @@ __global__ void __launch_bounds__(kThreads, 1) attention_prefill_kernel(const Pr
       float tile_max = -INFINITY;
 #pragma unroll
       for (int j = 0; j < kBlockN / 8; ++j) tile_max = fmaxf(tile_max, fmaxf(s[4 * j + 2 * r], s[4 * j + 2 * r + 1]));
-      const float new_max = fmaxf(row_max[r], quad_max(tile_max) * p.scale_log2);
-      const float offset = softmax_offset(new_max);
-      const float correction = fast_exp2(row_max[r] - offset);
-      row_max[r] = new_max;
-      row_sum[r] *= correction;
+      const SoftmaxStep step = online_softmax_step(tile_max, p.scale_log2, row_max[r], row_sum[r]);
 #pragma unroll
       for (int j = 0; j < HD / 8; ++j) {
-        o[4 * j + 2 * r] *= correction;
-        o[4 * j + 2 * r + 1] *= correction;
+        o[4 * j + 2 * r] *= step.correction;
+        o[4 * j + 2 * r + 1] *= step.correction;
       }
 #pragma unroll
       for (int j = 0; j < kBlockN / 8; ++j) {
-        s[4 * j + 2 * r] = fast_exp2(s[4 * j + 2 * r] * p.scale_log2 - offset);
-        s[4 * j + 2 * r + 1] = fast_exp2(s[4 * j + 2 * r + 1] * p.scale_log2 - offset);
+        s[4 * j + 2 * r] = fast_exp2(s[4 * j + 2 * r] * p.scale_log2 - step.offset);
+        s[4 * j + 2 * r + 1] = fast_exp2(s[4 * j + 2 * r + 1] * p.scale_log2 - step.offset);
         row_sum[r] += s[4 * j + 2 * r] + s[4 * j + 2 * r + 1];
       }
     }
@@ -172,15 +168,13 @@ __global__ void __launch_bounds__(kThreads, 1) attention_prefill_kernel(const Pr
       for (int r = 0; r < 4; ++r) pa[kk][r] = pack_half2<T>(s[8 * kk + 2 * r], s[8 * kk + 2 * r + 1]);
 
     // O += P . V: V is MN-major for this product (head_dim contiguous); 16 keys are 16 rows.
+    wgmma_fence_registers(pa);
     wgmma_fence_registers(o);
     wgmma_fence();
 #pragma unroll
     for (int kk = 0; kk < kBlockN / 16; ++kk) {
       const uint64_t desc_v = wgmma_desc_sw128(v_smem + kk * 16 * 128, kTileRows * 128, 1024);
-      if constexpr (HD == 128)
-        wgmma_rs_m64n128k16<T>(o, pa[kk], desc_v);
-      else
-        wgmma_rs_m64n64k16<T>(o, pa[kk], desc_v);
+      wgmma_rs_m64k16<T>(o, pa[kk], desc_v);
     }
     wgmma_commit();
     wgmma_wait<0>();
@@ -203,12 +197,8 @@ __global__ void __launch_bounds__(kThreads, 1) attention_prefill_kernel(const Pr
 template <typename T, int HD>
 void launch_prefill(const PrefillParams& p, int batch, cudaStream_t stream) {
   constexpr int kSmem = PrefillSmem<HD>::kAlloc;
-  static const bool configured = [] {
-    MB_CUDA_CHECK(cudaFuncSetAttribute(attention_prefill_kernel<T, HD>, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                       kSmem));
-    return true;
-  }();
-  (void)configured;
+  static std::atomic<uint64_t> devices_done{0};
+  raise_smem_limit_once(reinterpret_cast<const void*>(&attention_prefill_kernel<T, HD>), kSmem, devices_done);
   const dim3 grid(unsigned(p.num_heads), unsigned((p.q_len + kBlockM - 1) / kBlockM), unsigned(batch));
   attention_prefill_kernel<T, HD><<<grid, kThreads, kSmem, stream>>>(p);
   MB_CUDA_CHECK_LAUNCH();

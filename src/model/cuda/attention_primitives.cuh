@@ -4,9 +4,13 @@
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 
+#include <atomic>
 #include <cstdint>
+#include <cstring>
 #include <string>
+#include <type_traits>
 
+#include "backend/cuda_check.hpp"
 #include "core/errors.hpp"
 #include "model/cuda/attention.cuh"
 
@@ -32,35 +36,37 @@ inline void check_attention_dtype(DType dtype, const char* who) {
     throw InputError(std::string(who) + ": dtype " + dtype_name(dtype) + " is not supported (bf16 or fp16)");
 }
 
-// Float to the 16-bit element type T (__nv_bfloat16 or __half), round to nearest even.
-template <typename T>
-struct HalfConvert;
-template <>
-struct HalfConvert<__nv_bfloat16> {
-  static __device__ __forceinline__ uint32_t pack(float lo, float hi) {
-    __nv_bfloat162 v = __floats2bfloat162_rn(lo, hi);
-    return *reinterpret_cast<uint32_t*>(&v);
-  }
-  static __device__ __forceinline__ uint16_t bits(float f) { return __bfloat16_as_ushort(__float2bfloat16_rn(f)); }
-};
-template <>
-struct HalfConvert<__half> {
-  static __device__ __forceinline__ uint32_t pack(float lo, float hi) {
-    __half2 v = __floats2half2_rn(lo, hi);
-    return *reinterpret_cast<uint32_t*>(&v);
-  }
-  static __device__ __forceinline__ uint16_t bits(float f) { return __half_as_ushort(__float2half_rn(f)); }
-};
+// Raises `kernel`'s dynamic shared-memory limit to `bytes` on the current device, once per
+// device (the attribute is per device; with tensor parallelism one process drives several).
+inline void raise_smem_limit_once(const void* kernel, int bytes, std::atomic<uint64_t>& devices_done) {
+  int device = 0;
+  MB_CUDA_CHECK(cudaGetDevice(&device));
+  const uint64_t bit = uint64_t(1) << (device & 63);
+  if (devices_done.load() & bit) return;
+  MB_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, bytes));
+  devices_done.fetch_or(bit);
+}
 
-// Two floats as one register of two 16-bit values, `lo` in the low half (the lower k index of a
-// tensor-core fragment).
+// Two floats as one register of two 16-bit values of T (__nv_bfloat16 or __half), `lo` in the
+// low half (the lower k index of a tensor-core fragment); round to nearest even.
 template <typename T>
 __device__ __forceinline__ uint32_t pack_half2(float lo, float hi) {
-  return HalfConvert<T>::pack(lo, hi);
+  uint32_t bits;
+  if constexpr (std::is_same_v<T, __half>) {
+    const __half2 v = __floats2half2_rn(lo, hi);
+    memcpy(&bits, &v, 4);
+  } else {
+    const __nv_bfloat162 v = __floats2bfloat162_rn(lo, hi);
+    memcpy(&bits, &v, 4);
+  }
+  return bits;
 }
 template <typename T>
 __device__ __forceinline__ uint16_t half_bits(float f) {
-  return HalfConvert<T>::bits(f);
+  if constexpr (std::is_same_v<T, __half>)
+    return __half_as_ushort(__float2half_rn(f));
+  else
+    return __bfloat16_as_ushort(__float2bfloat16_rn(f));
 }
 
 __device__ __forceinline__ uint32_t smem_u32(const void* p) {
@@ -99,6 +105,24 @@ __device__ __forceinline__ float quad_sum(float v) {
 // max = -inf, and exp2(-inf - (-inf)) would be NaN; offsetting by 0 instead gives exp2(-inf) = 0.
 __device__ __forceinline__ float softmax_offset(float running_max) {
   return running_max == -INFINITY ? 0.0f : running_max;
+}
+
+// One online-softmax step of one accumulator row: folds the tile's raw maximum (this thread's
+// columns; reduced over the quad here) into the running maximum, rescales the running sum, and
+// returns the exponent offset for this tile's P = exp2(S * scale_log2 - offset) and the factor
+// by which the caller rescales its output accumulators.
+struct SoftmaxStep {
+  float offset;
+  float correction;
+};
+__device__ __forceinline__ SoftmaxStep online_softmax_step(float tile_max, float scale_log2, float& row_max,
+                                                           float& row_sum) {
+  const float new_max = fmaxf(row_max, quad_max(tile_max) * scale_log2);
+  const float offset = softmax_offset(new_max);
+  const float correction = fast_exp2(row_max - offset);
+  row_max = new_max;
+  row_sum *= correction;
+  return {offset, correction};
 }
 
 }  // namespace moebench

@@ -32,11 +32,19 @@ template <int N>
 __device__ __forceinline__ void wgmma_wait() {
   asm volatile("wgmma.wait_group.sync.aligned %0;\n" ::"n"(N) : "memory");
 }
-// Keeps the compiler from moving accesses of an accumulator register across a fence or a wait.
+// Keeps the compiler from moving accesses of registers wgmma reads or writes (accumulators,
+// A fragments) across a fence or a wait.
 template <int N>
 __device__ __forceinline__ void wgmma_fence_registers(float (&d)[N]) {
 #pragma unroll
   for (int i = 0; i < N; ++i) asm volatile("" : "+f"(d[i])::"memory");
+}
+template <int M, int N>
+__device__ __forceinline__ void wgmma_fence_registers(uint32_t (&a)[M][N]) {
+#pragma unroll
+  for (int i = 0; i < M; ++i)
+#pragma unroll
+    for (int j = 0; j < N; ++j) asm volatile("" : "+r"(a[i][j])::"memory");
 }
 
 #define MB_WGMMA_ACC32_REGS \
@@ -78,9 +86,8 @@ __device__ __forceinline__ void wgmma_ss_m64n128k16(float (&d)[64], uint64_t des
 #undef MB_WGMMA_SS_N128
 }
 
-// D[64xN] += A[64x16] . B[16xN]: A in registers (the m16n8k16 A fragment per warp), B MN-major
-// in shared memory (transposed on the fly: imm-trans-b = 1).
-// OPERANDS: the A registers, the B descriptor and the (always true) accumulate predicate's source.
+// OPERANDS: the A registers and the B descriptor; PRED: the source of the (always true)
+// accumulate predicate.
 #define MB_WGMMA_RS(N, ACC, OPERANDS, PRED, TYPE)                                                       \
   asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, " PRED ", 0;\n"                                        \
                "wgmma.mma_async.sync.aligned.m64n" #N "k16.f32." TYPE "." TYPE " {" MB_WGMMA_ACC##ACC##_REGS \
@@ -88,17 +95,17 @@ __device__ __forceinline__ void wgmma_ss_m64n128k16(float (&d)[64], uint64_t des
                : MB_WGMMA_ACC##ACC##_OPS                                                                \
                : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(desc_b), "r"(1))
 
-template <typename T>
-__device__ __forceinline__ void wgmma_rs_m64n128k16(float (&d)[64], const uint32_t (&a)[4], uint64_t desc_b) {
-  if constexpr (std::is_same_v<T, __half>)
+// D[64xN] += A[64x16] . B[16xN] with N = 2R (128 or 64, the head dim): A in registers (per warp
+// the m16n8k16 A fragment), B MN-major in shared memory (read transposed: imm-trans-b = 1).
+template <typename T, int R>
+__device__ __forceinline__ void wgmma_rs_m64k16(float (&d)[R], const uint32_t (&a)[4], uint64_t desc_b) {
+  static_assert(R == 64 || R == 32, "m64n128k16 or m64n64k16");
+  constexpr bool kHalf = std::is_same_v<T, __half>;
+  if constexpr (R == 64 && kHalf)
     MB_WGMMA_RS(128, 64, "{%64, %65, %66, %67}, %68", "%69", "f16");
-  else
+  else if constexpr (R == 64)
     MB_WGMMA_RS(128, 64, "{%64, %65, %66, %67}, %68", "%69", "bf16");
-}
-
-template <typename T>
-__device__ __forceinline__ void wgmma_rs_m64n64k16(float (&d)[32], const uint32_t (&a)[4], uint64_t desc_b) {
-  if constexpr (std::is_same_v<T, __half>)
+  else if constexpr (kHalf)
     MB_WGMMA_RS(64, 32, "{%32, %33, %34, %35}, %36", "%37", "f16");
   else
     MB_WGMMA_RS(64, 32, "{%32, %33, %34, %35}, %36", "%37", "bf16");
