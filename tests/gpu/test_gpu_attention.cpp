@@ -195,7 +195,10 @@ struct DecodeCase {
 
 std::string describe(const DecodeCase& c) {
   std::string ctx;
-  for (int n : c.contexts) ctx += (ctx.empty() ? "" : ",") + std::to_string(n);
+  for (int n : c.contexts) {
+    if (!ctx.empty()) ctx += ',';
+    ctx += std::to_string(n);
+  }
   return std::string("decode ") + dtype_name(c.dtype) + " hd=" + std::to_string(c.head_dim) +
          " heads=" + std::to_string(c.kv_heads * c.group) + "/" + std::to_string(c.kv_heads) +
          " max_context=" + std::to_string(c.max_context) + " contexts=" + ctx;
