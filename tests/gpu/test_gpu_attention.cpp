@@ -32,7 +32,7 @@ struct AttentionData {
   DType dtype = DType::bf16;
   int q_rows = 0;  // rows of q/out per sequence: q_len for prefill, 1 for decode
   DeviceBuffer q, k, v, out;
-  std::vector<uint16_t> q_host, k_host, v_host;
+  std::vector<float> q_host, k_host, v_host;  // the device values, converted once for the reference
 
   size_t q_elems() const { return size_t(shape.batch) * q_rows * shape.num_heads * shape.head_dim; }
   size_t cache_elems() const { return size_t(shape.batch) * shape.max_context * shape.num_kv_heads * shape.head_dim; }
@@ -50,6 +50,14 @@ AttentionShape make_shape(int batch, int kv_heads, int group, int head_dim, int 
   return s;
 }
 
+std::vector<float> download_floats(Backend& gpu, const void* src, size_t count, DType dtype) {
+  std::vector<uint16_t> bits(count);
+  gpu.copy_to_host(bits.data(), src, count * 2);
+  std::vector<float> values(count);
+  for (size_t i = 0; i < count; ++i) values[i] = half_bits_to_float(bits[i], dtype);
+  return values;
+}
+
 // Fresh random q, K and V (uniform, variance 1; q larger so the softmax is peaked, not flat);
 // cache positions from keys_written[b] on are NaN, and so is the output.
 void fill_inputs(Backend& gpu, AttentionData& d, const std::vector<int>& keys_written, uint64_t seed) {
@@ -63,12 +71,9 @@ void fill_inputs(Backend& gpu, AttentionData& d, const std::vector<int>& keys_wr
     gpu.fill_bytes(d.v.as<uint16_t>() + first, kPoisonByte, (end - first) * 2);
   }
   gpu.fill_bytes(d.out.get(), kPoisonByte, d.q_elems() * 2);
-  d.q_host.resize(d.q_elems());
-  d.k_host.resize(d.cache_elems());
-  d.v_host.resize(d.cache_elems());
-  gpu.copy_to_host(d.q_host.data(), d.q.get(), d.q_elems() * 2);
-  gpu.copy_to_host(d.k_host.data(), d.k.get(), d.cache_elems() * 2);
-  gpu.copy_to_host(d.v_host.data(), d.v.get(), d.cache_elems() * 2);
+  d.q_host = download_floats(gpu, d.q.get(), d.q_elems(), d.dtype);
+  d.k_host = download_floats(gpu, d.k.get(), d.cache_elems(), d.dtype);
+  d.v_host = download_floats(gpu, d.v.get(), d.cache_elems(), d.dtype);
 }
 
 AttentionData make_data(Backend& gpu, const AttentionShape& shape, DType dtype, int q_rows) {
@@ -88,14 +93,14 @@ AttentionData make_data(Backend& gpu, const AttentionShape& shape, DType dtype, 
 std::vector<double> reference_row(const AttentionData& d, int b, int row, int h, int n_keys) {
   const AttentionShape& s = d.shape;
   const int hd = s.head_dim, kv_head = h / (s.num_heads / s.num_kv_heads);
-  const uint16_t* q = d.q_host.data() + ((size_t(b) * d.q_rows + size_t(row)) * s.num_heads + size_t(h)) * hd;
+  const float* q = d.q_host.data() + ((size_t(b) * d.q_rows + size_t(row)) * s.num_heads + size_t(h)) * hd;
   std::vector<double> qd(static_cast<size_t>(hd)), w(static_cast<size_t>(n_keys)), out(static_cast<size_t>(hd), 0.0);
-  for (int i = 0; i < hd; ++i) qd[size_t(i)] = half_bits_to_float(q[i], d.dtype);
+  for (int i = 0; i < hd; ++i) qd[size_t(i)] = q[i];
   double max_w = -INFINITY;
   for (int j = 0; j < n_keys; ++j) {
-    const uint16_t* k = d.k_host.data() + (size_t(b) * s.max_context + size_t(j)) * d.cache_row() + size_t(kv_head) * hd;
+    const float* k = d.k_host.data() + (size_t(b) * s.max_context + size_t(j)) * d.cache_row() + size_t(kv_head) * hd;
     double dot = 0;
-    for (int i = 0; i < hd; ++i) dot += qd[size_t(i)] * half_bits_to_float(k[i], d.dtype);
+    for (int i = 0; i < hd; ++i) dot += qd[size_t(i)] * k[i];
     w[size_t(j)] = dot * s.softmax_scale;
     max_w = std::max(max_w, w[size_t(j)]);
   }
@@ -103,8 +108,8 @@ std::vector<double> reference_row(const AttentionData& d, int b, int row, int h,
   for (int j = 0; j < n_keys; ++j) {
     const double p = std::exp(w[size_t(j)] - max_w);
     sum += p;
-    const uint16_t* v = d.v_host.data() + (size_t(b) * s.max_context + size_t(j)) * d.cache_row() + size_t(kv_head) * hd;
-    for (int i = 0; i < hd; ++i) out[size_t(i)] += p * half_bits_to_float(v[i], d.dtype);
+    const float* v = d.v_host.data() + (size_t(b) * s.max_context + size_t(j)) * d.cache_row() + size_t(kv_head) * hd;
+    for (int i = 0; i < hd; ++i) out[size_t(i)] += p * v[i];
   }
   for (double& x : out) x /= sum;
   return out;
