@@ -16,6 +16,8 @@ namespace moebench {
 class MoeStages {
  public:
   MoeStages(Backend& backend, const LayerSpec& spec, const LayerWeights& weights);
+  // Another layer's weights of the same shape, for the stages enqueued from now on.
+  void bind_weights(const LayerWeights& weights) { weights_ = weights; }
 
   // Routing and permutation of args' tokens, then the expert-ordered rows. No host sync.
   void route_and_gather(const LayerArgs& args);
