@@ -1,0 +1,35 @@
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <cuda_runtime.h>
+#include "core/dtype.hpp"
+namespace moebench {
+
+// Layouts (elements of `dtype`, bf16 or fp16; row-major, innermost last):
+//   q, out      [batch][q_len][num_heads][head_dim]
+//   k/v cache   [batch][max_context][num_kv_heads][head_dim]   (one layer's cache)
+// GQA: query head h reads kv head h / (num_heads / num_kv_heads).
+struct AttentionShape {
+  int batch = 0;
+  int num_heads = 0;
+  int num_kv_heads = 0;
+  int head_dim = 0;        // 64 and 128 must be supported (qwen3: 128, gpt-oss: 64)
+  int max_context = 0;     // cache capacity per sequence
+  float softmax_scale = 0; // usually 1/sqrt(head_dim)
+};
+
+// Prefill: causal attention of q_len new tokens per sequence, which sit at positions
+// [start_pos, start_pos + q_len) and whose K/V are already written into the cache; keys are
+// cache positions [0, start_pos + q_len). start_pos is a host value (prefill is not graph-replayed).
+void attention_prefill(const void* q, const void* k_cache, const void* v_cache, void* out,
+                       const AttentionShape& shape, int q_len, int start_pos, DType dtype,
+                       cudaStream_t stream);
+
+// Decode: one query token per sequence over cache positions [0, context_lens[b]), where
+// context_lens is a DEVICE array (so a CUDA graph can be replayed as the context grows; no host
+// sync inside). Split-K (flash-decoding) with partial results in `workspace`.
+size_t attention_decode_workspace_bytes(const AttentionShape& shape);
+void attention_decode(const void* q, const void* k_cache, const void* v_cache, void* out,
+                      const int32_t* context_lens, const AttentionShape& shape, DType dtype,
+                      void* workspace, cudaStream_t stream);
+}  // namespace moebench
