@@ -1,8 +1,12 @@
 #pragma once
+// The attention kernels of the end-to-end model benchmark: causal prefill (flash-attention,
+// tensor cores) and split-K decode (flash-decoding) over one layer's K/V cache.
 #include <cstddef>
 #include <cstdint>
 #include <cuda_runtime.h>
+
 #include "core/dtype.hpp"
+
 namespace moebench {
 
 // Layouts (elements of `dtype`, bf16 or fp16; row-major, innermost last):
