@@ -88,7 +88,11 @@ void run_batch(Backend& backend, const ModelRunOptions& o, const ModelResult& re
   backend.copy_to_device(prompts.get(), prompts_host.data(), prompts.bytes());
 
   std::unique_ptr<RecordedWork> graph;
-  if (steps > 0 && (!s.moe || s.moe->recordable(B))) {
+  if (gpu && steps > 0 && (!s.moe || s.moe->recordable(B))) {
+    // One eager step first, outside the capture: kernels set their attributes and cuBLAS picks
+    // its algorithms on first use. Every run then prefills and restarts the positions.
+    decoder.start_decode(B, L);
+    decoder.decode_step(cache, B);
     const int64_t free_before = backend.device_info().free_memory_bytes;
     t0 = std::chrono::steady_clock::now();
     graph = backend.record([&] { decoder.decode_step(cache, B); });

@@ -1,9 +1,6 @@
 // moebench model: the end-to-end inference benchmark (seeds 000 and 001). Parsing and
 // presentation only; the run itself is bench/model_runner.
-#include <unistd.h>
-
 #include <cstdio>
-#include <filesystem>
 #include <optional>
 
 #include <fmt/format.h>
@@ -48,15 +45,6 @@ struct ModelCommandOptions {
   std::string output_file;
   bool quiet = false;
 };
-
-void check_output_directory(const std::string& base) {
-  std::filesystem::path dir = std::filesystem::path(base).parent_path();
-  if (dir.empty()) dir = ".";
-  if (!std::filesystem::is_directory(dir))
-    throw InputError(fmt::format("--output-file {}: directory {} does not exist", base, dir.string()));
-  if (access(dir.c_str(), W_OK) != 0)
-    throw InputError(fmt::format("--output-file {}: directory {} is not writable", base, dir.string()));
-}
 
 int run_model(const ModelCommandOptions& o, const std::string& command_line) {
   const BackendKind kind = parse_backend_kind(o.backend);

@@ -56,6 +56,8 @@ Decoder::Decoder(Backend& backend, const DecoderConfig& config, const ModelWeigh
   tokens_ = DeviceBuffer(backend, size_t(B) * sizeof(int32_t));
   positions_ = DeviceBuffer(backend, size_t(B) * sizeof(int32_t));
   context_lens_ = DeviceBuffer(backend, size_t(B) * sizeof(int32_t));
+  // A decode step before any prefill (priming, before a graph is recorded) reads token 0.
+  backend.fill_bytes(tokens_.get(), 0, tokens_.bytes());
 }
 
 int64_t Decoder::activation_bytes() const {

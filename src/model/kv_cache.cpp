@@ -5,9 +5,12 @@ namespace moebench {
 KvCache::KvCache(Backend& backend, const DecoderConfig& config, int64_t batch, int64_t max_context)
     : batch_(batch), max_context_(max_context), kv_width_(config.kv_width()) {
   const size_t bytes = size_t(batch * max_context * kv_width_) * size_t(dtype_bytes(config.dtype));
+  // Zeroed: positions not yet written hold finite values for any step that reads ahead of them.
   for (int l = 0; l < config.model.num_layers; ++l) {
     k_.emplace_back(backend, bytes);
     v_.emplace_back(backend, bytes);
+    backend.fill_bytes(k_.back().get(), 0, bytes);
+    backend.fill_bytes(v_.back().get(), 0, bytes);
   }
 }
 

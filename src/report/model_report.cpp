@@ -12,6 +12,11 @@ namespace {
 
 double gib(int64_t bytes) { return double(bytes) / double(int64_t(1) << 30); }
 double gb(int64_t bytes) { return double(bytes) / 1e9; }
+// GiB, or MiB below one GiB (tiny CPU models).
+std::string size_text(int64_t bytes) {
+  return bytes >= (int64_t(1) << 30) ? fmt::format("{:.3f} GiB", gib(bytes))
+                                     : fmt::format("{:.2f} MiB", double(bytes) / double(1 << 20));
+}
 
 int64_t predicted_activations(const MemoryBreakdown& p) {
   return p.bytes_of("activations.hidden_states") + p.bytes_of("activations.attention") + p.bytes_of("activations.moe") +
@@ -47,7 +52,7 @@ void parameters(std::string& out, const ModelResult& r) {
   row("Copy bandwidth", fmt::format("{:.1f} GB/s ({})", r.ceilings.copy_gbps, r.ceilings.copy_method));
   row("Seed", std::to_string(r.seed));
   out += "\n";
-  for (const std::string& note : r.notes) out += note + "\n";
+  for (const std::string& note : r.notes) out += fmt::format("{}\n", note);
   if (!r.notes.empty()) out += "\n";
 }
 
@@ -74,12 +79,12 @@ void summary(std::string& out, const ModelResult& r) {
       out += fmt::format(" Batch Size {} |", b.batch_size);
       rule += "------|";
     }
-  out += " Notes |\n" + rule + "-------|\n";
+  out += fmt::format(" Notes |\n{}-------|\n", rule);
   auto row = [&](const std::string& name, auto value, const std::string& note) {
-    out += "| " + name + " |";
+    out += fmt::format("| {} |", name);
     for (const BatchResult& b : r.batches)
-      if (ran(b)) out += " " + value(b) + " |";
-    out += " " + note + " |\n";
+      if (ran(b)) out += fmt::format(" {} |", value(b));
+    out += fmt::format(" {} |\n", note);
   };
   auto ms = [](double v) { return fmt::format("{:.2f} ms", v); };
   auto toks = [](double v) { return fmt::format("{:.2f} tok/s", v); };
@@ -102,7 +107,7 @@ void summary(std::string& out, const ModelResult& r) {
       "Batch adjusted");
   out += "\n";
   for (const BatchResult& b : r.batches)
-    if (!ran(b)) out += "**Note**: " + status_line(b) + "\n\n";
+    if (!ran(b)) out += fmt::format("**Note**: {}\n\n", status_line(b));
 }
 
 void sweep(std::string& out, const ModelResult& r) {
@@ -175,13 +180,13 @@ void batch_section(std::string& out, const ModelResult& r, const BatchResult& b)
   out += "```\n\n";
 
   const ModelMemory& mem = b.memory;
-  out += "### Memory Layout\n\n| Part | Measured (GiB) | Predicted (GiB) |\n|------|----------------|-----------------|\n";
+  out += "### Memory Layout\n\n| Part | Measured | Predicted |\n|------|----------|-----------|\n";
   for (const MemoryComparisonRow& row : memory_comparison(mem))
-    out += fmt::format("| {} | {:.3f} | {:.3f} |\n", row.part, gib(row.measured), gib(row.predicted));
-  out += fmt::format("| **In use** ({}) | **{:.3f}** | **{:.3f}** ({:+.1f}% measured vs predicted) |\n",
-                     mem.measured_source, gib(mem.measured_bytes), gib(mem.predicted_bytes), 100.0 * mem.difference());
+    out += fmt::format("| {} | {} | {} |\n", row.part, size_text(row.measured), size_text(row.predicted));
+  out += fmt::format("| **In use** ({}) | **{}** | **{}** ({:+.1f}% measured vs predicted) |\n", mem.measured_source,
+                     size_text(mem.measured_bytes), size_text(mem.predicted_bytes), 100.0 * mem.difference());
   if (mem.device_total > 0)
-    out += fmt::format("| Free | {:.3f} of {:.3f} | |\n", gib(mem.device_free), gib(mem.device_total));
+    out += fmt::format("| Free | {} of {} | |\n", size_text(mem.device_free), size_text(mem.device_total));
   out += "\n";
 }
 

@@ -4,6 +4,7 @@
 // Nothing here synchronises with the host, so a decode step can be captured in a CUDA graph.
 #include <algorithm>
 #include <climits>
+#include <stdexcept>
 
 #include "backend/cuda_backend.hpp"
 #include "backend/cuda_check.hpp"
@@ -146,12 +147,21 @@ AttentionShape attention_shape(const AttentionDims& d) {
   return s;
 }
 
+// The split-K plan, and so the workspace, depends on the batch: the largest over 1..max batch.
+size_t decode_workspace_bytes(const AttentionDims& max_dims) {
+  if (max_dims.batch <= 0) return 0;
+  size_t bytes = 0;
+  AttentionDims d = max_dims;
+  for (d.batch = 1; d.batch <= max_dims.batch; ++d.batch)
+    bytes = std::max(bytes, attention_decode_workspace_bytes(attention_shape(d)));
+  return bytes;
+}
+
 class CudaModelOps final : public ModelOps {
  public:
   CudaModelOps(Backend& backend, DType dtype, const AttentionDims& max_dims)
       : dtype_(dtype), stream_(cuda_stream(backend)), cublas_(cublas_handle(backend)),
-        decode_workspace_(backend, attention_decode_workspace_bytes(attention_shape(max_dims))),
-        max_dims_(max_dims) {}
+        decode_workspace_(backend, decode_workspace_bytes(max_dims)), max_dims_(max_dims) {}
 
   void embed(const int32_t* tokens, int64_t rows, const void* table, int64_t hidden, void* out) override {
     if (rows == 0) return;
@@ -197,7 +207,7 @@ class CudaModelOps final : public ModelOps {
 
   void attention_decode(const void* q, const void* k_cache, const void* v_cache, void* out,
                         const int32_t* context_lens, const AttentionDims& d) override {
-    if (d.batch > max_dims_.batch || d.max_context > max_dims_.max_context)
+    if (d.batch > max_dims_.batch || attention_decode_workspace_bytes(attention_shape(d)) > decode_workspace_.bytes())
       throw std::invalid_argument("attention_decode: batch or context beyond the workspace's");
     moebench::attention_decode(q, k_cache, v_cache, out, context_lens, attention_shape(d), dtype_,
                                decode_workspace_.get(), stream_);
