@@ -4,7 +4,6 @@
 
 #include <cstdio>
 #include <ctime>
-#include <filesystem>
 
 #include <fmt/format.h>
 
@@ -64,15 +63,6 @@ std::string today() {
   return buf;
 }
 
-void check_output_target(const std::string& base) {
-  std::filesystem::path dir = std::filesystem::path(base).parent_path();
-  if (dir.empty()) dir = ".";
-  if (!std::filesystem::is_directory(dir))
-    throw InputError(fmt::format("--output-file {}: directory {} does not exist", base, dir.string()));
-  if (access(dir.c_str(), W_OK) != 0)
-    throw InputError(fmt::format("--output-file {}: directory {} is not writable", base, dir.string()));
-}
-
 int run_layer(const LayerCommandOptions& o, const std::string& command_line) {
   // Everything the user gave is checked before anything runs or is allocated.
   BackendKind kind = parse_backend_kind(o.backend);
@@ -82,7 +72,7 @@ int run_layer(const LayerCommandOptions& o, const std::string& command_line) {
   std::optional<OutputFormat> format;
   if (!o.output_format.empty() || !o.output_file.empty()) {
     format = parse_output_format(o.output_format.empty() ? "all" : o.output_format);
-    check_output_target(o.output_file.empty() ? "./benchmark_results" : o.output_file);
+    check_output_directory(o.output_file.empty() ? "./benchmark_results" : o.output_file);
   }
   std::unique_ptr<Backend> backend = make_backend(kind);
   const bool gpu = backend->kind() == BackendKind::cuda;

@@ -17,6 +17,7 @@ struct Command {
 Command add_layer_command(CLI::App& app);
 Command add_info_command(CLI::App& app);
 Command add_memory_command(CLI::App& app);
+Command add_model_command(CLI::App& app);
 Command add_throughput_command(CLI::App& app);
 
 // The command line as typed (recorded with results so a figure can be reproduced).

@@ -41,6 +41,7 @@ int main(int argc, char** argv) {
       cli::add_layer_command(app),
       cli::add_info_command(app),
       cli::add_memory_command(app),
+      cli::add_model_command(app),
       cli::add_throughput_command(app),
   };
 

@@ -68,6 +68,9 @@ class AutoMoe : public MoeImpl {
     if (measured) cache.save();
   }
 
+  void bind_weights(const LayerWeights& weights) override {
+    for (std::unique_ptr<MoeImpl>& impl : candidates_) impl->bind_weights(weights);
+  }
   void forward(const LayerArgs& args) override { chosen(args.num_tokens).forward(args); }
   bool recordable(int64_t num_tokens) const override {
     return !buckets_.empty() && chosen(num_tokens).recordable(num_tokens);

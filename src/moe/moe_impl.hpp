@@ -19,6 +19,11 @@ class MoeImpl {
   // Allocates workspaces for up to spec.max_tokens and derives any private weight layout.
   // Not timed. Throws InputError for a spec this implementation cannot run (e.g. a dtype).
   virtual void prepare(const LayerSpec& spec, const LayerWeights& weights) = 0;
+  // Makes later forward() calls use `weights`: another layer of the same shape, so that one
+  // prepared implementation (and its workspaces) serves every MoE layer of a model. On the GPU
+  // a pointer swap (a recorded forward keeps the weights bound when it was recorded); where
+  // prepare() derived a private layout (the CPU reference), it derives it again. Not timed.
+  virtual void bind_weights(const LayerWeights& weights) = 0;
   // One full layer forward: routing from logits, experts, shared experts, weighted combine.
   // On the GPU it only enqueues work (no host synchronisation), so it can be graph-captured.
   virtual void forward(const LayerArgs& args) = 0;

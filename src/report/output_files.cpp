@@ -114,6 +114,15 @@ OutputFormat parse_output_format(const std::string& text) {
   throw InputError(fmt::format("--output-format: unknown format '{}': use csv, markdown, json or all", text));
 }
 
+void check_output_directory(const std::string& base_path) {
+  std::filesystem::path dir = std::filesystem::path(base_path).parent_path();
+  if (dir.empty()) dir = ".";
+  if (!std::filesystem::is_directory(dir))
+    throw InputError(fmt::format("--output-file {}: directory {} does not exist", base_path, dir.string()));
+  if (access(dir.c_str(), W_OK) != 0)
+    throw InputError(fmt::format("--output-file {}: directory {} is not writable", base_path, dir.string()));
+}
+
 std::vector<std::string> output_paths(OutputFormat format, const std::string& base_path) {
   return paths_of(targets(format, nullptr, nullptr, nullptr), base_path);
 }

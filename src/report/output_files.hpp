@@ -25,6 +25,10 @@ OutputFormat parse_output_format(const std::string& text);
 // Throws InputError naming --output-file for an empty path or one that names a directory.
 std::vector<std::string> output_paths(OutputFormat format, const std::string& base_path);
 
+// Throws InputError naming --output-file when the directory of `base_path` does not exist or is
+// not writable: checked before a run, so that its results are not lost at the end.
+void check_output_directory(const std::string& base_path);
+
 // Writes the texts `format` selects to output_paths(format, base_path) and returns those
 // paths. On failure throws InputError "--output-file: cannot write PATH: REASON" with no
 // temporary file left and, unless renaming itself fails half-way, no target changed.

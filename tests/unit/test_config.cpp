@@ -108,6 +108,7 @@ const PresetNumbers kPresets[] = {
     {"qwen3-coder-30b-a3b",   "qwen3_moe",   2048, 128, 8, 768,   48, 32,  4,   128, 0, 0,    0, 151936, 262144, "bf16"},
     {"qwen3-coder-480b-a35b", "qwen3_moe",   6144, 160, 8, 2560,  62, 96,  8,   128, 0, 0,    0, 151936, 262144, "fp8"},
     {"small",                 "mixtral",     1024, 8,   2, 4096,  16, 16,  8,   64,  0, 0,    0, 32000,  4096,   "bf16"},
+    {"tiny",                  "qwen3_moe",   128,  8,   2, 64,    4,  4,   2,   64,  0, 0,    1, 512,    1024,   "bf16"},
 };
 
 TEST(Presets, NamesAreExactlyTheShippedSet) {

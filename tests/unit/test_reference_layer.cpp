@@ -124,6 +124,27 @@ TEST(ReferenceLayerRuns, FewerTokensThanPreparedFor) {
   EXPECT_THROW(impl->forward(args), std::invalid_argument);
 }
 
+// One prepared implementation serves every layer of a model: binding another layer's weights
+// gives exactly what an implementation prepared on them gives, and binding back restores the first.
+TEST(ReferenceLayerRuns, BindWeightsServesAnotherLayer) {
+  LayerFixture a(tiny_grouped_model(), DType::bf16, 24, 3), b(tiny_grouped_model(), DType::bf16, 24, 4);
+  b.x = a.x;
+  b.logits = a.logits;
+  const std::vector<uint16_t> with_a = a.run_reference(), with_b = b.run_reference();
+  ASSERT_NE(with_a, with_b);
+
+  std::unique_ptr<MoeImpl> impl = all_impls().front().make(*a.backend);
+  impl->prepare(a.spec, a.weights());
+  std::vector<uint16_t> out(a.x.size(), 0xFFFF);
+  LayerArgs args{a.x.data(), a.logits.data(), out.data(), a.tokens};
+  impl->bind_weights(b.weights());
+  impl->forward(args);
+  EXPECT_EQ(out, with_b);
+  impl->bind_weights(a.weights());
+  impl->forward(args);
+  EXPECT_EQ(out, with_a);
+}
+
 TEST(ReferenceLayerRuns, RejectsFp8) {
   LayerFixture f(tiny_softmax_model(), DType::bf16, 4);
   LayerSpec spec = f.spec;

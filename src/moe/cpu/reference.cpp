@@ -37,6 +37,11 @@ int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 // rows of the same intermediate indices.
 int64_t gate_up_panels(int64_t inter) { return ceil_div(inter, kHalfPanel); }
 int64_t down_panels(int64_t hidden) { return ceil_div(hidden, kPanelWidth); }
+// Floats of one expert's packed gate/up and down panels.
+size_t packed_gate_up_floats(int64_t hidden, int64_t inter) {
+  return size_t(gate_up_panels(inter) * hidden * kPanelWidth);
+}
+size_t packed_down_floats(int64_t hidden, int64_t inter) { return size_t(down_panels(hidden) * inter * kPanelWidth); }
 
 // Rows (tokens with their combine weights) that go through one expert.
 struct Job {
@@ -52,12 +57,14 @@ class CpuReference final : public MoeImpl {
  public:
   explicit CpuReference(Backend& backend) : backend_(backend) {}
   void prepare(const LayerSpec& spec, const LayerWeights& weights) override;
+  void bind_weights(const LayerWeights& weights) override;
   void forward(const LayerArgs& args) override;
 
  private:
-  // Packs `count` experts of intermediate size `inter` from the canonical layout.
-  void pack_experts(const void* w13, const void* w2, int count, int64_t inter, DeviceBuffer& w13p,
-                    DeviceBuffer& w2p);
+  // Packs `count` experts of intermediate size `inter` from the canonical layout into buffers
+  // sized by prepare().
+  void pack_experts(const void* w13, const void* w2, int count, int64_t inter, const DeviceBuffer& w13p,
+                    const DeviceBuffer& w2p);
   void build_jobs(const Routing& routing, int64_t tokens);
   void gate_up();
   void down_and_combine(int64_t tokens, void* out);
@@ -78,12 +85,10 @@ class CpuReference final : public MoeImpl {
 };
 
 void CpuReference::pack_experts(const void* w13, const void* w2, int count, int64_t inter,
-                                DeviceBuffer& w13p, DeviceBuffer& w2p) {
+                                const DeviceBuffer& w13p, const DeviceBuffer& w2p) {
   const int64_t H = spec_.model.hidden_size;
   const int64_t p13 = gate_up_panels(inter), p2 = down_panels(H);
-  const size_t per13 = size_t(p13 * H * kPanelWidth), per2 = size_t(p2 * inter * kPanelWidth);
-  w13p = DeviceBuffer(backend_, size_t(count) * per13 * sizeof(float));
-  w2p = DeviceBuffer(backend_, size_t(count) * per2 * sizeof(float));
+  const size_t per13 = packed_gate_up_floats(H, inter), per2 = packed_down_floats(H, inter);
   for (int e = 0; e < count; ++e) {
     const uint16_t* src13 = static_cast<const uint16_t*>(w13) + size_t(e) * size_t(2 * inter * H);
     const uint16_t* src2 = static_cast<const uint16_t*>(w2) + size_t(e) * size_t(H * inter);
@@ -111,20 +116,13 @@ void CpuReference::prepare(const LayerSpec& spec, const LayerWeights& weights) {
   const int S = m.num_shared_experts;
   const int64_t Is = S > 0 ? m.shared_intermediate_size : 0;
 
-  pack_experts(weights.w13, weights.w2, m.num_experts, I, w13_, w2_);
-  if (S > 0) pack_experts(weights.shared_w13, weights.shared_w2, S, Is, shared_w13_, shared_w2_);
-
-  shared_gate_.clear();
-  if (S > 0 && m.shared_expert_gate) {
-    std::vector<uint16_t> bits(static_cast<size_t>(H));
-    backend_.copy_to_host(bits.data(), weights.shared_gate, bits.size() * sizeof(uint16_t));
-    for (uint16_t b : bits) shared_gate_.push_back(half_bits_to_float(b, spec.dtype));
+  w13_ = DeviceBuffer(backend_, size_t(m.num_experts) * packed_gate_up_floats(H, I) * sizeof(float));
+  w2_ = DeviceBuffer(backend_, size_t(m.num_experts) * packed_down_floats(H, I) * sizeof(float));
+  if (S > 0) {
+    shared_w13_ = DeviceBuffer(backend_, size_t(S) * packed_gate_up_floats(H, Is) * sizeof(float));
+    shared_w2_ = DeviceBuffer(backend_, size_t(S) * packed_down_floats(H, Is) * sizeof(float));
   }
-  bias_.clear();
-  if (m.score_correction_bias && weights.score_bias) {
-    bias_.resize(size_t(m.num_experts));
-    backend_.copy_to_host(bias_.data(), weights.score_bias, bias_.size() * sizeof(float));
-  }
+  bind_weights(weights);
 
   const int64_t rows = T * (m.top_k + S);
   x_ = DeviceBuffer(backend_, size_t(T * H) * sizeof(float));
@@ -136,6 +134,25 @@ void CpuReference::prepare(const LayerSpec& spec, const LayerWeights& weights) {
   row_token_.resize(size_t(rows));
   row_weight_.resize(size_t(rows));
   jobs_.reserve(size_t(m.num_experts + S));
+}
+
+void CpuReference::bind_weights(const LayerWeights& weights) {
+  const ModelConfig& m = spec_.model;
+  const int S = m.num_shared_experts;
+  pack_experts(weights.w13, weights.w2, m.num_experts, m.moe_intermediate_size, w13_, w2_);
+  if (S > 0) pack_experts(weights.shared_w13, weights.shared_w2, S, m.shared_intermediate_size, shared_w13_, shared_w2_);
+
+  shared_gate_.clear();
+  if (S > 0 && m.shared_expert_gate) {
+    std::vector<uint16_t> bits(static_cast<size_t>(m.hidden_size));
+    backend_.copy_to_host(bits.data(), weights.shared_gate, bits.size() * sizeof(uint16_t));
+    for (uint16_t b : bits) shared_gate_.push_back(half_bits_to_float(b, spec_.dtype));
+  }
+  bias_.clear();
+  if (m.score_correction_bias && weights.score_bias) {
+    bias_.resize(size_t(m.num_experts));
+    backend_.copy_to_host(bias_.data(), weights.score_bias, bias_.size() * sizeof(float));
+  }
 }
 
 // Groups the routed (token, weight) pairs by expert, tokens ascending, then appends one job
@@ -153,8 +170,8 @@ void CpuReference::build_jobs(const Routing& routing, int64_t tokens) {
     Job job;
     job.rows = next[size_t(e) + 1] - next[size_t(e)];
     if (job.rows == 0) continue;
-    job.w13 = w13_.as<float>() + size_t(e) * size_t(gate_up_panels(I) * H * kPanelWidth);
-    job.w2 = w2_.as<float>() + size_t(e) * size_t(down_panels(H) * I * kPanelWidth);
+    job.w13 = w13_.as<float>() + size_t(e) * packed_gate_up_floats(H, I);
+    job.w2 = w2_.as<float>() + size_t(e) * packed_down_floats(H, I);
     job.inter = I;
     job.first_row = next[size_t(e)];
     job.h_offset = h_offset;
@@ -187,8 +204,8 @@ void CpuReference::build_jobs(const Routing& routing, int64_t tokens) {
     }, 64);
     for (int s = 0; s < S; ++s) {
       Job job;
-      job.w13 = shared_w13_.as<float>() + size_t(s) * size_t(gate_up_panels(Is) * H * kPanelWidth);
-      job.w2 = shared_w2_.as<float>() + size_t(s) * size_t(down_panels(H) * Is * kPanelWidth);
+      job.w13 = shared_w13_.as<float>() + size_t(s) * packed_gate_up_floats(H, Is);
+      job.w2 = shared_w2_.as<float>() + size_t(s) * packed_down_floats(H, Is);
       job.inter = Is;
       job.first_row = first;  // every shared expert reads the same rows
       job.rows = tokens;

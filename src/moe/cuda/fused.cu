@@ -47,6 +47,12 @@ class FusedMoe : public MoeImpl {
     backend_.copy_to_device(slot_rows_.get(), identity.data(), identity.size() * sizeof(int32_t));
   }
 
+  void bind_weights(const LayerWeights& weights) override {
+    weights_ = weights;
+    stages_->bind_weights(weights);
+    if (grouped_) grouped_->bind_weights(weights);
+  }
+
   void forward(const LayerArgs& args) override {
     if (args.num_tokens > kMaxSmallBatchTokens) {
       grouped_->forward(args);

@@ -26,6 +26,11 @@ class GroupedMoe : public MoeImpl {
     stages_ = std::make_unique<MoeStages>(backend_, spec, weights);
   }
 
+  void bind_weights(const LayerWeights& weights) override {
+    weights_ = weights;
+    stages_->bind_weights(weights);
+  }
+
   void forward(const LayerArgs& args) override {
     const ModelConfig& m = spec_.model;
     cudaStream_t stream = stages_->stream();

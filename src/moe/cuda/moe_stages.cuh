@@ -17,6 +17,8 @@ namespace moebench {
 class MoeStages {
  public:
   MoeStages(Backend& backend, const LayerSpec& spec, const LayerWeights& weights, int64_t extra_rows = 0);
+  // Another layer's weights of the same shape, for the stages enqueued from now on.
+  void bind_weights(const LayerWeights& weights) { weights_ = weights; }
 
   // Routing of args' tokens: expert_ids() and route_weights(). No host sync.
   void select_experts(const LayerArgs& args);

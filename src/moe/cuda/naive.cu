@@ -36,6 +36,11 @@ class NaiveMoe : public MoeImpl {
     if (host_offsets_) cudaFreeHost(host_offsets_);
   }
 
+  void bind_weights(const LayerWeights& weights) override {
+    weights_ = weights;
+    stages_->bind_weights(weights);
+  }
+
   void forward(const LayerArgs& args) override {
     const ModelConfig& m = spec_.model;
     const int64_t H = m.hidden_size, I = m.moe_intermediate_size;

@@ -34,6 +34,11 @@ class TileRoundedMoe : public MoeImpl {
                                           TileRounder::max_added_rows(m.num_experts, spec.max_tokens, max_tile));
   }
 
+  void bind_weights(const LayerWeights& weights) override {
+    weights_ = weights;
+    stages_->bind_weights(weights);
+  }
+
   int routing_tile_rows(int64_t num_tokens) const override {
     return gate_up_->tile_rows(num_tokens * spec_.model.top_k);
   }

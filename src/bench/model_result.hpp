@@ -1,0 +1,55 @@
+#pragma once
+// What one `moebench model` run measured: the start-up, and per batch size the raw run times,
+// the figures of seeds 000 and 001, the TPOT floor and the memory layout beside the memory
+// model's prediction. Every writer (terminal, Markdown, JSON) reads this record.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "analysis/ceilings.hpp"
+#include "analysis/decode_floor.hpp"
+#include "analysis/memory_model.hpp"
+#include "bench/model_metrics.hpp"
+
+namespace moebench {
+
+struct ModelMemory {
+  MemoryBreakdown predicted;  // the memory model for this batch (pre-flight)
+  int64_t predicted_bytes = 0;  // what it predicts this process holds (CPU: no CUDA context)
+  int64_t weights = 0, kv_cache = 0, activations = 0, graphs = 0;  // measured, by part
+  int64_t device_total = 0, device_free = 0;  // after everything was allocated
+  int64_t measured_bytes = 0;  // GPU: total - free (cudaMemGetInfo); CPU: peak allocated
+  std::string measured_source;
+  double difference() const { return double(measured_bytes - predicted_bytes) / double(predicted_bytes); }
+};
+
+struct BatchResult {
+  int64_t batch_size = 0;
+  enum class Status { ok, refused, failed } status = Status::ok;
+  std::string failure;  // refused: the pre-flight line; failed: "<kind>: <message>"
+  std::vector<ModelRunTimes> runs;
+  ModelMetrics metrics;
+  std::string decode_launch = "eager";  // "graph": each decode step one CUDA graph replay
+  double kv_alloc_ms = 0, graph_capture_ms = 0;
+  std::vector<int> active_experts;  // distinct routed experts per MoE layer on a counted decode step
+  int64_t floor_context = 0;        // mean context of the decode steps, which the floor reads
+  DecodeStepBytes floor_bytes;
+  double tpot_floor_ms = 0;
+  ModelMemory memory;
+};
+
+struct ModelResult {
+  std::string model, device, backend, dtype, moe_impl;
+  int layers = 0, full_layers = 0;
+  std::vector<std::string> notes;  // truncation, MLA approximation
+  int64_t input_len = 0, output_len = 0, prefill_chunk = 0;
+  int warmup_runs = 0, benchmark_runs = 0;
+  uint64_t seed = 0;
+  std::string command_line;
+  Ceilings ceilings;
+  double ceilings_ms = 0, weight_init_ms = 0, moe_prepare_ms = 0;
+  std::vector<BatchResult> batches;
+  bool any_failed() const;
+};
+
+}  // namespace moebench

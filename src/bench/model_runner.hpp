@@ -1,0 +1,55 @@
+#pragma once
+// The end-to-end benchmark of `moebench model`: pre-flight against the memory model, then for
+// each batch size that fits a KV cache, the decode step recorded as a CUDA graph where the
+// backend and the MoE implementation allow it, warm-up runs and timed runs (prefill of the
+// batch, then output_len - 1 decode steps), one counted decode step for the TPOT floor, and
+// the memory layout measured beside the prediction.
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "analysis/memory_model.hpp"
+#include "backend/backend.hpp"
+#include "bench/model_result.hpp"
+#include "model/decoder_config.hpp"
+
+namespace moebench {
+
+struct ModelRunOptions {
+  DecoderConfig decoder;
+  std::vector<int64_t> batch_sizes;
+  int64_t input_len = 0;
+  int64_t output_len = 0;
+  int warmup_runs = 1;
+  int benchmark_runs = 3;
+  std::string moe_impl;  // a registry name for the backend
+  int64_t prefill_chunk = 8192;
+  int tp_size = 1;
+  uint64_t seed = 0;
+};
+
+// Throws InputError naming the flag: no batch sizes or batch 0, input or output length below 1,
+// a context longer than max_position_embeddings, KV or attention heads a --tp-size cannot
+// split, more than one GPU, runs below 0 / 1, an unknown --moe-impl.
+void validate_model_options(const ModelRunOptions& options, BackendKind backend);
+
+// The memory model's request for one batch size of the run.
+MemoryRequest model_memory_request(const ModelRunOptions& options, int64_t batch, bool gpu);
+// The bytes the memory model predicts this process holds for `batch`: everything on a GPU, all
+// but the CUDA context on the CPU.
+int64_t predicted_process_bytes(const MemoryBreakdown& breakdown, bool gpu);
+
+// Pre-flight of every batch size against `available_bytes` (free memory before the run): the
+// batch sizes that do not fit become refused results, with the numbers. Throws InputError "...
+// does not fit: needed X GiB vs available Y GiB ..." when none fits, before anything is allocated.
+std::vector<BatchResult> preflight(const ModelRunOptions& options, bool gpu, int64_t available_bytes,
+                                   const std::string& where);
+
+using ModelProgressFn = std::function<void(const std::string& what)>;
+
+// Runs the batch sizes preflight() left unrefused. Runtime failures of one batch size (OOM, a
+// CUDA error) are kept in its result and the next one runs.
+ModelResult run_model_benchmark(Backend& backend, const ModelRunOptions& options, const ModelProgressFn& progress);
+
+}  // namespace moebench

@@ -1,0 +1,119 @@
+// moebench model: the end-to-end inference benchmark (seeds 000 and 001). Parsing and
+// presentation only; the run itself is bench/model_runner.
+#include <cstdio>
+#include <optional>
+
+#include <fmt/format.h>
+
+#include "backend/backend.hpp"
+#include "bench/model_runner.hpp"
+#include "cli/command.hpp"
+#include "cli/model_options.hpp"
+#include "core/errors.hpp"
+#include "model/decoder_config.hpp"
+#include "report/model_report.hpp"
+#include "report/output_files.hpp"
+
+namespace moebench::cli {
+
+namespace {
+
+// The embedded default: a real model on a GPU at sizes that finish in about a minute, and the
+// tiny preset on the CPU, where the whole default runs in seconds.
+constexpr const char* kGpuDefaultModel = "qwen3-30b-a3b";
+constexpr const char* kCpuDefaultModel = "tiny";
+const std::vector<int64_t> kGpuDefaultBatches = {1, 8};
+const std::vector<int64_t> kCpuDefaultBatches = {1, 2};
+constexpr int64_t kGpuDefaultInput = 1024, kGpuDefaultOutput = 64;
+constexpr int64_t kCpuDefaultInput = 32, kCpuDefaultOutput = 8;
+
+struct ModelCommandOptions {
+  ModelOptions model;
+  std::vector<int64_t> batch_sizes;
+  std::optional<int64_t> input_len;
+  std::optional<int64_t> output_len;
+  int warmup_runs = 1;
+  int benchmark_runs = 3;
+  std::string dtype = "bf16";
+  std::optional<int> num_layers;
+  std::string moe_impl;  // empty: auto on the GPU, reference on the CPU
+  int tp_size = 1;
+  int64_t chunked_prefill_size = 8192;
+  std::string backend = "auto";
+  uint64_t seed = 0;
+  std::string output_format;
+  std::string output_file;
+  bool quiet = false;
+};
+
+int run_model(const ModelCommandOptions& o, const std::string& command_line) {
+  const BackendKind kind = parse_backend_kind(o.backend);
+  std::optional<OutputFormat> format;
+  const std::string base = o.output_file.empty() ? "./model_results" : o.output_file;
+  if (!o.output_format.empty() || !o.output_file.empty()) {
+    format = parse_output_format(o.output_format.empty() ? "all" : o.output_format);
+    output_paths(*format, base);
+    check_output_directory(base);
+  }
+  const bool gpu = kind != BackendKind::cpu && cuda_available();
+  ModelRunOptions run;
+  run.decoder = make_decoder_config(o.model.resolve(gpu ? kGpuDefaultModel : kCpuDefaultModel, /*whole_model=*/true),
+                                    o.num_layers, parse_dtype(o.dtype));
+  run.batch_sizes = o.batch_sizes.empty() ? (gpu ? kGpuDefaultBatches : kCpuDefaultBatches) : o.batch_sizes;
+  run.input_len = o.input_len.value_or(gpu ? kGpuDefaultInput : kCpuDefaultInput);
+  run.output_len = o.output_len.value_or(gpu ? kGpuDefaultOutput : kCpuDefaultOutput);
+  run.warmup_runs = o.warmup_runs;
+  run.benchmark_runs = o.benchmark_runs;
+  run.moe_impl = o.moe_impl.empty() ? (gpu ? "auto" : "reference") : o.moe_impl;
+  run.prefill_chunk = o.chunked_prefill_size;
+  run.tp_size = o.tp_size;
+  run.seed = o.seed;
+  validate_model_options(run, gpu ? BackendKind::cuda : BackendKind::cpu);
+
+  std::unique_ptr<Backend> backend = make_backend(kind);
+  ModelProgressFn progress = [&](const std::string& what) {
+    if (!o.quiet) std::fprintf(stderr, "moebench model: %s\n", what.c_str());
+  };
+  ModelResult result = run_model_benchmark(*backend, run, progress);
+  result.command_line = command_line;
+
+  std::fputs(model_report_markdown(result).c_str(), stdout);
+  if (format)
+    for (const std::string& path : write_outputs(*format, base, model_sweep_csv(result), model_report_markdown(result),
+                                                 model_result_json(result)))
+      std::fprintf(stderr, "wrote %s\n", path.c_str());
+  if (result.any_failed()) {
+    std::fprintf(stderr, "moebench model: a batch size FAILED at run time (see its section)\n");
+    return 1;
+  }
+  return 0;
+}
+
+}  // namespace
+
+Command add_model_command(CLI::App& app) {
+  auto o = std::make_shared<ModelCommandOptions>();
+  CLI::App* sub = app.add_subcommand("model", "end-to-end inference benchmark: TTFT, TPOT, ITL, throughput per batch size");
+  o->model.add_to(*sub, std::string(kGpuDefaultModel) + " on a GPU, " + kCpuDefaultModel + " on the CPU");
+  o->model.add_decoder_flags_to(*sub);
+  sub->add_option("--batch-size", o->batch_sizes, "batch sizes, comma-separated (default: 1,8 on a GPU, 1,2 on the CPU)")
+      ->delimiter(',');
+  sub->add_option("--input-len", o->input_len, "prompt tokens per sequence (default: 1024 on a GPU, 32 on the CPU)");
+  sub->add_option("--output-len", o->output_len, "generated tokens per sequence (default: 64 on a GPU, 8 on the CPU)");
+  sub->add_option("--warmup-runs", o->warmup_runs, "untimed runs first")->capture_default_str();
+  sub->add_option("--benchmark-runs", o->benchmark_runs, "timed runs per batch size")->capture_default_str();
+  sub->add_option("--dtype", o->dtype, "bf16 or fp16")->capture_default_str();
+  sub->add_option("--num-layers", o->num_layers, "run the first N layers only (stated in the output)");
+  sub->add_option("--moe-impl", o->moe_impl, "MoE layer implementation (default: auto on a GPU, reference on the CPU)");
+  sub->add_option("--tp-size", o->tp_size, "GPUs (checked against the heads; this build runs 1)")->capture_default_str();
+  sub->add_option("--chunked-prefill-size", o->chunked_prefill_size, "most prompt tokens per prefill step")
+      ->capture_default_str();
+  sub->add_option("--backend", o->backend, "auto (GPU if present), cuda or cpu")->capture_default_str();
+  sub->add_option("--seed", o->seed, "seed of weights and prompts")->capture_default_str();
+  sub->add_option("--output-format", o->output_format, "csv (batch sweep), markdown, json, all");
+  sub->add_option("--output-file", o->output_file, "output base path (default ./model_results)");
+  sub->add_flag("--quiet", o->quiet, "no progress on stderr");
+  return {sub, [o] { return run_model(*o, invocation()); }};
+}
+
+}  // namespace moebench::cli

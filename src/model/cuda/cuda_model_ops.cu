@@ -1,0 +1,248 @@
+// The decoder ops on the GPU: cuBLAS GEMMs (moe/cuda/expert_kernels), the attention kernels of
+// attention.cuh, and the small kernels below. Each computes in fp32 and rounds once, in the
+// same order as the CPU reference (cpu/cpu_model_ops.cpp), which the GPU tests hold them to.
+// Nothing here synchronises with the host, so a decode step can be captured in a CUDA graph.
+#include <algorithm>
+#include <climits>
+#include <stdexcept>
+
+#include "backend/cuda_backend.hpp"
+#include "backend/cuda_check.hpp"
+#include "model/cuda/attention.cuh"
+#include "model/model_ops.hpp"
+#include "moe/cuda/expert_kernels.cuh"
+
+namespace moebench {
+
+namespace {
+
+constexpr int kThreads = 256;
+constexpr int kHeadThreads = 128;
+
+unsigned grid_for(int64_t work) { return unsigned(std::min<int64_t>((work + kThreads - 1) / kThreads, 65535)); }
+
+// Sum of `v` over the block (blockDim.x a multiple of 32, at most 1024); every thread gets it.
+__device__ float block_sum(float v, float* scratch) {
+  for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, warps = blockDim.x / 32;
+  __syncthreads();  // scratch may still be read by a previous call
+  if (lane == 0) scratch[warp] = v;
+  __syncthreads();
+  float total = 0;
+  for (int w = 0; w < warps; ++w) total += scratch[w];
+  return total;
+}
+
+__global__ void embed_kernel(const int32_t* tokens, int64_t rows, const uint16_t* table, int64_t hidden,
+                             uint16_t* out) {
+  const int64_t total = rows * hidden;
+  for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < total; i += int64_t(gridDim.x) * blockDim.x) {
+    const int64_t r = i / hidden, c = i % hidden;
+    out[i] = table[int64_t(tokens[r]) * hidden + c];
+  }
+}
+
+// One block per row.
+__global__ void rms_norm_kernel(const uint16_t* x, const uint16_t* w, int64_t dim, float eps, DType dtype,
+                                uint16_t* out) {
+  __shared__ float scratch[32];
+  const uint16_t* xr = x + int64_t(blockIdx.x) * dim;
+  uint16_t* o = out + int64_t(blockIdx.x) * dim;
+  float ss = 0;
+  for (int64_t c = threadIdx.x; c < dim; c += blockDim.x) {
+    const float v = half_bits_to_float(xr[c], dtype);
+    ss += v * v;
+  }
+  const float r = 1.0f / sqrtf(block_sum(ss, scratch) / float(dim) + eps);
+  for (int64_t c = threadIdx.x; c < dim; c += blockDim.x)
+    o[c] = float_to_half_bits(half_bits_to_float(xr[c], dtype) * r * half_bits_to_float(w[c], dtype), dtype);
+}
+
+__global__ void add_kernel(uint16_t* h, const uint16_t* y, int64_t count, DType dtype) {
+  for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < count; i += int64_t(gridDim.x) * blockDim.x)
+    h[i] = float_to_half_bits(half_bits_to_float(h[i], dtype) + half_bits_to_float(y[i], dtype), dtype);
+}
+
+// Block (token t, head h of q, k, v): QK-norm, RoPE, and the write to q or the cache slot.
+// Dynamic shared memory: head_dim floats.
+__global__ void qkv_to_cache_kernel(QkvToCacheArgs a, DType dtype) {
+  extern __shared__ float head[];
+  __shared__ float scratch[32];
+  const AttentionDims& d = a.dims;
+  const int hd = d.head_dim, heads = d.num_heads, kv = d.num_kv_heads;
+  const int64_t t = blockIdx.x;
+  const int h = blockIdx.y;
+  const int64_t seq = t / a.tokens_per_seq;
+  const int pos = (a.positions ? a.positions[seq] : 0) + a.start_pos + int(t % a.tokens_per_seq);
+  const int64_t slot = (seq * d.max_context + pos) * kv;
+  const uint16_t* src = static_cast<const uint16_t*>(a.qkv) + t * int64_t(heads + 2 * kv) * hd + int64_t(h) * hd;
+  uint16_t* dst = h < heads        ? static_cast<uint16_t*>(a.q) + (t * heads + h) * hd
+                  : h < heads + kv ? static_cast<uint16_t*>(a.k_cache) + (slot + h - heads) * hd
+                                   : static_cast<uint16_t*>(a.v_cache) + (slot + h - heads - kv) * hd;
+  if (h >= heads + kv) {  // v: as projected
+    for (int c = threadIdx.x; c < hd; c += blockDim.x) dst[c] = src[c];
+    return;
+  }
+  for (int c = threadIdx.x; c < hd; c += blockDim.x) head[c] = half_bits_to_float(src[c], dtype);
+  const auto* norm = static_cast<const uint16_t*>(h < heads ? a.q_norm : a.k_norm);
+  if (norm) {  // uniform across the block: every thread takes the reduction
+    float ss = 0;
+    for (int c = threadIdx.x; c < hd; c += blockDim.x) ss += head[c] * head[c];
+    const float r = 1.0f / sqrtf(block_sum(ss, scratch) / float(hd) + a.eps);
+    for (int c = threadIdx.x; c < hd; c += blockDim.x)
+      head[c] = round_to_dtype(head[c] * r * half_bits_to_float(norm[c], dtype), dtype);
+  }
+  __syncthreads();
+  const int half = hd / 2;
+  for (int i = threadIdx.x; i < half; i += blockDim.x) {
+    const float angle = rope_angle(pos, i, hd, a.rope_theta), c = cosf(angle), s = sinf(angle);
+    const float x1 = head[i], x2 = head[i + half];
+    dst[i] = float_to_half_bits(x1 * c - x2 * s, dtype);
+    dst[i + half] = float_to_half_bits(x2 * c + x1 * s, dtype);
+  }
+}
+
+// One block per row: the first index of the largest value (NaN never wins).
+__global__ void argmax_kernel(const float* logits, int64_t vocab, int32_t* out) {
+  __shared__ float best_v[kThreads];
+  __shared__ int64_t best_i[kThreads];
+  const float* row = logits + int64_t(blockIdx.x) * vocab;
+  float bv = -INFINITY;
+  int64_t bi = vocab;  // none yet
+  for (int64_t i = threadIdx.x; i < vocab; i += blockDim.x)
+    if (row[i] > bv) {  // ascending i per thread: strict keeps the first
+      bv = row[i];
+      bi = i;
+    }
+  best_v[threadIdx.x] = bv;
+  best_i[threadIdx.x] = bi;
+  __syncthreads();
+  for (int stride = blockDim.x / 2; stride > 0; stride >>= 1) {
+    if (threadIdx.x < stride) {
+      const float v = best_v[threadIdx.x + stride];
+      const int64_t i = best_i[threadIdx.x + stride];
+      if (v > best_v[threadIdx.x] || (v == best_v[threadIdx.x] && i < best_i[threadIdx.x])) {
+        best_v[threadIdx.x] = v;
+        best_i[threadIdx.x] = i;
+      }
+    }
+    __syncthreads();
+  }
+  if (threadIdx.x == 0) out[blockIdx.x] = int32_t(best_i[0] == vocab ? 0 : best_i[0]);
+}
+
+__global__ void advance_positions_kernel(int32_t* positions, int32_t* context_lens, int64_t batch) {
+  const int64_t b = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (b < batch) context_lens[b] = ++positions[b] + 1;
+}
+
+AttentionShape attention_shape(const AttentionDims& d) {
+  AttentionShape s;
+  s.batch = d.batch;
+  s.num_heads = d.num_heads;
+  s.num_kv_heads = d.num_kv_heads;
+  s.head_dim = d.head_dim;
+  s.max_context = d.max_context;
+  s.softmax_scale = d.softmax_scale;
+  return s;
+}
+
+// The split-K plan, and so the workspace, depends on the batch: the largest over 1..max batch.
+size_t decode_workspace_bytes(const AttentionDims& max_dims) {
+  if (max_dims.batch <= 0) return 0;
+  size_t bytes = 0;
+  AttentionDims d = max_dims;
+  for (d.batch = 1; d.batch <= max_dims.batch; ++d.batch)
+    bytes = std::max(bytes, attention_decode_workspace_bytes(attention_shape(d)));
+  return bytes;
+}
+
+class CudaModelOps final : public ModelOps {
+ public:
+  CudaModelOps(Backend& backend, DType dtype, const AttentionDims& max_dims)
+      : dtype_(dtype), stream_(cuda_stream(backend)), cublas_(cublas_handle(backend)),
+        decode_workspace_(backend, decode_workspace_bytes(max_dims)), max_dims_(max_dims) {}
+
+  void embed(const int32_t* tokens, int64_t rows, const void* table, int64_t hidden, void* out) override {
+    if (rows == 0) return;
+    embed_kernel<<<grid_for(rows * hidden), kThreads, 0, stream_>>>(tokens, rows, static_cast<const uint16_t*>(table),
+                                                                     hidden, static_cast<uint16_t*>(out));
+    MB_CUDA_CHECK_LAUNCH();
+  }
+
+  void rms_norm(const void* x, const void* weight, int64_t rows, int64_t dim, float eps, void* out) override {
+    if (rows == 0) return;
+    rms_norm_kernel<<<unsigned(rows), kThreads, 0, stream_>>>(static_cast<const uint16_t*>(x),
+                                                              static_cast<const uint16_t*>(weight), dim, eps, dtype_,
+                                                              static_cast<uint16_t*>(out));
+    MB_CUDA_CHECK_LAUNCH();
+  }
+
+  void linear(const void* x, const void* w, void* out, int64_t m, int64_t n, int64_t k, bool out_fp32) override {
+    gemm_rows(cublas_, x, w, out, m, n, k, dtype_, out_fp32);
+  }
+
+  void add(void* h, const void* y, int64_t count) override {
+    if (count == 0) return;
+    add_kernel<<<grid_for(count), kThreads, 0, stream_>>>(static_cast<uint16_t*>(h), static_cast<const uint16_t*>(y),
+                                                          count, dtype_);
+    MB_CUDA_CHECK_LAUNCH();
+  }
+
+  void gated_activation(Activation activation, const void* h, int64_t rows, int64_t inter, void* out) override {
+    launch_gated_activation(activation, h, rows, inter, dtype_, out, stream_);
+  }
+
+  void qkv_to_cache(const QkvToCacheArgs& a) override {
+    if (a.rows == 0) return;
+    const dim3 grid(unsigned(a.rows), unsigned(a.dims.num_heads + 2 * a.dims.num_kv_heads));
+    qkv_to_cache_kernel<<<grid, kHeadThreads, size_t(a.dims.head_dim) * sizeof(float), stream_>>>(a, dtype_);
+    MB_CUDA_CHECK_LAUNCH();
+  }
+
+  void attention_prefill(const void* q, const void* k_cache, const void* v_cache, void* out, const AttentionDims& d,
+                         int q_len, int start_pos) override {
+    moebench::attention_prefill(q, k_cache, v_cache, out, attention_shape(d), q_len, start_pos, dtype_, stream_);
+  }
+
+  void attention_decode(const void* q, const void* k_cache, const void* v_cache, void* out,
+                        const int32_t* context_lens, const AttentionDims& d) override {
+    if (d.batch > max_dims_.batch || attention_decode_workspace_bytes(attention_shape(d)) > decode_workspace_.bytes())
+      throw std::invalid_argument("attention_decode: batch or context beyond the workspace's");
+    moebench::attention_decode(q, k_cache, v_cache, out, context_lens, attention_shape(d), dtype_,
+                               decode_workspace_.get(), stream_);
+  }
+
+  void last_token_rows(const void* x, int64_t batch, int64_t len, int64_t hidden, void* out) override {
+    const size_t row = size_t(hidden) * sizeof(uint16_t);
+    MB_CUDA_CHECK(cudaMemcpy2DAsync(out, row, static_cast<const char*>(x) + size_t(len - 1) * row, size_t(len) * row,
+                                    row, size_t(batch), cudaMemcpyDeviceToDevice, stream_));
+  }
+
+  void argmax(const float* logits, int64_t rows, int64_t vocab, int32_t* out) override {
+    if (rows == 0) return;
+    argmax_kernel<<<unsigned(rows), kThreads, 0, stream_>>>(logits, vocab, out);
+    MB_CUDA_CHECK_LAUNCH();
+  }
+
+  void advance_positions(int32_t* positions, int32_t* context_lens, int64_t batch) override {
+    if (batch == 0) return;
+    advance_positions_kernel<<<grid_for(batch), kThreads, 0, stream_>>>(positions, context_lens, batch);
+    MB_CUDA_CHECK_LAUNCH();
+  }
+
+ private:
+  DType dtype_;
+  cudaStream_t stream_;
+  cublasHandle_t cublas_;
+  DeviceBuffer decode_workspace_;
+  AttentionDims max_dims_;
+};
+
+}  // namespace
+
+std::unique_ptr<ModelOps> make_cuda_model_ops(Backend& backend, DType dtype, const AttentionDims& max_dims) {
+  return std::make_unique<CudaModelOps>(backend, dtype, max_dims);
+}
+
+}  // namespace moebench

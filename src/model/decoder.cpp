@@ -1,0 +1,180 @@
+#include "model/decoder.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <stdexcept>
+
+#include <fmt/format.h>
+
+namespace moebench {
+
+std::vector<PrefillChunk> plan_prefill(int64_t batch, int64_t input_len, int64_t max_tokens) {
+  std::vector<PrefillChunk> plan;
+  if (input_len <= max_tokens) {
+    const int64_t group = std::max<int64_t>(1, max_tokens / input_len);
+    for (int64_t s = 0; s < batch; s += group)
+      plan.push_back({s, std::min(group, batch - s), 0, int(input_len)});
+    return plan;
+  }
+  for (int64_t s = 0; s < batch; ++s)
+    for (int64_t start = 0; start < input_len; start += max_tokens)
+      plan.push_back({s, 1, int(start), int(std::min(max_tokens, input_len - start))});
+  return plan;
+}
+
+int64_t prefill_step_rows(int64_t batch, int64_t input_len, int64_t max_tokens) {
+  int64_t rows = 0;
+  for (const PrefillChunk& c : plan_prefill(batch, input_len, max_tokens)) rows = std::max(rows, c.rows());
+  return rows;
+}
+
+int64_t DecoderLimits::max_step_rows() const {
+  return std::max(max_batch, prefill_step_rows(max_batch, input_len, prefill_chunk));
+}
+
+Decoder::Decoder(Backend& backend, const DecoderConfig& config, const ModelWeights& weights, ModelOps& ops,
+                 MoeImpl* moe, const DecoderLimits& limits)
+    : backend_(backend), config_(config), weights_(weights), ops_(ops), moe_(moe), limits_(limits) {
+  const ModelConfig& m = config.model;
+  if (!moe && m.moe_layer_count() > 0) throw std::invalid_argument("Decoder: MoE layers need an implementation");
+  const int64_t rows = limits.max_step_rows(), B = limits.max_batch, H = m.hidden_size;
+  const size_t elem = size_t(dtype_bytes(config.dtype));
+  h_ = DeviceBuffer(backend, size_t(rows * H) * elem);
+  xn_ = DeviceBuffer(backend, size_t(rows * H) * elem);
+  out_ = DeviceBuffer(backend, size_t(rows * H) * elem);
+  qkv_ = DeviceBuffer(backend, size_t(rows * config.qkv_width()) * elem);
+  q_ = DeviceBuffer(backend, size_t(rows * config.q_width()) * elem);
+  attn_ = DeviceBuffer(backend, size_t(rows * config.q_width()) * elem);
+  if (m.moe_layer_count() > 0) router_logits_ = DeviceBuffer(backend, size_t(rows * m.num_experts) * sizeof(float));
+  if (m.first_k_dense_replace > 0) {
+    dense_h_ = DeviceBuffer(backend, size_t(rows * 2 * m.dense_intermediate_size) * elem);
+    dense_act_ = DeviceBuffer(backend, size_t(rows * m.dense_intermediate_size) * elem);
+  }
+  last_ = DeviceBuffer(backend, size_t(B * H) * elem);
+  last_normed_ = DeviceBuffer(backend, size_t(B * H) * elem);
+  logits_ = DeviceBuffer(backend, size_t(B * m.vocab_size) * sizeof(float));
+  tokens_ = DeviceBuffer(backend, size_t(B) * sizeof(int32_t));
+  positions_ = DeviceBuffer(backend, size_t(B) * sizeof(int32_t));
+  context_lens_ = DeviceBuffer(backend, size_t(B) * sizeof(int32_t));
+  // A decode step before any prefill (priming, before a graph is recorded) reads token 0.
+  backend.fill_bytes(tokens_.get(), 0, tokens_.bytes());
+}
+
+int64_t Decoder::activation_bytes() const {
+  int64_t total = 0;
+  for (const DeviceBuffer* b : {&h_, &xn_, &out_, &qkv_, &q_, &attn_, &router_logits_, &dense_h_, &dense_act_, &last_,
+                                &last_normed_, &logits_, &tokens_, &positions_, &context_lens_})
+    total += int64_t(b->bytes());
+  return total;
+}
+
+AttentionDims Decoder::dims(const KvCache& cache, int64_t sequences) const {
+  const ModelConfig& m = config_.model;
+  AttentionDims d;
+  d.batch = int(sequences);
+  d.num_heads = m.num_attention_heads;
+  d.num_kv_heads = m.num_kv_heads;
+  d.head_dim = m.head_dim;
+  d.max_context = int(cache.max_context());
+  d.softmax_scale = 1.0f / std::sqrt(float(m.head_dim));
+  return d;
+}
+
+char* Decoder::cache_at(void* layer_cache, const KvCache& cache, int64_t first_seq) const {
+  return static_cast<char*>(layer_cache) + size_t(first_seq * cache.sequence_elements()) * size_t(dtype_bytes(config_.dtype));
+}
+
+void Decoder::layers(KvCache& cache, const Step& step) {
+  const ModelConfig& m = config_.model;
+  const int64_t rows = step.rows(), H = m.hidden_size;
+  const float eps = float(m.rms_norm_eps);
+  const AttentionDims d = dims(cache, step.sequences);
+  for (int l = 0; l < m.num_layers; ++l) {
+    const DecoderLayerWeights& w = weights_.layer(l);
+    ops_.rms_norm(h_.get(), w.attn_norm.get(), rows, H, eps, xn_.get());
+    ops_.linear(xn_.get(), w.qkv.get(), qkv_.get(), rows, config_.qkv_width(), H);
+    QkvToCacheArgs a;
+    a.qkv = qkv_.get();
+    a.q_norm = w.q_norm.get();
+    a.k_norm = w.k_norm.get();
+    a.positions = step.decode ? positions_.as<int32_t>() : nullptr;
+    a.start_pos = step.start_pos;
+    a.rows = rows;
+    a.tokens_per_seq = step.tokens_per_seq;
+    a.rope_theta = float(m.rope_theta);
+    a.eps = eps;
+    a.dims = d;
+    a.q = q_.get();
+    a.k_cache = cache_at(cache.k(l), cache, step.first_seq);
+    a.v_cache = cache_at(cache.v(l), cache, step.first_seq);
+    ops_.qkv_to_cache(a);
+    if (step.decode)
+      ops_.attention_decode(q_.get(), a.k_cache, a.v_cache, attn_.get(), context_lens_.as<int32_t>(), d);
+    else
+      ops_.attention_prefill(q_.get(), a.k_cache, a.v_cache, attn_.get(), d, int(step.tokens_per_seq), step.start_pos);
+    ops_.linear(attn_.get(), w.o.get(), out_.get(), rows, H, config_.q_width());
+    ops_.add(h_.get(), out_.get(), rows * H);
+    ops_.rms_norm(h_.get(), w.ffn_norm.get(), rows, H, eps, xn_.get());
+    mlp(l, rows);
+    ops_.add(h_.get(), out_.get(), rows * H);
+  }
+}
+
+void Decoder::mlp(int layer, int64_t rows) {
+  const ModelConfig& m = config_.model;
+  const DecoderLayerWeights& w = weights_.layer(layer);
+  const int64_t H = m.hidden_size;
+  if (config_.is_dense(layer)) {
+    const int64_t I = m.dense_intermediate_size;
+    ops_.linear(xn_.get(), w.dense_gate_up.get(), dense_h_.get(), rows, 2 * I, H);
+    ops_.gated_activation(m.activation, dense_h_.get(), rows, I, dense_act_.get());
+    ops_.linear(dense_act_.get(), w.dense_down.get(), out_.get(), rows, H, I);
+    return;
+  }
+  ops_.linear(xn_.get(), w.router.get(), router_logits_.get(), rows, m.num_experts, H, /*out_fp32=*/true);
+  if (on_router_logits) on_router_logits(layer, router_logits_.as<float>(), rows);
+  moe_->bind_weights(w.experts->view());
+  moe_->forward(LayerArgs{xn_.get(), router_logits_.as<float>(), out_.get(), rows});
+}
+
+void Decoder::next_tokens(const void* hidden, int64_t rows, int64_t first_seq) {
+  const ModelConfig& m = config_.model;
+  float* logits = logits_.as<float>() + first_seq * m.vocab_size;
+  ops_.rms_norm(hidden, weights_.final_norm(), rows, m.hidden_size, float(m.rms_norm_eps), last_normed_.get());
+  ops_.linear(last_normed_.get(), weights_.lm_head(), logits, rows, m.vocab_size, m.hidden_size, /*out_fp32=*/true);
+  ops_.argmax(logits, rows, m.vocab_size, tokens_.as<int32_t>() + first_seq);
+}
+
+void Decoder::prefill(KvCache& cache, const int32_t* prompts, int64_t batch, int64_t input_len) {
+  if (batch > limits_.max_batch || batch > cache.batch() || input_len > limits_.input_len ||
+      input_len >= cache.max_context())
+    throw std::invalid_argument(fmt::format("Decoder::prefill: batch {} x {} tokens beyond the limits ({} x {})",
+                                            batch, input_len, limits_.max_batch, limits_.input_len));
+  const int64_t H = config_.model.hidden_size;
+  for (const PrefillChunk& c : plan_prefill(batch, input_len, limits_.prefill_chunk)) {
+    const Step step{c.first_seq, c.sequences, c.len, c.start_pos, false};
+    ops_.embed(prompts + c.first_seq * input_len + c.start_pos, c.rows(), weights_.embedding(), H, h_.get());
+    layers(cache, step);
+    if (c.start_pos + c.len == input_len) {  // the prompts' last tokens: their next tokens
+      ops_.last_token_rows(h_.get(), c.sequences, c.len, H, last_.get());
+      next_tokens(last_.get(), c.sequences, c.first_seq);
+    }
+  }
+}
+
+void Decoder::start_decode(int64_t batch, int64_t input_len) {
+  const std::vector<int32_t> positions(static_cast<size_t>(batch), int32_t(input_len));
+  const std::vector<int32_t> context(static_cast<size_t>(batch), int32_t(input_len + 1));
+  backend_.copy_to_device(positions_.get(), positions.data(), positions.size() * sizeof(int32_t));
+  backend_.copy_to_device(context_lens_.get(), context.data(), context.size() * sizeof(int32_t));
+}
+
+void Decoder::decode_step(KvCache& cache, int64_t batch) {
+  const Step step{0, batch, 1, 0, true};
+  ops_.embed(tokens_.as<int32_t>(), batch, weights_.embedding(), config_.model.hidden_size, h_.get());
+  layers(cache, step);
+  next_tokens(h_.get(), batch, 0);
+  ops_.advance_positions(positions_.as<int32_t>(), context_lens_.as<int32_t>(), batch);
+}
+
+}  // namespace moebench
