@@ -89,9 +89,11 @@ void Decoder::layers(KvCache& cache, const Step& step) {
   const int64_t rows = step.rows(), H = m.hidden_size;
   const float eps = float(m.rms_norm_eps);
   const AttentionDims d = dims(cache, step.sequences);
+  // Each residual add is fused with the norm that follows it (the next layer's attention norm
+  // after the MLP): two kernels fewer per layer in every decode step.
+  ops_.rms_norm(h_.get(), weights_.layer(0).attn_norm.get(), rows, H, eps, xn_.get());
   for (int l = 0; l < m.num_layers; ++l) {
     const DecoderLayerWeights& w = weights_.layer(l);
-    ops_.rms_norm(h_.get(), w.attn_norm.get(), rows, H, eps, xn_.get());
     ops_.linear(xn_.get(), w.qkv.get(), qkv_.get(), rows, config_.qkv_width(), H);
     QkvToCacheArgs a;
     a.qkv = qkv_.get();
@@ -113,10 +115,12 @@ void Decoder::layers(KvCache& cache, const Step& step) {
     else
       ops_.attention_prefill(q_.get(), a.k_cache, a.v_cache, attn_.get(), d, int(step.tokens_per_seq), step.start_pos);
     ops_.linear(attn_.get(), w.o.get(), out_.get(), rows, H, config_.q_width());
-    ops_.add(h_.get(), out_.get(), rows * H);
-    ops_.rms_norm(h_.get(), w.ffn_norm.get(), rows, H, eps, xn_.get());
+    ops_.add_rms_norm(h_.get(), out_.get(), w.ffn_norm.get(), rows, H, eps, xn_.get());
     mlp(l, rows);
-    ops_.add(h_.get(), out_.get(), rows * H);
+    if (l + 1 < m.num_layers)
+      ops_.add_rms_norm(h_.get(), out_.get(), weights_.layer(l + 1).attn_norm.get(), rows, H, eps, xn_.get());
+    else
+      ops_.add(h_.get(), out_.get(), rows * H);
   }
 }
 

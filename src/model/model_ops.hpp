@@ -63,6 +63,12 @@ class ModelOps {
                       bool out_fp32 = false) = 0;
   // h[i] += y[i] for `count` elements (the residual stream).
   virtual void add(void* h, const void* y, int64_t count) = 0;
+  // add(h, y), then rms_norm(h) into out: a backend may do both in one pass.
+  virtual void add_rms_norm(void* h, const void* y, const void* weight, int64_t rows, int64_t dim, float eps,
+                            void* out) {
+    add(h, y, rows * dim);
+    rms_norm(h, weight, rows, dim, eps, out);
+  }
   // h [rows][2 I] (gate, up) -> out [rows][I] = activation(gate) * up.
   virtual void gated_activation(Activation activation, const void* h, int64_t rows, int64_t inter, void* out) = 0;
   virtual void qkv_to_cache(const QkvToCacheArgs& args) = 0;

@@ -42,20 +42,68 @@ __global__ void embed_kernel(const int32_t* tokens, int64_t rows, const uint16_t
   }
 }
 
-// One block per row.
-__global__ void rms_norm_kernel(const uint16_t* x, const uint16_t* w, int64_t dim, float eps, DType dtype,
-                                uint16_t* out) {
+// 16-byte vectors of 8 elements where the row length allows, single elements otherwise.
+template <int kVec>
+struct Packed;
+template <>
+struct Packed<8> {
+  using Type = uint4;
+};
+template <>
+struct Packed<1> {
+  using Type = uint16_t;
+};
+
+// One block per row: out = h / rms(h) * w. With kAdd, h = round(h + y) is written back first
+// (the residual add of a decoder step), in the same pass. Without it h is only read.
+template <int kVec, bool kAdd>
+__global__ void rms_norm_kernel(uint16_t* h, const uint16_t* y, const uint16_t* w, int64_t dim, float eps,
+                                DType dtype, uint16_t* out) {
+  using P = typename Packed<kVec>::Type;
   __shared__ float scratch[32];
-  const uint16_t* xr = x + int64_t(blockIdx.x) * dim;
-  uint16_t* o = out + int64_t(blockIdx.x) * dim;
+  const int64_t n = dim / kVec;
+  P* hr = reinterpret_cast<P*>(h + int64_t(blockIdx.x) * dim);
   float ss = 0;
-  for (int64_t c = threadIdx.x; c < dim; c += blockDim.x) {
-    const float v = half_bits_to_float(xr[c], dtype);
-    ss += v * v;
+  for (int64_t i = threadIdx.x; i < n; i += blockDim.x) {
+    P v = hr[i];
+    uint16_t* e = reinterpret_cast<uint16_t*>(&v);
+    if constexpr (kAdd) {
+      P a = reinterpret_cast<const P*>(y + int64_t(blockIdx.x) * dim)[i];
+      const uint16_t* ae = reinterpret_cast<const uint16_t*>(&a);
+#pragma unroll
+      for (int k = 0; k < kVec; ++k)
+        e[k] = float_to_half_bits(half_bits_to_float(e[k], dtype) + half_bits_to_float(ae[k], dtype), dtype);
+      hr[i] = v;
+    }
+#pragma unroll
+    for (int k = 0; k < kVec; ++k) {
+      const float f = half_bits_to_float(e[k], dtype);
+      ss += f * f;
+    }
   }
   const float r = 1.0f / sqrtf(block_sum(ss, scratch) / float(dim) + eps);
-  for (int64_t c = threadIdx.x; c < dim; c += blockDim.x)
-    o[c] = float_to_half_bits(half_bits_to_float(xr[c], dtype) * r * half_bits_to_float(w[c], dtype), dtype);
+  P* o = reinterpret_cast<P*>(out + int64_t(blockIdx.x) * dim);
+  for (int64_t i = threadIdx.x; i < n; i += blockDim.x) {
+    P v = hr[i], wv = reinterpret_cast<const P*>(w)[i], res;
+    const uint16_t* e = reinterpret_cast<const uint16_t*>(&v);
+    const uint16_t* we = reinterpret_cast<const uint16_t*>(&wv);
+    uint16_t* re = reinterpret_cast<uint16_t*>(&res);
+#pragma unroll
+    for (int k = 0; k < kVec; ++k)
+      re[k] = float_to_half_bits(half_bits_to_float(e[k], dtype) * r * half_bits_to_float(we[k], dtype), dtype);
+    o[i] = res;
+  }
+}
+
+template <bool kAdd>
+void launch_rms_norm(uint16_t* h, const uint16_t* y, const uint16_t* w, int64_t rows, int64_t dim, float eps,
+                     DType dtype, uint16_t* out, cudaStream_t stream) {
+  if (rows == 0) return;
+  if (dim % 8 == 0)
+    rms_norm_kernel<8, kAdd><<<unsigned(rows), kThreads, 0, stream>>>(h, y, w, dim, eps, dtype, out);
+  else
+    rms_norm_kernel<1, kAdd><<<unsigned(rows), kThreads, 0, stream>>>(h, y, w, dim, eps, dtype, out);
+  MB_CUDA_CHECK_LAUNCH();
 }
 
 __global__ void add_kernel(uint16_t* h, const uint16_t* y, int64_t count, DType dtype) {
@@ -103,32 +151,55 @@ __global__ void qkv_to_cache_kernel(QkvToCacheArgs a, DType dtype) {
 }
 
 // One block per row: the first index of the largest value (NaN never wins).
-__global__ void argmax_kernel(const float* logits, int64_t vocab, int32_t* out) {
-  __shared__ float best_v[kThreads];
-  __shared__ int64_t best_i[kThreads];
+// One block of 1024 threads per row; each thread keeps four loads in flight and visits its
+// indices in ascending order, so a strict > keeps the first of equal values; the reductions
+// break ties to the lower index.
+constexpr int kArgmaxThreads = 1024;
+constexpr int kArgmaxLoads = 4;
+
+__device__ void keep_better(float& bv, int64_t& bi, float v, int64_t i) {
+  if (v > bv || (v == bv && i < bi)) {
+    bv = v;
+    bi = i;
+  }
+}
+
+__global__ void __launch_bounds__(kArgmaxThreads) argmax_kernel(const float* logits, int64_t vocab, int32_t* out) {
+  __shared__ float warp_v[32];
+  __shared__ int64_t warp_i[32];
   const float* row = logits + int64_t(blockIdx.x) * vocab;
   float bv = -INFINITY;
   int64_t bi = vocab;  // none yet
-  for (int64_t i = threadIdx.x; i < vocab; i += blockDim.x)
-    if (row[i] > bv) {  // ascending i per thread: strict keeps the first
-      bv = row[i];
-      bi = i;
+  for (int64_t base = threadIdx.x; base < vocab; base += int64_t(kArgmaxLoads) * blockDim.x) {
+    float v[kArgmaxLoads];
+#pragma unroll
+    for (int j = 0; j < kArgmaxLoads; ++j) {
+      const int64_t i = base + int64_t(j) * blockDim.x;
+      v[j] = i < vocab ? row[i] : -INFINITY;
     }
-  best_v[threadIdx.x] = bv;
-  best_i[threadIdx.x] = bi;
-  __syncthreads();
-  for (int stride = blockDim.x / 2; stride > 0; stride >>= 1) {
-    if (threadIdx.x < stride) {
-      const float v = best_v[threadIdx.x + stride];
-      const int64_t i = best_i[threadIdx.x + stride];
-      if (v > best_v[threadIdx.x] || (v == best_v[threadIdx.x] && i < best_i[threadIdx.x])) {
-        best_v[threadIdx.x] = v;
-        best_i[threadIdx.x] = i;
+#pragma unroll
+    for (int j = 0; j < kArgmaxLoads; ++j)
+      if (v[j] > bv) {
+        bv = v[j];
+        bi = base + int64_t(j) * blockDim.x;
       }
-    }
-    __syncthreads();
   }
-  if (threadIdx.x == 0) out[blockIdx.x] = int32_t(best_i[0] == vocab ? 0 : best_i[0]);
+  auto warp_reduce = [](float& v, int64_t& i) {
+    for (int o = 16; o > 0; o >>= 1) keep_better(v, i, __shfl_xor_sync(0xffffffffu, v, o), __shfl_xor_sync(0xffffffffu, i, o));
+  };
+  warp_reduce(bv, bi);
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+  if (lane == 0) {
+    warp_v[warp] = bv;
+    warp_i[warp] = bi;
+  }
+  __syncthreads();
+  if (warp == 0) {
+    bv = lane < int(blockDim.x / 32) ? warp_v[lane] : -INFINITY;
+    bi = lane < int(blockDim.x / 32) ? warp_i[lane] : vocab;
+    warp_reduce(bv, bi);
+    if (lane == 0) out[blockIdx.x] = int32_t(bi == vocab ? 0 : bi);
+  }
 }
 
 __global__ void advance_positions_kernel(int32_t* positions, int32_t* context_lens, int64_t batch) {
@@ -172,10 +243,17 @@ class CudaModelOps final : public ModelOps {
 
   void rms_norm(const void* x, const void* weight, int64_t rows, int64_t dim, float eps, void* out) override {
     if (rows == 0) return;
-    rms_norm_kernel<<<unsigned(rows), kThreads, 0, stream_>>>(static_cast<const uint16_t*>(x),
-                                                              static_cast<const uint16_t*>(weight), dim, eps, dtype_,
-                                                              static_cast<uint16_t*>(out));
-    MB_CUDA_CHECK_LAUNCH();
+    // Without the add the kernel only reads x.
+    launch_rms_norm<false>(const_cast<uint16_t*>(static_cast<const uint16_t*>(x)), nullptr,
+                           static_cast<const uint16_t*>(weight), rows, dim, eps, dtype_, static_cast<uint16_t*>(out),
+                           stream_);
+  }
+
+  void add_rms_norm(void* h, const void* y, const void* weight, int64_t rows, int64_t dim, float eps,
+                    void* out) override {
+    launch_rms_norm<true>(static_cast<uint16_t*>(h), static_cast<const uint16_t*>(y),
+                          static_cast<const uint16_t*>(weight), rows, dim, eps, dtype_, static_cast<uint16_t*>(out),
+                          stream_);
   }
 
   void linear(const void* x, const void* w, void* out, int64_t m, int64_t n, int64_t k, bool out_fp32) override {
@@ -221,7 +299,7 @@ class CudaModelOps final : public ModelOps {
 
   void argmax(const float* logits, int64_t rows, int64_t vocab, int32_t* out) override {
     if (rows == 0) return;
-    argmax_kernel<<<unsigned(rows), kThreads, 0, stream_>>>(logits, vocab, out);
+    argmax_kernel<<<unsigned(rows), kArgmaxThreads, 0, stream_>>>(logits, vocab, out);
     MB_CUDA_CHECK_LAUNCH();
   }
 
