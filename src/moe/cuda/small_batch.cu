@@ -16,11 +16,8 @@ namespace moebench {
 namespace {
 
 constexpr int kWarps = 8;          // per block
-// Weight rows a warp streams together (their loads in flight at once): two gate/up column
-// pairs in the first kernel, four rows of the down projection in the second.
-constexpr int kRowsInFlight = 4;
-constexpr int kGateUpColsPerBlock = kWarps * kRowsInFlight / 2;
-constexpr int kDownRowsPerBlock = kWarps * kRowsInFlight;
+constexpr int kRowsPerWarp = 2;    // weight rows (output columns) each warp streams
+constexpr int kColsPerBlock = kWarps * kRowsPerWarp;
 constexpr int kTokenBatch = 8;     // token rows kept in registers per pass over a weight row
 constexpr int kMaxSlots = 1024;    // slots a block scans for its expert's tokens (shared memory)
 
@@ -116,28 +113,20 @@ __global__ void __launch_bounds__(kWarps * 32) gate_up_kernel(const uint4* x, co
   const int e = ids[blockIdx.x], lane = threadIdx.x % 32, warp = threadIdx.x / 32;
   const int64_t vecs = hidden / 8;
   const uint4* w = w13 + int64_t(e) * 2 * inter * vecs;
-  constexpr int kCols = kRowsInFlight / 2;
-  int64_t cols[kCols];
-  const uint4* rows[kRowsInFlight];  // gate c0, up c0, gate c1, up c1
-#pragma unroll
-  for (int j = 0; j < kCols; ++j) {
-    cols[j] = (int64_t(blockIdx.y) * kWarps + warp) * kCols + j;
-    const int64_t c = min(cols[j], inter - 1);  // a column past the end repeats the last, unwritten
-    rows[2 * j] = w + c * vecs;
-    rows[2 * j + 1] = w + (inter + c) * vecs;
-  }
-  if (cols[0] >= inter) return;
-  for (int base = 0; base < n; base += kTokenBatch) {
-    const int nb = min(kTokenBatch, n - base);
-    float acc[kRowsInFlight][kTokenBatch];
-    dot_rows<Half2>(rows, vecs, nb, [&](int b) { return x + int64_t(slots[base + b] / top_k) * vecs; }, acc);
-#pragma unroll
-    for (int j = 0; j < kCols; ++j)
+  for (int i = 0; i < kRowsPerWarp; ++i) {
+    const int64_t c = int64_t(blockIdx.y) * kColsPerBlock + warp * kRowsPerWarp + i;
+    if (c >= inter) break;
+    const uint4* const rows[2] = {w + c * vecs, w + (inter + c) * vecs};  // gate, up
+    for (int base = 0; base < n; base += kTokenBatch) {
+      const int nb = min(kTokenBatch, n - base);
+      float acc[2][kTokenBatch];
+      dot_rows<Half2>(rows, vecs, nb, [&](int b) { return x + int64_t(slots[base + b] / top_k) * vecs; }, acc);
 #pragma unroll
       for (int b = 0; b < kTokenBatch; ++b)
-        if (b < nb && lane == b && cols[j] < inter)
-          h[int64_t(slots[base + b]) * inter + cols[j]] =
-              to_half_bits<Half2>(gated_activation<float>(activation, acc[2 * j][b], acc[2 * j + 1][b]));
+        if (b < nb && lane == b)
+          h[int64_t(slots[base + b]) * inter + c] =
+              to_half_bits<Half2>(gated_activation<float>(activation, acc[0][b], acc[1][b]));
+    }
   }
 }
 
@@ -151,32 +140,26 @@ __global__ void __launch_bounds__(kWarps * 32) down_kernel(const uint4* h, const
   const int e = ids[blockIdx.x], lane = threadIdx.x % 32, warp = threadIdx.x / 32;
   const int64_t vecs = inter / 8;
   const uint4* w = w2 + int64_t(e) * hidden * vecs;
-  int64_t out_rows[kRowsInFlight];
-  const uint4* rows[kRowsInFlight];
-#pragma unroll
-  for (int j = 0; j < kRowsInFlight; ++j) {
-    out_rows[j] = (int64_t(blockIdx.y) * kWarps + warp) * kRowsInFlight + j;
-    rows[j] = w + min(out_rows[j], hidden - 1) * vecs;  // a row past the end repeats the last, unwritten
-  }
-  if (out_rows[0] >= hidden) return;
-  for (int base = 0; base < n; base += kTokenBatch) {
-    const int nb = min(kTokenBatch, n - base);
-    float acc[kRowsInFlight][kTokenBatch];
-    dot_rows<Half2>(rows, vecs, nb, [&](int b) { return h + int64_t(slots[base + b]) * vecs; }, acc);
-#pragma unroll
-    for (int j = 0; j < kRowsInFlight; ++j)
+  for (int i = 0; i < kRowsPerWarp; ++i) {
+    const int64_t r = int64_t(blockIdx.y) * kColsPerBlock + warp * kRowsPerWarp + i;
+    if (r >= hidden) break;
+    const uint4* const rows[1] = {w + r * vecs};
+    for (int base = 0; base < n; base += kTokenBatch) {
+      const int nb = min(kTokenBatch, n - base);
+      float acc[1][kTokenBatch];
+      dot_rows<Half2>(rows, vecs, nb, [&](int b) { return h + int64_t(slots[base + b]) * vecs; }, acc);
 #pragma unroll
       for (int b = 0; b < kTokenBatch; ++b)
-        if (b < nb && lane == b && out_rows[j] < hidden)
-          y[int64_t(slots[base + b]) * hidden + out_rows[j]] = to_half_bits<Half2>(acc[j][b]);
+        if (b < nb && lane == b) y[int64_t(slots[base + b]) * hidden + r] = to_half_bits<Half2>(acc[0][b]);
+    }
   }
 }
 
-dim3 grid_for(int64_t num_slots, int top_k, int64_t columns, int columns_per_block) {
+dim3 grid_for(int64_t num_slots, int top_k, int64_t columns) {
   // An expert has at most one slot per token: its slots fit the block's list.
   if (num_slots / top_k > kMaxSlots)
     throw InputError("the small-batch expert kernels take at most " + std::to_string(kMaxSlots) + " tokens");
-  return dim3(unsigned(num_slots), unsigned((columns + columns_per_block - 1) / columns_per_block));
+  return dim3(unsigned(num_slots), unsigned((columns + kColsPerBlock - 1) / kColsPerBlock));
 }
 
 }  // namespace
@@ -185,7 +168,7 @@ void small_batch_gate_up(const void* x, const int32_t* ids, int64_t num_slots, i
                          int64_t hidden, int64_t inter, DType dtype, Activation activation, void* h,
                          cudaStream_t stream) {
   if (num_slots == 0) return;
-  const dim3 grid = grid_for(num_slots, top_k, inter, kGateUpColsPerBlock);
+  const dim3 grid = grid_for(num_slots, top_k, inter);
   auto* xv = static_cast<const uint4*>(x);
   auto* wv = static_cast<const uint4*>(w13);
   auto* hv = static_cast<uint16_t*>(h);
@@ -201,7 +184,7 @@ void small_batch_gate_up(const void* x, const int32_t* ids, int64_t num_slots, i
 void small_batch_down(const void* h, const int32_t* ids, int64_t num_slots, int top_k, const void* w2,
                       int64_t hidden, int64_t inter, DType dtype, void* y, cudaStream_t stream) {
   if (num_slots == 0) return;
-  const dim3 grid = grid_for(num_slots, top_k, hidden, kDownRowsPerBlock);
+  const dim3 grid = grid_for(num_slots, top_k, hidden);
   auto* hv = static_cast<const uint4*>(h);
   auto* wv = static_cast<const uint4*>(w2);
   auto* yv = static_cast<uint16_t*>(y);
