@@ -17,8 +17,10 @@
 #include "core/build_info.hpp"
 #include "core/errors.hpp"
 #include "moe/moe_impl.hpp"
+#include "report/atomic_files.hpp"
 #include "report/layer_writers.hpp"
 #include "report/output_files.hpp"
+#include "report/profiler.hpp"
 #include "report/routing_export.hpp"
 
 namespace moebench::cli {
@@ -55,6 +57,8 @@ struct LayerCommandOptions {
   bool quiet = false;
   std::string export_routing_dir;
   bool routed_only = false;
+  bool profile = false;
+  std::string profile_dir = "./profiles";
 };
 
 std::string today() {
@@ -122,9 +126,26 @@ int run_layer(const LayerCommandOptions& o, const std::string& command_line) {
                  run.model.name.c_str(), device.name.c_str(), backend_kind_name(backend->kind()),
                  dtype_name(run.dtype), run.model.num_experts, run.model.top_k,
                  (long long)run.model.hidden_size, (long long)run.model.moe_intermediate_size);
+  if (o.profile) ensure_writable_directory(o.profile_dir, "--profile-dir");
   if (!o.export_routing_dir.empty())
     export_routing(o.export_routing_dir, run.model, run.scenarios, run.num_tokens, run.imbalance_factor, run.seed);
   Ceilings ceilings = measure_ceilings(*backend);
+
+  // After the ceilings, so that CUPTI's overhead does not lower them.
+  std::unique_ptr<Profiler> profiler;
+  if (o.profile) {
+    profiler = std::make_unique<Profiler>(*backend, o.profile_dir,
+                                          nlohmann::ordered_json{{"tool", "moebench layer"},
+                                                                 {"moebench_version", build_version()},
+                                                                 {"git_revision", build_git_revision()},
+                                                                 {"backend", backend_kind_name(backend->kind())},
+                                                                 {"device", device.name},
+                                                                 {"dtype", dtype_name(run.dtype)},
+                                                                 {"command_line", command_line}});
+    run.profiler = profiler.get();
+    std::fprintf(stderr, "moebench layer: profiling into %s: %s\n", o.profile_dir.c_str(),
+                 profiler->description().c_str());
+  }
 
   const bool tty = isatty(fileno(stderr));
   ProgressFn progress = [&](int done, int total, const std::string& what) {
@@ -162,6 +183,9 @@ int run_layer(const LayerCommandOptions& o, const std::string& command_line) {
                       layer_results_json(results, ctx));
     for (const std::string& path : written) std::fprintf(stderr, "wrote %s\n", path.c_str());
   }
+  if (profiler)
+    std::fprintf(stderr, "wrote %zu Chrome traces (Perfetto: ui.perfetto.dev) to %s\n", results.size(),
+                 o.profile_dir.c_str());
 
   int failed = 0;
   for (const LayerResult& r : results) failed += (r.verified && !r.verify_passed) ? 1 : 0;
@@ -205,6 +229,12 @@ Command add_layer_command(CLI::App& app) {
                 "leave the shared experts out: the routed experts alone, as the roofline floor counts them");
   sub->add_option("--export-routing", o->export_routing_dir,
                   "write each run's router logits and routing to DIR (raw arrays + manifest.json), for bench/peers.py");
+  CLI::Option* profile = sub->add_flag("--profile", o->profile,
+                                       "write a Chrome trace (Perfetto) per scenario x implementation x token count, "
+                                       "with kernel spans on a GPU");
+  sub->add_option("--profile-dir", o->profile_dir, "where --profile writes its traces")
+      ->capture_default_str()
+      ->needs(profile);
   return {sub, [o] { return run_layer(*o, invocation()); }};
 }
 
