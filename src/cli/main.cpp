@@ -43,6 +43,7 @@ int main(int argc, char** argv) {
       cli::add_info_command(app),
       cli::add_memory_command(app),
       cli::add_throughput_command(app),
+      cli::add_report_command(app),
   };
 
   try {

@@ -44,7 +44,8 @@ json row_details(const LayerResult& r, const json& shared) {
                {"min_load", r.load.min_load},
                {"avg_load", number(r.load.avg_load)},
                {"max_imbalance", number(r.load.max_imbalance)},
-               {"active_experts", r.load.active_experts}};
+               {"active_experts", r.load.active_experts},
+               {"expert_loads", r.load.expert_loads}};
   json counters = json::object();
   for (const auto& [name, value] : r.counters) counters[name] = number(value);
   d["counters"] = counters;
