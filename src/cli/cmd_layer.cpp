@@ -19,7 +19,6 @@
 #include "core/errors.hpp"
 #include "core/test_fault.hpp"
 #include "moe/moe_impl.hpp"
-#include "report/atomic_files.hpp"
 #include "report/layer_writers.hpp"
 #include "report/output_files.hpp"
 #include "report/profiler.hpp"

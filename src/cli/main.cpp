@@ -43,6 +43,8 @@ int main(int argc, char** argv) {
       cli::add_info_command(app),
       cli::add_memory_command(app),
       cli::add_throughput_command(app),
+      cli::add_sweep_command(app),
+      cli::add_results_command(app),
       cli::add_report_command(app),
   };
 

@@ -6,8 +6,8 @@
 
 #include <fmt/format.h>
 
-#include "report/atomic_files.hpp"
 #include "report/nvtx_range.hpp"
+#include "report/output_files.hpp"
 
 namespace moebench {
 
@@ -90,7 +90,7 @@ std::string Profiler::write_run(const ProfileRunKey& key, SpanId run, const std:
   other["span_source_detail"] = device_->description();
   const std::string path = trace_file_path(dir_, key);
   const std::string text = chrome_trace_json(spans, {{kHostPid, "moebench (host)"}, {kDevicePid, device_name_}}, other);
-  write_files_atomically({{path, text}}, "--profile-dir");
+  write_files({{path, text}}, "--profile-dir");
   return path;
 }
 

@@ -7,8 +7,8 @@
 
 #include "core/build_info.hpp"
 #include "core/errors.hpp"
-#include "report/atomic_files.hpp"
 #include "report/gnuplot.hpp"
+#include "report/output_files.hpp"
 #include "report/report_builder.hpp"
 #include "report/report_plots.hpp"
 #include "results/results_store.hpp"
@@ -77,17 +77,15 @@ std::vector<std::string> write_report(const ReportOptions& o) {
 
   namespace fs = std::filesystem;
   const fs::path dir(o.output_dir);
-  std::vector<std::string> paths;
-  std::vector<FileText> files;
-  const std::string markdown = o.markdown ? render_markdown(doc) : std::string();
-  const std::string html = o.html ? render_html(doc, pngs) : std::string();
+  std::vector<std::pair<std::string, std::string>> files;
   if (o.markdown) {
-    files.push_back({(dir / "report.md").string(), markdown});
+    files.push_back({(dir / "report.md").string(), render_markdown(doc)});
     for (const auto& [name, png] : pngs) files.push_back({(dir / name).string(), png});
   }
-  if (o.html) files.push_back({(dir / "report.html").string(), html});
-  write_files_atomically(files, "--output-dir");
-  for (const FileText& f : files) paths.push_back(f.path);
+  if (o.html) files.push_back({(dir / "report.html").string(), render_html(doc, pngs)});
+  write_files(files, "--output-dir");
+  std::vector<std::string> paths;
+  for (const auto& [path, text] : files) paths.push_back(path);
   return paths;
 }
 

@@ -16,12 +16,6 @@ using json = nlohmann::ordered_json;
 // JSON has no NaN: an unknown figure (a roofline without ceilings) is null.
 json number(double v) { return std::isfinite(v) ? json(v) : json(nullptr); }
 
-json layer_params(const std::string& impl, const std::string& scenario, int64_t num_tokens, const std::string& dtype,
-                  int tp_size, int ep_size) {
-  return {{"impl", impl},       {"scenario", scenario}, {"num_tokens", num_tokens},
-          {"dtype", dtype},     {"tp_size", tp_size},   {"ep_size", ep_size}};
-}
-
 // Metric names end in their unit so that `results compare` knows which way is better.
 json layer_metrics(const LayerResult& r) {
   const LatencyStats& l = r.latency_ms;
@@ -53,6 +47,12 @@ json row_details(const LayerResult& r, const json& shared) {
 }
 
 }  // namespace
+
+nlohmann::ordered_json layer_params(const std::string& impl, const std::string& scenario, int64_t num_tokens,
+                                    const std::string& dtype, int tp_size, int ep_size) {
+  return {{"impl", impl},   {"scenario", scenario}, {"num_tokens", num_tokens},
+          {"dtype", dtype}, {"tp_size", tp_size},   {"ep_size", ep_size}};
+}
 
 nlohmann::ordered_json layer_run_details(const LayerRunOptions& o, const Ceilings& ceilings) {
   return {{"num_experts", o.model.num_experts},

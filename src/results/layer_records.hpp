@@ -14,6 +14,10 @@
 
 namespace moebench {
 
+// A layer row's params: impl, scenario, num_tokens, dtype, tp_size, ep_size.
+nlohmann::ordered_json layer_params(const std::string& impl, const std::string& scenario, int64_t num_tokens,
+                                    const std::string& dtype, int tp_size, int ep_size);
+
 // What every row of a run shares beyond its params: the model's shape, iterations, seed, and
 // the measured ceilings (NaN until measured: null).
 nlohmann::ordered_json layer_run_details(const LayerRunOptions& options, const Ceilings& ceilings);
