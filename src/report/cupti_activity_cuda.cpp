@@ -295,12 +295,6 @@ std::unique_ptr<DeviceActivity> make_cupti_activity(const TraceClock& clock, std
   g_collector = collector.release();
   const CuptiApi& api = g_collector->api;
 
-  // NVTX asks this variable which tool to hand its ranges to, at its first call: naming
-  // CUPTI turns moebench's ranges into MARKER records. A tool already named (nsys) keeps them.
-  const char* injection = std::getenv("NVTX_INJECTION64_PATH");
-  const bool nvtx_elsewhere = injection && api.path != injection;
-  if (!injection) setenv("NVTX_INJECTION64_PATH", api.path.c_str(), 0);
-
   CUptiResult result = api.register_callbacks(buffer_requested, buffer_completed);
   for (size_t i = 0; result == CUPTI_SUCCESS && i < std::size(kRequiredKinds); ++i)
     result = api.enable(kRequiredKinds[i]);
@@ -309,6 +303,11 @@ std::unique_ptr<DeviceActivity> make_cupti_activity(const TraceClock& clock, std
     for (CUpti_ActivityKind kind : kRequiredKinds) api.disable(kind);
     return nullptr;
   }
+  // NVTX asks this variable which tool to hand its ranges to, at its first call: naming
+  // CUPTI turns moebench's ranges into MARKER records. A tool already named (nsys) keeps them.
+  const char* injection = std::getenv("NVTX_INJECTION64_PATH");
+  const bool nvtx_elsewhere = injection && api.path != injection;
+  if (!injection) setenv("NVTX_INJECTION64_PATH", api.path.c_str(), 0);
   // Markers are the NVTX ranges as CUPTI saw them: a bonus beside the host phases.
   std::string markers_note = ", NVTX markers";
   const CUptiResult markers = nvtx_elsewhere ? CUPTI_ERROR_NOT_SUPPORTED : api.enable(CUPTI_ACTIVITY_KIND_MARKER);
