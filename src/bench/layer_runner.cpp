@@ -124,7 +124,10 @@ std::vector<LayerResult> run_layer_benchmark(Backend& backend, const LayerRunOpt
   // Implementations are prepared once for the largest token count and reused.
   std::vector<std::unique_ptr<MoeImpl>> impls;
   std::vector<int64_t> workspace_bytes;
+  std::vector<Profiler::SpanId> setup_spans;  // each implementation's preparation, for its traces
   for (const ImplInfo* info : infos) {
+    PhaseScope setup(opt.profiler, fmt::format("setup {}", info->name), "setup");
+    setup_spans.push_back(setup.span());
     backend.reset_peak_allocated();
     int64_t before = backend.peak_allocated_bytes();
     impls.push_back(info->make(backend));
@@ -138,6 +141,8 @@ std::vector<LayerResult> run_layer_benchmark(Backend& backend, const LayerRunOpt
   std::vector<LayerResult> results;
   for (Scenario scenario : opt.scenarios) {
     for (int64_t tokens : opt.num_tokens) {
+      PhaseScope inputs_phase(opt.profiler, fmt::format("inputs {} tokens={}", scenario_name(scenario), tokens),
+                              "setup");
       std::vector<float> logits = scenario_logits(m, scenario, tokens, opt.imbalance_factor, opt.seed);
       LoadStats load = load_stats(route(m, logits.data(), tokens, bias));
       LayerWork work = layer_work(m, tokens, opt.dtype, load.active_experts);
@@ -147,11 +152,14 @@ std::vector<LayerResult> run_layer_benchmark(Backend& backend, const LayerRunOpt
       const size_t act_elems = size_t(tokens * m.hidden_size);
       std::vector<uint16_t> x_host(act_elems), out_host(act_elems);
       backend.copy_to_host(x_host.data(), inputs.x[0].get(), act_elems * sizeof(uint16_t));
+      inputs_phase.end();
 
       for (size_t i = 0; i < infos.size(); ++i) {
         MoeImpl& impl = *impls[i];
         if (progress)
           progress(done, total, fmt::format("{} tokens={} impl={}", scenario_name(scenario), tokens, infos[i]->name));
+        PhaseScope run_phase(opt.profiler,
+                             fmt::format("{} {} tokens={}", infos[i]->name, scenario_name(scenario), tokens), "run");
         LayerResult r;
         r.model = m.name;
         r.impl = infos[i]->name;
@@ -171,6 +179,7 @@ std::vector<LayerResult> run_layer_benchmark(Backend& backend, const LayerRunOpt
 
         // One recorded forward per rotating input set where the implementation allows it (CUDA
         // graphs): the timed path, and the path verified below, are the replays.
+        PhaseScope prepare_phase(opt.profiler, "prepare");
         std::vector<std::unique_ptr<RecordedWork>> recorded;
         if (impl.recordable(tokens))
           for (int rot = 0; rot < rotations; ++rot) {
@@ -187,9 +196,11 @@ std::vector<LayerResult> run_layer_benchmark(Backend& backend, const LayerRunOpt
             recorded[size_t(rot)]->replay();
         };
         r.launch = recorded.empty() ? "eager" : "graph";
+        prepare_phase.end();
 
         // Verified run on poisoned output: every element must be written and match fp64.
         if (opt.verify) {
+          PhaseScope verify_phase(opt.profiler, "verify");
           backend.fill_bytes(inputs.out[0].get(), 0xFF, act_elems * sizeof(uint16_t));
           run_forward(0);
           backend.synchronize();
@@ -204,15 +215,24 @@ std::vector<LayerResult> run_layer_benchmark(Backend& backend, const LayerRunOpt
           r.unwritten_outputs = v.unwritten;
         }
 
-        for (int w = 0; w < opt.warmup_iters; ++w) run_forward(w % rotations);
+        if (opt.warmup_iters > 0) {
+          PhaseScope warmup_phase(opt.profiler, "warmup");
+          for (int w = 0; w < opt.warmup_iters; ++w) run_forward(w % rotations);
+        }
+        // On a GPU an iteration's host span is the time to enqueue it; its device time is
+        // the kernels' spans (CUPTI) or the phase's event span.
         std::vector<std::unique_ptr<IntervalTimer>> timers;
         for (int it = 0; it < opt.benchmark_iters; ++it) {
           timers.push_back(backend.make_timer());
+          PhaseScope iteration_phase(opt.profiler, fmt::format("iteration {}", it));
           timers.back()->start();
           run_forward((opt.warmup_iters + it) % rotations);
           timers.back()->stop();
         }
-        backend.synchronize();
+        {
+          PhaseScope drain_phase(opt.profiler, "synchronize");
+          backend.synchronize();
+        }
         std::vector<double> samples;
         for (auto& t : timers) samples.push_back(t->elapsed_ms());
         r.latency_ms = summarize(samples);
@@ -227,6 +247,10 @@ std::vector<LayerResult> run_layer_benchmark(Backend& backend, const LayerRunOpt
         r.floor_ms = roofline_floor_ms(work, ceilings);
         r.efficiency = r.floor_ms / r.latency_ms.p50;
         r.peak_memory_bytes = weights.bytes() + int64_t(rotations) * set_bytes + workspace_bytes[i];
+        run_phase.end();
+        if (opt.profiler)
+          opt.profiler->write_run({r.model, r.impl, r.scenario, tokens}, run_phase.span(),
+                                  {setup_spans[i], inputs_phase.span()});
         results.push_back(std::move(r));
         ++done;
       }

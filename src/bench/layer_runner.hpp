@@ -2,6 +2,7 @@
 // The layer benchmark runner every backend shares: for each scenario x token count x
 // implementation it prepares the implementation, verifies one poisoned run against the fp64
 // reference, warms up, times iterations over rotating input buffers, and fills a LayerResult.
+// Each of those phases is an NVTX range (and a trace span when profiling).
 #include <cstdint>
 #include <functional>
 #include <string>
@@ -11,6 +12,7 @@
 #include "backend/backend.hpp"
 #include "bench/layer_result.hpp"
 #include "core/model_config.hpp"
+#include "report/profiler.hpp"
 #include "routing/scenarios.hpp"
 
 namespace moebench {
@@ -29,6 +31,8 @@ struct LayerRunOptions {
   int64_t verify_tokens = 64;  // tokens compared with the fp64 reference per run
   int ep_size = 1;
   int tp_size = 1;
+  // Every phase is an NVTX range; with a profiler each run also writes a Chrome trace.
+  Profiler* profiler = nullptr;
 };
 
 // Throws InputError for options that cannot run (checked before anything is allocated).

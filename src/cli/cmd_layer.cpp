@@ -13,12 +13,18 @@
 #include "bench/layer_runner.hpp"
 #include "cli/command.hpp"
 #include "cli/model_options.hpp"
+#include "cli/record_options.hpp"
 #include "core/build_info.hpp"
 #include "core/errors.hpp"
+#include "core/test_fault.hpp"
 #include "moe/moe_impl.hpp"
 #include "report/layer_writers.hpp"
 #include "report/output_files.hpp"
+#include "report/profiler.hpp"
 #include "report/routing_export.hpp"
+#include "results/environment.hpp"
+#include "results/layer_records.hpp"
+#include "results/timestamps.hpp"
 
 namespace moebench::cli {
 
@@ -54,6 +60,9 @@ struct LayerCommandOptions {
   bool quiet = false;
   std::string export_routing_dir;
   bool routed_only = false;
+  RecordOptions record;
+  bool profile = false;
+  std::string profile_dir = "./profiles";
 };
 
 std::string today() {
@@ -98,7 +107,8 @@ int run_layer(const LayerCommandOptions& o, const std::string& command_line) {
   run.ep_size = o.ep_size;
   run.tp_size = o.tp_size;
   validate_layer_options(run);
-  select_impls(run.impls, backend->kind());  // unknown names fail here, before any work
+  std::vector<std::string> impl_names;  // unknown names fail here, before any work
+  for (const ImplInfo* impl : select_impls(run.impls, backend->kind())) impl_names.push_back(impl->name);
 
   DeviceInfo device = backend->device_info();
   int64_t needed = layer_run_bytes(run);
@@ -106,15 +116,19 @@ int run_layer(const LayerCommandOptions& o, const std::string& command_line) {
   refuse_if_not_fitting(run.model.name, needed, device.free_memory_bytes,
                         fmt::format(" on {} ({})", device.name, backend_kind_name(backend->kind())),
                         "use a smaller model or fewer --num-tokens");
+  std::unique_ptr<ResultsStore> store = o.record.open();
+  const RecordContext record_context{current_environment(device, backend->kind()), command_line,
+                                     invocation_group_id("layer"), utc_now_iso()};
 
   if (!o.quiet)
     std::fprintf(stderr, "moebench layer: %s on %s (%s backend), %s, %d experts top-%d, H=%lld I=%lld\n",
                  run.model.name.c_str(), device.name.c_str(), backend_kind_name(backend->kind()),
                  dtype_name(run.dtype), run.model.num_experts, run.model.top_k,
                  (long long)run.model.hidden_size, (long long)run.model.moe_intermediate_size);
+  if (o.profile) ensure_writable_directory(o.profile_dir, "--profile-dir");
   if (!o.export_routing_dir.empty())
     export_routing(o.export_routing_dir, run.model, run.scenarios, run.num_tokens, run.imbalance_factor, run.seed);
-  Ceilings ceilings = measure_ceilings(*backend);
+  Ceilings ceilings;
 
   const bool tty = isatty(fileno(stderr));
   ProgressFn progress = [&](int done, int total, const std::string& what) {
@@ -125,7 +139,38 @@ int run_layer(const LayerCommandOptions& o, const std::string& command_line) {
       std::fprintf(stderr, "[%d/%d] %s\n", done, total, what.c_str());
     if (tty && what == "done") std::fputc('\n', stderr);
   };
-  std::vector<LayerResult> results = run_layer_benchmark(*backend, run, ceilings, progress);
+  std::vector<LayerResult> results;
+  std::unique_ptr<Profiler> profiler;
+  try {
+    apply_test_fault();
+    ceilings = measure_ceilings(*backend);
+    // After the ceilings, so that CUPTI's overhead does not lower them.
+    if (o.profile) {
+      profiler = std::make_unique<Profiler>(*backend, o.profile_dir,
+                                            nlohmann::ordered_json{{"tool", "moebench layer"},
+                                                                   {"moebench_version", build_version()},
+                                                                   {"git_revision", build_git_revision()},
+                                                                   {"backend", backend_kind_name(backend->kind())},
+                                                                   {"device", device.name},
+                                                                   {"dtype", dtype_name(run.dtype)},
+                                                                   {"command_line", command_line}});
+      run.profiler = profiler.get();
+      std::fprintf(stderr, "moebench layer: profiling into %s: %s\n", o.profile_dir.c_str(),
+                   profiler->description().c_str());
+    }
+    results = run_layer_benchmark(*backend, run, ceilings, progress);
+  } catch (const RuntimeFailure& e) {
+    // Every planned row failed with the run: recorded, so that a sweep or a later look at the
+    // store sees why.
+    if (store)
+      store->record(layer_failure_records(run, impl_names, record_context, layer_run_details(run, ceilings), e.kind(),
+                                          e.what()));
+    throw;
+  }
+  if (store) {
+    store->record(layer_records(results, record_context, layer_run_details(run, ceilings)));
+    if (!o.quiet) std::fprintf(stderr, "recorded %zu results in %s\n", results.size(), store->path().c_str());
+  }
 
   LayerReportContext ctx;
   ctx.model = run.model.name;
@@ -152,6 +197,9 @@ int run_layer(const LayerCommandOptions& o, const std::string& command_line) {
                       layer_results_json(results, ctx));
     for (const std::string& path : written) std::fprintf(stderr, "wrote %s\n", path.c_str());
   }
+  if (profiler)
+    std::fprintf(stderr, "wrote %zu Chrome traces (Perfetto: ui.perfetto.dev) to %s\n", results.size(),
+                 o.profile_dir.c_str());
 
   int failed = 0;
   for (const LayerResult& r : results) failed += (r.verified && !r.verify_passed) ? 1 : 0;
@@ -195,6 +243,13 @@ Command add_layer_command(CLI::App& app) {
                 "leave the shared experts out: the routed experts alone, as the roofline floor counts them");
   sub->add_option("--export-routing", o->export_routing_dir,
                   "write each run's router logits and routing to DIR (raw arrays + manifest.json), for bench/peers.py");
+  o->record.add_to(*sub);
+  CLI::Option* profile = sub->add_flag("--profile", o->profile,
+                                       "write a Chrome trace (Perfetto) per scenario x implementation x token count, "
+                                       "with kernel spans on a GPU");
+  sub->add_option("--profile-dir", o->profile_dir, "where --profile writes its traces")
+      ->capture_default_str()
+      ->needs(profile);
   return {sub, [o] { return run_layer(*o, invocation()); }};
 }
 

@@ -19,6 +19,9 @@ Command add_info_command(CLI::App& app);
 Command add_memory_command(CLI::App& app);
 Command add_model_command(CLI::App& app);
 Command add_throughput_command(CLI::App& app);
+Command add_sweep_command(CLI::App& app);
+Command add_results_command(CLI::App& app);
+Command add_report_command(CLI::App& app);
 
 // The command line as typed (recorded with results so a figure can be reproduced).
 void set_invocation(int argc, char** argv);

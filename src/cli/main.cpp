@@ -10,6 +10,7 @@
 #include "cli/command.hpp"
 #include "core/build_info.hpp"
 #include "core/errors.hpp"
+#include "results/results_store.hpp"
 
 namespace moebench::cli {
 
@@ -43,6 +44,9 @@ int main(int argc, char** argv) {
       cli::add_memory_command(app),
       cli::add_model_command(app),
       cli::add_throughput_command(app),
+      cli::add_sweep_command(app),
+      cli::add_results_command(app),
+      cli::add_report_command(app),
   };
 
   try {
@@ -66,6 +70,9 @@ int main(int argc, char** argv) {
   } catch (const InputError& e) {
     std::fprintf(stderr, "moebench: error: %s\n", e.what());
     return 2;
+  } catch (const StoreError& e) {
+    std::fprintf(stderr, "moebench: %s\n", e.what());
+    return 1;
   } catch (const RuntimeFailure& e) {
     std::fprintf(stderr, "moebench: %s: %s\n", failure_kind_name(e.kind()), e.what());
     return 1;

@@ -86,7 +86,7 @@ ModelConfig ModelOptions::resolve(const std::string& fallback_preset, bool whole
                                              : nullptr;
   if (missing) throw InputError(fmt::format("--manual-config needs {}", missing));
   ModelConfig c;
-  c.name = fmt::format("manual-e{}-k{}-h{}-i{}", *num_experts, *top_k, *hidden_size, *intermediate_size);
+  c.name = manual_model_name(*num_experts, *top_k, *hidden_size, *intermediate_size);
   c.family = "manual";
   c.num_experts = *num_experts;
   c.top_k = *top_k;

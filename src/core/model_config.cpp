@@ -6,6 +6,10 @@
 
 namespace moebench {
 
+std::string manual_model_name(int num_experts, int top_k, int64_t hidden_size, int64_t intermediate_size) {
+  return fmt::format("manual-e{}-k{}-h{}-i{}", num_experts, top_k, hidden_size, intermediate_size);
+}
+
 const char* activation_name(Activation a) {
   switch (a) {
     case Activation::silu: return "silu";

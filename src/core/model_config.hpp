@@ -68,4 +68,8 @@ struct ModelConfig {
   int moe_layer_count() const { return num_layers - first_k_dense_replace; }
 };
 
+// The name of a --manual-config model, "manual-e8-k2-h1024-i4096": what its results are stored
+// under, so that `sweep` names a manual config as the run itself will.
+std::string manual_model_name(int num_experts, int top_k, int64_t hidden_size, int64_t intermediate_size);
+
 }  // namespace moebench

@@ -7,6 +7,7 @@
 
 #include <fmt/format.h>
 
+#include "report/csv_field.hpp"
 #include "report/layer_writers.hpp"
 
 namespace moebench {
@@ -23,15 +24,6 @@ constexpr const char* kHeader =
     "flops,bytes_min,tflops,gbps,floor_ms,efficiency,unused_experts,active_experts,"
     "verified,verify_passed,verify_rel_error,verify_tokens,unwritten_outputs,peak_memory_bytes,launch,counters\n";
 
-std::string text(const std::string& s) {
-  if (s.find_first_of(",\"\r\n") == std::string::npos) return s;
-  std::string quoted = "\"";
-  for (char c : s) {
-    if (c == '"') quoted += '"';
-    quoted += c;
-  }
-  return quoted + '"';
-}
 
 // Fixed notation with at least `min_decimals` decimals (seed 003 writes latencies with 4) and
 // at least 5 significant digits, so that a value reads back within 1e-4 relative; zeros past
@@ -63,21 +55,21 @@ std::string row(const LayerResult& r) {
   const LatencyStats& l = r.latency_ms;
   const std::vector<std::string> fields = {
       // seed 003
-      text(r.impl), text(r.scenario), std::to_string(r.num_tokens), std::to_string(r.ep_size),
+      csv_field(r.impl), csv_field(r.scenario), std::to_string(r.num_tokens), std::to_string(r.ep_size),
       std::to_string(r.tp_size), std::to_string(r.num_experts), std::to_string(r.top_k), decimal(l.mean, 4),
       decimal(l.std, 4), decimal(l.p50, 4), decimal(l.p95, 4), decimal(l.p99, 4), std::to_string(r.load.max_load),
       std::to_string(r.load.min_load), decimal(r.load.avg_load, 1), decimal(r.load.max_imbalance, 2),
       decimal(r.throughput_tok_per_sec, 2),
       // ours
-      text(r.model), text(r.backend), text(r.device), text(r.dtype), std::to_string(r.hidden_size),
+      csv_field(r.model), csv_field(r.backend), csv_field(r.device), csv_field(r.dtype), std::to_string(r.hidden_size),
       std::to_string(r.intermediate_size), decimal(l.min, 4), decimal(l.max, 4), std::to_string(l.count),
       general(r.flops), general(r.bytes_min), decimal(r.tflops, 2), decimal(r.gbps, 2), decimal(r.floor_ms, 4),
       decimal(r.efficiency, 4), std::to_string(r.load.unused_experts), std::to_string(r.load.active_experts),
       boolean(r.verified),
       // Unchecked results have no verdict and no error: empty, not "false".
       r.verified ? boolean(r.verify_passed) : "", r.verified ? general(r.verify_error) : "",
-      std::to_string(r.verify_tokens), std::to_string(r.unwritten_outputs), std::to_string(r.peak_memory_bytes), text(r.launch),
-      text(counters(r)),
+      std::to_string(r.verify_tokens), std::to_string(r.unwritten_outputs), std::to_string(r.peak_memory_bytes), csv_field(r.launch),
+      csv_field(counters(r)),
   };
   std::string line;
   for (size_t i = 0; i < fields.size(); ++i) {

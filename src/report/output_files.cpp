@@ -27,8 +27,8 @@ struct Target {
   const std::string* text;
 };
 
-InputError cannot_write(const std::string& path, int error) {
-  return InputError(fmt::format("--output-file: cannot write {}: {}", path, std::generic_category().message(error)));
+InputError cannot_write(const std::string& path, int error, const std::string& flag) {
+  return InputError(fmt::format("{}: cannot write {}: {}", flag, path, std::generic_category().message(error)));
 }
 
 bool is_directory(const std::string& path) {
@@ -82,10 +82,10 @@ mode_t file_mode(const std::string& path) {
 
 // Writes `text` in full to a new temporary file beside `path` and returns its name. The name
 // is short so that any target name the file system accepts has a temporary name too.
-std::string write_temporary(const std::string& path, const std::string& text) {
+std::string write_temporary(const std::string& path, const std::string& text, const std::string& flag) {
   std::string name = (fs::path(path).parent_path() / ".moebench-tmp-XXXXXX").string();
   const int fd = ::mkstemp(name.data());
-  if (fd < 0) throw cannot_write(path, errno);
+  if (fd < 0) throw cannot_write(path, errno, flag);
   int error = 0;
   if (::fchmod(fd, file_mode(path)) != 0) error = errno;
   for (size_t done = 0; error == 0 && done < text.size();) {
@@ -98,7 +98,7 @@ std::string write_temporary(const std::string& path, const std::string& text) {
   if (::close(fd) != 0 && error == 0) error = errno;
   if (error != 0) {
     ::unlink(name.c_str());
-    throw cannot_write(path, error);
+    throw cannot_write(path, error, flag);
   }
   return name;
 }
@@ -131,29 +131,47 @@ std::vector<std::string> write_outputs(OutputFormat format, const std::string& b
                                        const std::string& markdown, const std::string& json) {
   const std::vector<Target> ts = targets(format, &csv, &markdown, &json);
   const std::vector<std::string> paths = paths_of(ts, base_path);
+  std::vector<std::pair<std::string, std::string>> files;
+  for (size_t i = 0; i < ts.size(); ++i) files.emplace_back(paths[i], *ts[i].text);
+  write_files(files, "--output-file");
+  return paths;
+}
 
+void write_files(const std::vector<std::pair<std::string, std::string>>& files, const std::string& flag) {
   // A target that is a directory would only fail at the rename, after others were replaced.
-  for (const std::string& path : paths)
-    if (is_directory(path)) throw cannot_write(path, EISDIR);
+  for (const auto& [path, text] : files)
+    if (is_directory(path)) throw cannot_write(path, EISDIR, flag);
 
   std::vector<std::string> temporaries;
   auto remove_temporaries = [&](size_t from) {
     for (size_t i = from; i < temporaries.size(); ++i) ::unlink(temporaries[i].c_str());
   };
   try {
-    for (size_t i = 0; i < ts.size(); ++i) temporaries.push_back(write_temporary(paths[i], *ts[i].text));
+    for (const auto& [path, text] : files) temporaries.push_back(write_temporary(path, text, flag));
   } catch (...) {
     remove_temporaries(0);
     throw;
   }
-  for (size_t i = 0; i < paths.size(); ++i) {
-    if (::rename(temporaries[i].c_str(), paths[i].c_str()) != 0) {
+  for (size_t i = 0; i < files.size(); ++i) {
+    if (::rename(temporaries[i].c_str(), files[i].first.c_str()) != 0) {
       const int error = errno;
       remove_temporaries(i);
-      throw cannot_write(paths[i], error);
+      throw cannot_write(files[i].first, error, flag);
     }
   }
-  return paths;
+}
+
+void ensure_writable_directory(const std::string& dir, const std::string& flag) {
+  if (dir.empty()) throw InputError(fmt::format("{}: empty path: give a directory", flag));
+  std::error_code ec;
+  if (fs::exists(dir, ec) && !fs::is_directory(dir, ec))
+    throw InputError(fmt::format("{} {}: not a directory: give a directory path", flag, dir));
+  if (!fs::exists(dir, ec)) {
+    fs::create_directories(dir, ec);
+    if (ec) throw InputError(fmt::format("{} {}: cannot create it: {}", flag, dir, ec.message()));
+  }
+  if (::access(dir.c_str(), W_OK | X_OK) != 0)
+    throw InputError(fmt::format("{} {}: not writable: choose a directory you can write to", flag, dir));
 }
 
 }  // namespace moebench

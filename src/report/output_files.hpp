@@ -4,6 +4,7 @@
 // renamed over the target only when every one of them has been written in full, so a failure
 // leaves neither a partial file nor a partial set.
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace moebench {
@@ -34,5 +35,13 @@ void check_output_directory(const std::string& base_path);
 // temporary file left and, unless renaming itself fails half-way, no target changed.
 std::vector<std::string> write_outputs(OutputFormat format, const std::string& base_path, const std::string& csv,
                                        const std::string& markdown, const std::string& json);
+
+// The same all-or-nothing write of any files {path, text}; a failure throws InputError
+// "FLAG: cannot write PATH: REASON" naming `flag`, the option that chose the paths.
+void write_files(const std::vector<std::pair<std::string, std::string>>& files, const std::string& flag);
+
+// Makes sure `dir` exists (created with its parents if not) and the process may create files
+// in it; throws InputError "FLAG DIR: REASON" otherwise. Run before work whose output goes there.
+void ensure_writable_directory(const std::string& dir, const std::string& flag);
 
 }  // namespace moebench

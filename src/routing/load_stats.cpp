@@ -1,5 +1,6 @@
 // Load statistics of a routing (seed 003's max/min/avg load and max_imbalance columns).
 #include <algorithm>
+#include <utility>
 
 #include "routing/routing.hpp"
 
@@ -16,6 +17,7 @@ LoadStats load_stats(const Routing& r) {
   s.max_imbalance = s.avg_load > 0 ? double(s.max_load) / s.avg_load : 0.0;
   s.active_experts = int(std::count_if(loads.begin(), loads.end(), [](int64_t l) { return l > 0; }));
   s.unused_experts = r.num_experts - s.active_experts;
+  s.expert_loads = std::move(loads);
   return s;
 }
 

@@ -53,6 +53,7 @@ struct LoadStats {
   double max_imbalance = 0;   // max_load / avg_load (0 for an empty batch)
   int unused_experts = 0;     // experts that received no token
   int active_experts = 0;     // experts that received at least one token
+  std::vector<int64_t> expert_loads;  // tokens per expert: the report's load heatmap
 };
 
 LoadStats load_stats(const Routing& r);

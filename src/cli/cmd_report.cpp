@@ -1,0 +1,51 @@
+// moebench report: a Markdown report with its PNGs and a self-contained HTML report, from the
+// results store (seed 004's results/ plots). Parsing only; the work is report/report.
+#include <cstdio>
+
+#include "cli/command.hpp"
+#include "report/report.hpp"
+#include "results/results_store.hpp"
+
+namespace moebench::cli {
+
+namespace {
+
+struct ReportCommandOptions {
+  ReportOptions report;
+  std::vector<std::string> formats = {"md", "html"};
+  bool no_plots = false;
+};
+
+int run_report(ReportCommandOptions o, const std::string& command_line) {
+  parse_report_formats(o.formats, o.report);
+  o.report.plots = !o.no_plots;
+  o.report.command_line = command_line;
+  for (const std::string& path : write_report(o.report)) std::printf("wrote %s\n", path.c_str());
+  return 0;
+}
+
+}  // namespace
+
+Command add_report_command(CLI::App& app) {
+  auto o = std::make_shared<ReportCommandOptions>();
+  o->report.results_db = kDefaultResultsDb;
+  CLI::App* sub = app.add_subcommand("report", "Markdown and HTML report with plots from stored results");
+  sub->add_option("--results-db", o->report.results_db, "results database to read")->capture_default_str();
+  sub->add_option("--model", o->report.filter.model, "only this model's results (default: all)");
+  sub->add_option("--kind", o->report.filter.kind, "only layer or model results (default: both)");
+  sub->add_option("--since", o->report.filter.since, "only results finished since this UTC date or time (YYYY-MM-DD)");
+  sub->add_option("--output-dir", o->report.output_dir, "where report.md, its PNGs and report.html go")
+      ->capture_default_str();
+  sub->add_option("--format", o->formats, "md, html, or md,html")->delimiter(',')->capture_default_str();
+  sub->add_flag("--no-plots", o->no_plots, "tables only, without gnuplot");
+  sub->add_option("--batch-size", o->report.memory.batch_size, "memory breakdown: sequences")->capture_default_str();
+  sub->add_option("--input-len", o->report.memory.input_len, "memory breakdown: prompt tokens")->capture_default_str();
+  sub->add_option("--output-len", o->report.memory.output_len, "memory breakdown: generated tokens")
+      ->capture_default_str();
+  sub->add_option("--tp-size", o->report.memory.layout.tp, "memory breakdown: GPUs")->capture_default_str();
+  sub->add_option("--ep-size", o->report.memory.layout.ep, "memory breakdown: expert-parallel groups")
+      ->capture_default_str();
+  return {sub, [o] { return run_report(*o, invocation()); }};
+}
+
+}  // namespace moebench::cli

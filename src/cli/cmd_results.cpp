@@ -1,0 +1,184 @@
+// moebench results: list / show / export / compare / delete what the store holds (seed 002's
+// tracker files on `export --seed-format`). Parsing only; the store is results/, the texts
+// report/results_writers.
+#include <cstdio>
+#include <filesystem>
+
+#include <fmt/format.h>
+
+#include "cli/command.hpp"
+#include "cli/record_options.hpp"
+#include "core/errors.hpp"
+#include "report/output_files.hpp"
+#include "report/results_writers.hpp"
+#include "results/compare.hpp"
+#include "results/results_store.hpp"
+
+namespace moebench::cli {
+
+namespace {
+
+struct ResultsCommandOptions {
+  std::string results_db = kDefaultResultsDb;
+  // Filters of list, export and delete.
+  std::string model, kind, status, group;
+  int64_t limit = 50;
+  // show / compare / delete
+  std::vector<int64_t> ids;
+  // export
+  std::string format = "markdown";
+  std::string output_file;
+  bool seed_format = false;
+  std::string output_dir = ".";
+  // compare
+  double threshold_pct = 5;
+};
+
+struct ResultsApps {
+  CLI::App *list, *show, *export_, *compare, *remove;
+};
+
+RunFilter filter_of(const ResultsCommandOptions& o) {
+  RunFilter f;
+  f.model = o.model;
+  f.kind = o.kind;
+  if (!o.status.empty()) f.status = parse_run_status(o.status);
+  f.group_id = o.group;
+  return f;
+}
+
+RunRecord find_run(const ResultsStore& store, int64_t id) {
+  std::optional<RunRecord> r = store.find(id);
+  if (!r)
+    throw InputError(fmt::format("run id {}: no such run in {} (results list shows the ids)", id, store.path()));
+  return *r;
+}
+
+int list_runs(const ResultsCommandOptions& o) {
+  if (o.limit < 0) throw InputError(fmt::format("--limit must be >= 0 (got {}); 0 lists all", o.limit));
+  RunFilter f = filter_of(o);
+  f.limit = o.limit;
+  ResultsStore store(o.results_db, ResultsStore::OpenMode::must_exist);
+  const std::vector<RunRecord> runs = store.list(f);
+  std::fputs(results_list_table(runs).c_str(), stdout);
+  const int64_t total = store.count(filter_of(o));
+  if (total > int64_t(runs.size()))
+    std::fprintf(stderr, "%zu of %lld runs shown (--limit 0 for all)\n", runs.size(), (long long)total);
+  return 0;
+}
+
+int show_run(const ResultsCommandOptions& o) {
+  ResultsStore store(o.results_db, ResultsStore::OpenMode::must_exist);
+  std::fputs(run_record_text(find_run(store, o.ids.front())).c_str(), stdout);
+  return 0;
+}
+
+int export_runs(const ResultsCommandOptions& o) {
+  const RunFilter f = filter_of(o);
+  if (o.seed_format) {
+    if (!std::filesystem::is_directory(o.output_dir))
+      throw InputError(fmt::format("--output-dir {}: no such directory", o.output_dir));
+    ResultsStore store(o.results_db, ResultsStore::OpenMode::must_exist);
+    const std::string success = (std::filesystem::path(o.output_dir) / "success_results.json").string();
+    const std::string failure = (std::filesystem::path(o.output_dir) / "failure_results.json").string();
+    write_files({{success, seed_success_json(store.latest_successes(f))},
+                 {failure, seed_failure_json(store.latest_failures(f))}},
+                "--output-dir");
+    std::fprintf(stderr, "wrote %s and %s\n", success.c_str(), failure.c_str());
+    return 0;
+  }
+  if (o.format != "csv" && o.format != "markdown" && o.format != "json")
+    throw InputError(fmt::format("--format: unknown format '{}': use csv, markdown or json", o.format));
+  ResultsStore store(o.results_db, ResultsStore::OpenMode::must_exist);
+  const std::vector<RunRecord> runs = store.list(f);
+  const std::string text = o.format == "csv" ? results_csv(runs)
+                           : o.format == "json" ? results_json(runs)
+                                                : results_markdown(runs);
+  if (o.output_file.empty()) {
+    std::fputs(text.c_str(), stdout);
+  } else {
+    write_files({{o.output_file, text}}, "--output-file");
+    std::fprintf(stderr, "wrote %zu runs to %s\n", runs.size(), o.output_file.c_str());
+  }
+  return 0;
+}
+
+int compare_two(const ResultsCommandOptions& o) {
+  if (!(o.threshold_pct >= 0)) throw InputError(fmt::format("--threshold must be >= 0 (got {})", o.threshold_pct));
+  ResultsStore store(o.results_db, ResultsStore::OpenMode::must_exist);
+  const RunRecord a = find_run(store, o.ids[0]), b = find_run(store, o.ids[1]);
+  const std::vector<MetricComparison> rows = compare_runs(a, b, o.threshold_pct);
+  if (rows.empty())
+    throw InputError(fmt::format("results compare {} {}: the two runs share no metric (a failure has none)", a.id, b.id));
+  std::fputs(compare_table(a, b, rows, o.threshold_pct).c_str(), stdout);
+  return 0;
+}
+
+int delete_runs(const ResultsCommandOptions& o) {
+  RunFilter f = filter_of(o);
+  f.ids = o.ids;
+  if (f.ids.empty() && f.model.empty() && f.kind.empty() && !f.status && f.group_id.empty())
+    throw InputError("results delete: name what to delete: run ids, or --model, --kind, --status or --group");
+  ResultsStore store(o.results_db, ResultsStore::OpenMode::must_exist);
+  for (int64_t id : o.ids) find_run(store, id);  // an unknown id deletes nothing
+  std::printf("deleted %lld runs\n", (long long)store.remove(f));
+  return 0;
+}
+
+void add_filters(CLI::App& app, ResultsCommandOptions& o) {
+  app.add_option("--model", o.model, "only this model");
+  app.add_option("--kind", o.kind, "only layer, model or sweep records");
+  app.add_option("--status", o.status, "only success or failure");
+  app.add_option("--group", o.group, "only one invocation's records (a layer run's or a sweep's group id)");
+}
+
+int run_results(const ResultsCommandOptions& o, const ResultsApps& apps) {
+  if (apps.show->parsed()) return show_run(o);
+  if (apps.export_->parsed()) return export_runs(o);
+  if (apps.compare->parsed()) return compare_two(o);
+  if (apps.remove->parsed()) return delete_runs(o);
+  return list_runs(o);  // `results` alone lists, as `results list` does
+}
+
+}  // namespace
+
+Command add_results_command(CLI::App& app) {
+  auto o = std::make_shared<ResultsCommandOptions>();
+  CLI::App* sub = app.add_subcommand("results", "list, show, export, compare and delete stored results");
+  sub->require_subcommand(0, 1);
+  add_results_db_option(*sub, o->results_db);
+  ResultsApps apps;
+
+  apps.list = sub->add_subcommand("list", "the stored runs, newest last (the default)");
+  add_results_db_option(*apps.list, o->results_db);
+  add_filters(*apps.list, *o);
+  apps.list->add_option("--limit", o->limit, "the newest N runs; 0 = all")->capture_default_str();
+
+  apps.show = sub->add_subcommand("show", "every field of one run");
+  add_results_db_option(*apps.show, o->results_db);
+  apps.show->add_option("id", o->ids, "run id")->required()->expected(1);
+
+  apps.export_ = sub->add_subcommand("export", "CSV, Markdown or JSON; --seed-format: seed 002's two tracker files");
+  add_results_db_option(*apps.export_, o->results_db);
+  add_filters(*apps.export_, *o);
+  apps.export_->add_option("--format", o->format, "csv, markdown or json")->capture_default_str();
+  apps.export_->add_option("--output-file", o->output_file, "write here instead of stdout");
+  apps.export_->add_flag("--seed-format", o->seed_format,
+                         "write success_results.json and failure_results.json (seed 002) into --output-dir");
+  apps.export_->add_option("--output-dir", o->output_dir, "directory of the --seed-format files")->capture_default_str();
+
+  apps.compare = sub->add_subcommand("compare", "run B against run A, metric by metric");
+  add_results_db_option(*apps.compare, o->results_db);
+  apps.compare->add_option("ids", o->ids, "run ids A B")->required()->expected(2);
+  apps.compare->add_option("--threshold", o->threshold_pct, "percent change that is flagged better or REGRESSION")
+      ->capture_default_str();
+
+  apps.remove = sub->add_subcommand("delete", "delete runs by id or by filter");
+  add_results_db_option(*apps.remove, o->results_db);
+  add_filters(*apps.remove, *o);
+  apps.remove->add_option("ids", o->ids, "run ids");
+
+  return {sub, [o, apps] { return run_results(*o, apps); }};
+}
+
+}  // namespace moebench::cli

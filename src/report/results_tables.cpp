@@ -1,0 +1,134 @@
+// The people-facing texts of stored runs: the Markdown table grouped by model, `results list`
+// and `results show`.
+#include <algorithm>
+
+#include <fmt/format.h>
+
+#include "report/results_writers.hpp"
+#include "report/text_table.hpp"
+
+namespace moebench {
+
+namespace {
+
+using json = nlohmann::ordered_json;
+
+std::string cell(const json& value) {
+  if (value.is_null()) return "-";
+  if (value.is_string()) return value.get<std::string>();
+  if (value.is_number_float()) {
+    const double v = value.get<double>();
+    return format_figure(&v);
+  }
+  return value.dump();
+}
+
+std::vector<std::string> union_keys(const std::vector<RunRecord>& records, json RunRecord::*field) {
+  std::vector<std::string> keys;
+  for (const RunRecord& r : records)
+    for (const auto& [key, value] : (r.*field).items())
+      if (std::find(keys.begin(), keys.end(), key) == keys.end()) keys.push_back(key);
+  return keys;
+}
+
+std::string value_or_dash(const json& object, const std::string& key) {
+  return object.contains(key) ? cell(object[key]) : "-";
+}
+
+std::string error_text(const RunRecord& r) {
+  return r.status == RunStatus::success ? "" : r.error_type + ": " + r.error_message;
+}
+
+}  // namespace
+
+std::vector<std::string> param_keys(const std::vector<RunRecord>& records) {
+  return union_keys(records, &RunRecord::params);
+}
+
+std::vector<std::string> metric_keys(const std::vector<RunRecord>& records) {
+  return union_keys(records, &RunRecord::metrics);
+}
+
+std::string results_markdown(const std::vector<RunRecord>& records) {
+  std::vector<std::string> models;
+  for (const RunRecord& r : records)
+    if (std::find(models.begin(), models.end(), r.model) == models.end()) models.push_back(r.model);
+  std::string out;
+  for (const std::string& model : models) {
+    std::vector<RunRecord> group;
+    for (const RunRecord& r : records)
+      if (r.model == model) group.push_back(r);
+    const std::vector<std::string> params = param_keys(group);
+    const std::vector<std::string> metrics = metric_keys(group);
+    TextTable t;
+    t.header = {"config", "status"};
+    t.header.insert(t.header.end(), params.begin(), params.end());
+    t.header.insert(t.header.end(), metrics.begin(), metrics.end());
+    t.header.push_back("error");
+    t.numeric.assign(t.header.size(), false);
+    for (size_t c = 2 + params.size(); c < 2 + params.size() + metrics.size(); ++c) t.numeric[c] = true;
+    for (const RunRecord& r : group) {
+      std::vector<std::string> row = {r.config, run_status_name(r.status)};
+      for (const std::string& k : params) row.push_back(value_or_dash(r.params, k));
+      for (const std::string& k : metrics) row.push_back(value_or_dash(r.metrics, k));
+      row.push_back(error_text(r));
+      t.rows.push_back(std::move(row));
+    }
+    out += fmt::format("{}## {}\n\n{}", out.empty() ? "" : "\n", model, format_markdown(t));
+  }
+  return out;
+}
+
+std::string results_list_table(const std::vector<RunRecord>& records) {
+  TextTable t;
+  t.header = {"id", "finished", "kind", "status", "model", "config", "mean ms / error"};
+  t.numeric = {true, false, false, false, false, false, false};
+  for (const RunRecord& r : records) {
+    std::string last = r.status == RunStatus::success ? value_or_dash(r.metrics, "latency_mean_ms")
+                                                      : error_text(r);
+    if (last.size() > 60) last = last.substr(0, 57) + "...";
+    t.rows.push_back({std::to_string(r.id), r.finished_at, r.kind, run_status_name(r.status), r.model, r.config, last});
+  }
+  return format_aligned(t);
+}
+
+std::string run_record_text(const RunRecord& r) {
+  const RunEnvironment& e = r.environment;
+  std::string out = fmt::format("id            {}\nkey           {}\nkind          {}\nstatus        {}\n", r.id, r.key(),
+                                r.kind, run_status_name(r.status));
+  if (r.status == RunStatus::failure) out += fmt::format("error         {}: {}\n", r.error_type, r.error_message);
+  out += fmt::format("started       {}\nfinished      {}\ngroup         {}\ncommand       {}\n", r.started_at,
+                     r.finished_at, r.group_id, r.command_line);
+  out += fmt::format("environment   host {}, {} backend, {}", e.host, e.backend, e.device);
+  if (!e.driver_version.empty()) out += fmt::format(", driver {}, runtime {}", e.driver_version, e.cuda_version);
+  out += fmt::format("\nmoebench      {} ({})\n", e.moebench_version, e.git_revision);
+  auto section = [&](const char* title, const json& object) {
+    out += fmt::format("{}\n", title);
+    for (const auto& [key, value] : object.items()) out += fmt::format("  {:<22} {}\n", key, cell(value));
+  };
+  section("params", r.params);
+  section("metrics", r.metrics);
+  section("details", r.details);
+  return out;
+}
+
+std::string compare_table(const RunRecord& a, const RunRecord& b, const std::vector<MetricComparison>& rows,
+                          double threshold_pct) {
+  TextTable t;
+  t.header = {"metric", fmt::format("A (id {})", a.id), fmt::format("B (id {})", b.id), "speedup", "change", "verdict"};
+  t.numeric = {false, true, true, true, true, false};
+  for (const MetricComparison& c : rows) {
+    const bool known = c.verdict != Verdict::unknown;
+    const char* verdict = c.verdict == Verdict::better ? "better"
+                          : c.verdict == Verdict::worse ? "REGRESSION"
+                          : known                       ? "same"
+                                                        : "-";
+    t.rows.push_back({c.metric, format_figure(&c.a), format_figure(&c.b),
+                      known ? fmt::format("{:.3f}x", c.speedup) : "-",
+                      known ? fmt::format("{:+.1f}%", c.change_pct) : "-", verdict});
+  }
+  return fmt::format("# A: {} ({})\n# B: {} ({})\n# threshold: {:g}%\n{}", a.key(), a.finished_at, b.key(), b.finished_at,
+                     threshold_pct, format_aligned(t));
+}
+
+}  // namespace moebench

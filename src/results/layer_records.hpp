@@ -1,0 +1,33 @@
+#pragma once
+// The records `moebench layer` stores: one per result row (implementation x scenario x token
+// count), keyed model::layer_config_key(...), and a failure for every planned row when the run
+// itself failed. A row that failed verification is a failure (VerificationFailed) that keeps
+// its measurements.
+#include <string>
+#include <vector>
+
+#include "bench/layer_result.hpp"
+#include "analysis/ceilings.hpp"
+#include "bench/layer_runner.hpp"
+#include "core/errors.hpp"
+#include "results/record_context.hpp"
+
+namespace moebench {
+
+// A layer row's params: impl, scenario, num_tokens, dtype, tp_size, ep_size.
+nlohmann::ordered_json layer_params(const std::string& impl, const std::string& scenario, int64_t num_tokens,
+                                    const std::string& dtype, int tp_size, int ep_size);
+
+// What every row of a run shares beyond its params: the model's shape, iterations, seed, and
+// the measured ceilings (NaN until measured: null).
+nlohmann::ordered_json layer_run_details(const LayerRunOptions& options, const Ceilings& ceilings);
+
+std::vector<RunRecord> layer_records(const std::vector<LayerResult>& results, const RecordContext& context,
+                                     const nlohmann::ordered_json& details);
+
+// One failure per impl x scenario x token count that `options` planned.
+std::vector<RunRecord> layer_failure_records(const LayerRunOptions& options, const std::vector<std::string>& impls,
+                                             const RecordContext& context, const nlohmann::ordered_json& details,
+                                             FailureKind kind, const std::string& message);
+
+}  // namespace moebench

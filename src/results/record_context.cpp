@@ -1,0 +1,35 @@
+#include "results/record_context.hpp"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdlib>
+
+#include <fmt/format.h>
+
+#include "results/timestamps.hpp"
+
+namespace moebench {
+
+RunRecord new_record(const RecordContext& context, const std::string& kind, const std::string& model,
+                     const std::string& config) {
+  RunRecord r;
+  r.kind = kind;
+  r.model = model;
+  r.config = config;
+  r.environment = context.environment;
+  r.command_line = context.command_line;
+  r.group_id = context.group_id;
+  r.started_at = context.started_at;
+  return r;
+}
+
+std::string invocation_group_id(const std::string& kind) {
+  const char* inherited = std::getenv(kGroupIdEnv);
+  if (inherited && *inherited) return inherited;
+  std::string stamp = utc_now_iso();
+  stamp.erase(std::remove_if(stamp.begin(), stamp.end(), [](char c) { return c == '-' || c == ':'; }), stamp.end());
+  return fmt::format("{}-{}-{}", kind, stamp, getpid());
+}
+
+}  // namespace moebench

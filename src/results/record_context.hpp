@@ -1,0 +1,28 @@
+#pragma once
+// What every record of one invocation shares (environment, command line, group, start time),
+// and the group id that ties a sweep's children to the sweep.
+#include <string>
+
+#include "results/run_record.hpp"
+
+namespace moebench {
+
+struct RecordContext {
+  RunEnvironment environment;
+  std::string command_line;
+  std::string group_id;
+  std::string started_at;  // ISO-8601 UTC
+};
+
+// A record of `kind` for model::config carrying the context; status success until set.
+RunRecord new_record(const RecordContext& context, const std::string& kind, const std::string& model,
+                     const std::string& config);
+
+// The environment variable through which `sweep` hands its group id to its children.
+constexpr const char* kGroupIdEnv = "MOEBENCH_GROUP_ID";
+
+// This invocation's group: $MOEBENCH_GROUP_ID when a sweep started it, else a new
+// "<kind>-20251127T234512Z-<pid>".
+std::string invocation_group_id(const std::string& kind);
+
+}  // namespace moebench

@@ -1,0 +1,82 @@
+#pragma once
+// The results store: every run of `layer`, `model` and `sweep` in one SQLite database
+// (default ./moebench_results.db, --results-db to change).
+//
+// Safe for several processes at once and for crashes: the database runs in WAL mode with a
+// busy timeout, every write is one transaction (BEGIN IMMEDIATE ... COMMIT), and a committed
+// record survives the writer being killed. The schema is versioned (table schema_version) and
+// migrated forward on open; a database from a newer moebench is refused, not touched.
+#include <cstdint>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "results/run_record.hpp"
+
+struct sqlite3;
+
+namespace moebench {
+
+// The database itself failed (disk full, locked past the busy timeout, corrupt file).
+class StoreError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+constexpr const char* kDefaultResultsDb = "moebench_results.db";
+
+// Which records a query or a delete selects; empty fields select everything.
+struct RunFilter {
+  std::vector<int64_t> ids;
+  std::string model;
+  std::string kind;
+  std::optional<RunStatus> status;
+  std::string group_id;
+  int64_t limit = 0;  // the newest `limit` records; 0 = all
+};
+
+class ResultsStore {
+ public:
+  enum class OpenMode {
+    create,         // create the file and schema if missing (commands that record)
+    must_exist,     // InputError naming --results-db if the file is missing (commands that read)
+  };
+
+  // Throws InputError naming --results-db when the file is missing (must_exist), is not a
+  // SQLite database, or comes from a newer schema; StoreError when SQLite itself fails.
+  explicit ResultsStore(const std::string& path, OpenMode mode = OpenMode::create);
+  ~ResultsStore();
+  ResultsStore(const ResultsStore&) = delete;
+  ResultsStore& operator=(const ResultsStore&) = delete;
+
+  const std::string& path() const { return path_; }
+  static int current_schema_version();
+  int schema_version() const;
+
+  // Stores the records in one transaction (all or none) and returns their new ids in order.
+  std::vector<int64_t> record(const std::vector<RunRecord>& records);
+  int64_t record(const RunRecord& record);
+
+  std::optional<RunRecord> find(int64_t id) const;
+  // Matching records, oldest first (the newest `limit` of them when a limit is set).
+  std::vector<RunRecord> list(const RunFilter& filter = {}) const;
+  int64_t count(const RunFilter& filter = {}) const;
+  // Deletes the matching records in one transaction; returns how many went.
+  int64_t remove(const RunFilter& filter);
+
+  // Seed 002's tracker: per model::config key, the latest success; and the latest failure of
+  // each key that has no success (a failure never overwrites a success). Records of kind
+  // "sweep" (a sweep's own summary) are no benchmark result and are left out. Ordered by key.
+  std::vector<RunRecord> latest_successes(const RunFilter& filter = {}) const;
+  std::vector<RunRecord> latest_failures(const RunFilter& filter = {}) const;
+
+  // PRAGMA integrity_check: "ok" for a sound database.
+  std::string integrity_check() const;
+
+ private:
+  std::string path_;
+  sqlite3* db_ = nullptr;
+};
+
+}  // namespace moebench

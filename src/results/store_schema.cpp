@@ -1,0 +1,40 @@
+#include "results/store_schema.hpp"
+
+namespace moebench {
+
+const std::vector<const char*>& store_migrations() {
+  static const std::vector<const char*> migrations = {
+      // 1: one table of runs. AUTOINCREMENT: a deleted id is never given to another run, so an
+      // id quoted in a report keeps naming the same run or none.
+      R"sql(
+        CREATE TABLE runs (
+          id INTEGER PRIMARY KEY AUTOINCREMENT,
+          kind TEXT NOT NULL,
+          model TEXT NOT NULL,
+          config TEXT NOT NULL,
+          status TEXT NOT NULL CHECK (status IN ('success', 'failure')),
+          error_type TEXT NOT NULL,
+          error_message TEXT NOT NULL,
+          params TEXT NOT NULL,
+          metrics TEXT NOT NULL,
+          details TEXT NOT NULL,
+          host TEXT NOT NULL,
+          backend TEXT NOT NULL,
+          device TEXT NOT NULL,
+          driver_version TEXT NOT NULL,
+          cuda_version TEXT NOT NULL,
+          moebench_version TEXT NOT NULL,
+          git_revision TEXT NOT NULL,
+          command_line TEXT NOT NULL,
+          group_id TEXT NOT NULL,
+          started_at TEXT NOT NULL,
+          finished_at TEXT NOT NULL
+        );
+        CREATE INDEX runs_by_key ON runs (model, config, status);
+        CREATE INDEX runs_by_group ON runs (group_id);
+      )sql",
+  };
+  return migrations;
+}
+
+}  // namespace moebench

@@ -1,0 +1,118 @@
+#include "sweep/child_process.hpp"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <optional>
+#include <filesystem>
+
+#include <fmt/format.h>
+
+#include "core/errors.hpp"
+
+namespace moebench {
+
+namespace {
+
+constexpr size_t kStderrKept = 64 * 1024;
+
+// In the child between fork and exec: only async-signal-safe calls, then exec or _exit.
+[[noreturn]] void exec_child(const ChildSpec& spec, const std::vector<char*>& argv, int stderr_fd, pid_t sweep) {
+  setpgid(0, 0);                     // its own group: the timeout kills it and all it started
+  prctl(PR_SET_PDEATHSIG, SIGKILL);  // and it dies with the sweep
+  if (getppid() != sweep) _exit(127);  // the sweep died before prctl
+  const int null_fd = open("/dev/null", O_RDWR);
+  if (null_fd >= 0) {
+    dup2(null_fd, STDIN_FILENO);
+    dup2(null_fd, STDOUT_FILENO);
+  }
+  dup2(stderr_fd, STDERR_FILENO);
+  execv(spec.executable.c_str(), argv.data());
+  const char message[] = "moebench sweep: cannot start the child process\n";
+  (void)!write(STDERR_FILENO, message, sizeof message - 1);
+  _exit(127);
+}
+
+void keep_tail(std::string& text, const char* data, size_t n) {
+  text.append(data, n);
+  if (text.size() > kStderrKept) text.erase(0, text.size() - kStderrKept);
+}
+
+}  // namespace
+
+std::string self_executable() { return std::filesystem::read_symlink("/proc/self/exe").string(); }
+
+ChildOutcome run_child(const ChildSpec& spec) {
+  std::vector<std::string> words = {spec.executable};
+  words.insert(words.end(), spec.args.begin(), spec.args.end());
+  std::vector<char*> argv;
+  for (std::string& w : words) argv.push_back(w.data());
+  argv.push_back(nullptr);
+
+  int fds[2];
+  if (pipe2(fds, O_CLOEXEC) != 0)
+    throw RuntimeFailure(FailureKind::Crash, fmt::format("sweep: pipe: {}", std::strerror(errno)));
+  const pid_t sweep = getpid();
+  // The child's environment is set in the sweep around fork (setenv is not safe after it) and
+  // put back at once.
+  std::vector<std::pair<std::string, std::optional<std::string>>> saved;
+  for (const auto& [name, value] : spec.env) {
+    const char* old = std::getenv(name.c_str());
+    saved.emplace_back(name, old ? std::optional<std::string>(old) : std::nullopt);
+    setenv(name.c_str(), value.c_str(), 1);
+  }
+  const pid_t pid = fork();
+  if (pid == 0) exec_child(spec, argv, fds[1], sweep);
+  for (auto it = saved.rbegin(); it != saved.rend(); ++it)
+    it->second ? setenv(it->first.c_str(), it->second->c_str(), 1) : unsetenv(it->first.c_str());
+  close(fds[1]);
+  if (pid < 0) {
+    close(fds[0]);
+    throw RuntimeFailure(FailureKind::Crash, fmt::format("sweep: fork: {}", std::strerror(errno)));
+  }
+  setpgid(pid, pid);  // also here, so that a kill at once after fork reaches the group
+
+  ChildOutcome outcome;
+  outcome.timeout_s = spec.timeout_s;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(spec.timeout_s);
+  int status = 0;
+  bool reaped = false, pipe_open = true;
+  char buf[4096];
+  while (!reaped) {
+    if (pipe_open) {
+      pollfd pfd{fds[0], POLLIN, 0};
+      if (poll(&pfd, 1, 50) > 0) {
+        const ssize_t n = read(fds[0], buf, sizeof buf);
+        if (n > 0) keep_tail(outcome.stderr_text, buf, size_t(n));
+        if (n == 0) pipe_open = false;
+      }
+    } else {
+      usleep(50 * 1000);
+    }
+    reaped = waitpid(pid, &status, WNOHANG) == pid;
+    if (!reaped && std::chrono::steady_clock::now() >= deadline) {
+      outcome.timed_out = true;
+      kill(-pid, SIGKILL);
+      waitpid(pid, &status, 0);
+      reaped = true;
+    }
+  }
+  kill(-pid, SIGKILL);  // anything the child left running in its group goes with it
+  // What the child wrote before it ended is still in the pipe.
+  fcntl(fds[0], F_SETFL, O_NONBLOCK);
+  for (ssize_t n; pipe_open && (n = read(fds[0], buf, sizeof buf)) > 0;) keep_tail(outcome.stderr_text, buf, size_t(n));
+  close(fds[0]);
+  if (WIFEXITED(status)) outcome.exit_code = WEXITSTATUS(status);
+  if (WIFSIGNALED(status)) outcome.signal = WTERMSIG(status);
+  return outcome;
+}
+
+}  // namespace moebench

@@ -1,0 +1,28 @@
+#pragma once
+// Runs one sweep config in its own child process, so that whatever it does (hang, crash, run
+// out of memory, corrupt its CUDA context) ends with it: fork/exec in a new process group,
+// stdout discarded, stderr captured, killed (the whole group) at its timeout, and killed too
+// if the sweep itself dies.
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "results/classify.hpp"
+
+namespace moebench {
+
+struct ChildSpec {
+  std::string executable;
+  std::vector<std::string> args;  // after the executable's name
+  std::vector<std::pair<std::string, std::string>> env;  // added to the sweep's environment
+  double timeout_s = 600;
+};
+
+// Waits for the child; keeps the last 64 KiB of its stderr. Throws RuntimeFailure(Crash) only
+// when no child can be started at all (fork or pipe failing).
+ChildOutcome run_child(const ChildSpec& spec);
+
+// This binary, to run children of the same build: /proc/self/exe.
+std::string self_executable();
+
+}  // namespace moebench

@@ -1,0 +1,93 @@
+#include "sweep/sweep_runner.hpp"
+
+#include <chrono>
+#include <filesystem>
+
+#include <fmt/format.h>
+
+#include "sweep/child_process.hpp"
+
+namespace moebench {
+
+namespace {
+
+using json = nlohmann::ordered_json;
+
+std::string joined(const std::vector<std::string>& words) {
+  std::string out;
+  for (const std::string& w : words) out += (out.empty() ? "" : " ") + w;
+  return out;
+}
+
+// The failure recorded for a child that left no record of its own.
+RunRecord failure_for(const SweepPoint& p, const RecordContext& context, const ChildOutcome& outcome,
+                      const std::string& executable) {
+  RunRecord r = new_record(context, p.command, p.model, p.config);
+  r.command_line = "moebench " + joined(p.args);
+  r.params = p.params;
+  r.status = RunStatus::failure;
+  const bool exited_ok = !outcome.timed_out && outcome.signal == 0 && outcome.exit_code == 0;
+  if (exited_ok) {
+    r.error_type = failure_kind_name(FailureKind::Crash);
+    r.error_message = "exited 0 without recording a result";
+  } else {
+    FailureClass c = classify_failure(outcome);
+    r.error_type = failure_kind_name(c.kind);
+    r.error_message = c.message;
+  }
+  r.details = {{"executable", executable},
+               {"exit_code", outcome.exit_code},
+               {"signal", outcome.signal},
+               {"timed_out", outcome.timed_out},
+               {"timeout_s", outcome.timeout_s}};
+  for (const auto& [name, value] : p.env) r.details["env"][name] = value;
+  return r;
+}
+
+}  // namespace
+
+SweepOutcome run_sweep(const std::vector<SweepPoint>& points, const std::string& executable, ResultsStore& store,
+                       const RecordContext& context, const std::string& source, SweepProgress& progress) {
+  const auto start = std::chrono::steady_clock::now();
+  RunFilter mine;
+  mine.group_id = context.group_id;
+  SweepOutcome outcome;
+  size_t seen = store.list(mine).size();
+  for (size_t i = 0; i < points.size(); ++i) {
+    const SweepPoint& p = points[i];
+    const std::string key = p.model + "::" + p.config;
+    progress.begin(int(i), key);
+    ChildSpec spec{executable, p.args, p.env, p.timeout_s};
+    spec.env.emplace_back(kGroupIdEnv, context.group_id);
+    const ChildOutcome child = run_child(spec);
+
+    std::vector<RunRecord> all = store.list(mine);
+    std::vector<RunRecord> fresh(all.begin() + std::ptrdiff_t(seen), all.end());
+    if (fresh.empty()) {
+      RunRecord failure = failure_for(p, context, child, executable);
+      failure.id = store.record(failure);
+      fresh.push_back(failure);
+    }
+    seen = size_t(store.count(mine));
+    bool ok = true;
+    std::string note = "ok";
+    for (const RunRecord& r : fresh)
+      if (r.status == RunStatus::failure) {
+        ok = false;
+        note = r.error_type + ": " + r.error_message;
+      }
+    (ok ? outcome.succeeded : outcome.failed) += 1;
+    progress.end(int(i), key, ok, note);
+    outcome.records.insert(outcome.records.end(), fresh.begin(), fresh.end());
+  }
+  progress.finish();
+
+  RunRecord summary = new_record(context, "sweep", "sweep", std::filesystem::path(source).filename().string());
+  summary.params = {{"source", source}, {"configs", points.size()}, {"succeeded", outcome.succeeded},
+                    {"failed", outcome.failed}};
+  summary.metrics = {{"wall_s", std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count()}};
+  store.record(summary);
+  return outcome;
+}
+
+}  // namespace moebench

@@ -1,0 +1,170 @@
+// moebench sweep through the real binary: a matrix with a config that fails on purpose, one
+// that hangs (killed by its 2 s timeout), one that crashes and one that runs out of memory
+// completes with each classified and stored; a sweep killed with SIGKILL mid-run loses nothing
+// already stored; bad matrices are bad input with nothing written.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <fstream>
+#include <map>
+#include <thread>
+
+#include "results/results_store.hpp"
+#include "unit/results_fixture.hpp"
+
+using namespace moebench;
+using moebench::testing::CliResult;
+using moebench::testing::expect_bad_input;
+using moebench::testing::fresh_temp_dir;
+using moebench::testing::run_moebench;
+
+namespace {
+
+// A tiny manual layer that runs in well under a second on the CPU; `h` tells configs apart.
+std::string tiny_block(int hidden, const std::string& extra) {
+  return "  - manual: {num_experts: 4, num_experts_per_tok: 2, hidden_size: " + std::to_string(hidden) +
+         ", intermediate_size: 64}\n    num_tokens: 16\n    warmup_iters: 0\n    benchmark_iters: 2\n" + extra;
+}
+
+std::string write_file(const std::filesystem::path& dir, const std::string& name, const std::string& text) {
+  std::ofstream(dir / name) << text;
+  return (dir / name).string();
+}
+
+}  // namespace
+
+TEST(SweepCli, FailingHangingCrashingConfigsAreClassifiedAndTheSweepGoesOn) {
+  const auto dir = fresh_temp_dir("sweep-faults");
+  const std::string matrix = write_file(dir, "faults.yaml",
+                                        "timeout_s: 60\nruns:\n" + tiny_block(64, "    ep_size: [1, 3]\n") +
+                                            tiny_block(96, "    timeout_s: 2\n    env: {MOEBENCH_TEST_FAULT: hang}\n") +
+                                            tiny_block(128, "    env: {MOEBENCH_TEST_FAULT: crash}\n") +
+                                            tiny_block(160, "    env: {MOEBENCH_TEST_FAULT: oom}\n") +
+                                            tiny_block(192, ""));
+  const std::string db = (dir / "results.db").string();
+  const auto start = std::chrono::steady_clock::now();
+  CliResult r = run_moebench("sweep --matrix " + matrix + " --results-db " + db);
+  const double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  EXPECT_EQ(r.exit_code, 1) << r.err;  // some configs failed
+  EXPECT_LT(took, 50) << "the hanging config was not cut at its 2 s timeout";
+
+  ResultsStore store(db, ResultsStore::OpenMode::must_exist);
+  std::map<std::string, std::string> type_of;  // model::config -> error type ("" on success)
+  for (const RunRecord& rec : store.list())
+    if (rec.kind != "sweep") type_of[rec.key()] = rec.error_type;
+  EXPECT_EQ(type_of.size(), 6u);
+  EXPECT_EQ(type_of["manual-e4-k2-h64-i64::TP1_EP1_reference_random_T16_bf16"], "");
+  EXPECT_EQ(type_of["manual-e4-k2-h64-i64::TP1_EP3_reference_random_T16_bf16"], "InvalidConfig");
+  EXPECT_EQ(type_of["manual-e4-k2-h96-i64::TP1_EP1_reference_random_T16_bf16"], "Timeout");
+  EXPECT_EQ(type_of["manual-e4-k2-h128-i64::TP1_EP1_reference_random_T16_bf16"], "Crash");
+  EXPECT_EQ(type_of["manual-e4-k2-h160-i64::TP1_EP1_reference_random_T16_bf16"], "OOM");
+  EXPECT_EQ(type_of["manual-e4-k2-h192-i64::TP1_EP1_reference_random_T16_bf16"], "");  // ran after the faults
+
+  // The sweep's own summary, and the Markdown table grouped by model on stdout.
+  std::vector<RunRecord> summaries = store.list({.kind = "sweep"});
+  ASSERT_EQ(summaries.size(), 1u);
+  EXPECT_EQ(summaries[0].params["configs"], 6);
+  EXPECT_EQ(summaries[0].params["failed"], 4);
+  EXPECT_EQ(store.count({.group_id = summaries[0].group_id}), 7);
+  EXPECT_NE(r.out.find("## manual-e4-k2-h96-i64"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("Timeout: no result after 2 s"), std::string::npos) << r.out;
+  EXPECT_NE(r.err.find("[6/6]"), std::string::npos) << r.err;  // plain progress lines off a terminal
+  EXPECT_NE(r.err.find("ETA"), std::string::npos) << r.err;
+  EXPECT_EQ(store.integrity_check(), "ok");
+
+  // Seed 002 across runs: the same matrix without the faults turns those keys into successes.
+  const std::string fixed = write_file(dir, "fixed.yaml", "runs:\n" + tiny_block(96, "") + tiny_block(128, ""));
+  r = run_moebench("sweep --matrix " + fixed + " --results-db " + db);
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  std::vector<std::string> failing;
+  for (const RunRecord& f : store.latest_failures()) failing.push_back(f.key());
+  EXPECT_EQ(failing, (std::vector<std::string>{"manual-e4-k2-h160-i64::TP1_EP1_reference_random_T16_bf16",
+                                               "manual-e4-k2-h64-i64::TP1_EP3_reference_random_T16_bf16"}));
+}
+
+TEST(SweepCli, KilledMidSweepLosesNothingStored) {
+  const auto dir = fresh_temp_dir("sweep-killed");
+  // Two quick configs, then one that hangs for a minute: the kill lands while it runs.
+  const std::string matrix = write_file(dir, "m.yaml", "runs:\n" + tiny_block(64, "") + tiny_block(96, "") +
+                                                           tiny_block(128, "    env: {MOEBENCH_TEST_FAULT: hang}\n"));
+  const std::string db = (dir / "results.db").string();
+  const pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    freopen("/dev/null", "w", stdout);
+    freopen("/dev/null", "w", stderr);
+    execl(MOEBENCH_BINARY, MOEBENCH_BINARY, "sweep", "--matrix", matrix.c_str(), "--results-db", db.c_str(),
+          "--timeout", "60", static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  std::vector<RunRecord> before;
+  for (int i = 0; i < 600 && before.size() < 2; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    if (std::filesystem::exists(db)) before = ResultsStore(db).list({.kind = "layer"});
+  }
+  ASSERT_EQ(before.size(), 2u);
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // the hanging child has started
+  kill(pid, SIGKILL);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  ASSERT_TRUE(WIFSIGNALED(status));
+
+  ResultsStore store(db);
+  EXPECT_EQ(store.integrity_check(), "ok");
+  for (const RunRecord& r : before) {
+    std::optional<RunRecord> kept = store.find(r.id);
+    ASSERT_TRUE(kept) << r.key();
+    EXPECT_EQ(kept->metrics.dump(), r.metrics.dump());
+  }
+  EXPECT_EQ(store.count({.kind = "sweep"}), 0);  // the sweep never finished
+  EXPECT_GT(store.record(moebench::testing::layer_record("after", "c", 1)), before.back().id);
+}
+
+TEST(SweepCli, FlagsMatrixAndDryRun) {
+  CliResult r = run_moebench("sweep --model small --ep-size 1,2 --num-tokens 32 --scenarios random --backend cpu --dry-run");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("small::TP1_EP1_reference_random_T32_bf16  moebench layer --model small --tp-size 1 --ep-size 1"),
+            std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("small::TP1_EP2_reference_random_T32_bf16"), std::string::npos) << r.out;
+  r = run_moebench("sweep --dry-run --backend cpu");  // the embedded default
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("small::TP1_EP1_reference_random_T32_bf16"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("small::TP1_EP1_reference_random_T128_bf16"), std::string::npos) << r.out;
+  r = run_moebench("sweep --help");
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_NE(r.out.find("--timeout"), std::string::npos);
+}
+
+TEST(SweepCli, BadMatricesAreBadInputWithNothingWritten) {
+  const auto dir = fresh_temp_dir("sweep-bad");
+  const std::string db = (dir / "results.db").string();
+  auto bad_file = [&](const std::string& text, const std::string& message) {
+    const std::string path = write_file(dir, "bad.yaml", text);
+    expect_bad_input("sweep --matrix " + path + " --results-db " + db, message);
+  };
+  expect_bad_input("sweep --matrix /no/such.yaml --results-db " + db, "--matrix /no/such.yaml: no such file");
+  bad_file("runs: [ {", "cannot parse");
+  bad_file("- 1\n- 2\n", "expected a map");
+  bad_file("runs:\n  - models: [small]\n    num_tokens: 16\n    colour: red\n", "runs[0].colour: unknown key");
+  bad_file("runs:\n  - models: [small]\n    num_tokens: 16\n    tp_size: [0]\n", "runs[0].tp_size: must be positive (got 0)");
+  bad_file("runs:\n  - models: [small]\n    num_tokens: [16, lots]\n", "runs[0].num_tokens[1]: expected integers, got 'lots'");
+  bad_file("runs:\n  - models: [no-such-model]\n    num_tokens: 16\n", "no-such-model");
+  bad_file("runs:\n  - models: [small]\n    num_tokens: 16\n    impl: [warp-drive]\n", "warp-drive");
+  bad_file("runs:\n  - models: [small]\n    num_tokens: 16\n    scenarios: [chaotic]\n", "runs[0].scenarios");
+  bad_file("runs:\n  - models: [small]\n", "runs[0].num_tokens: missing");
+  bad_file("runs:\n  - num_tokens: 16\n", "no model");
+  bad_file("runs:\n  - models: [small]\n    num_tokens: 16\n    command: train\n", "unknown command 'train'");
+  bad_file("runs:\n  - models: [small]\n    num_tokens: 16\n    args: [--no-record]\n", "--no-record is set by the sweep");
+  bad_file("timeout_s: 0\nruns:\n  - models: [small]\n    num_tokens: 16\n", "timeout_s: must be positive");
+  bad_file("runs:\n  - models: [small]\n    num_tokens: 16\n    benchmark_runs: 3\n", "not a flag of `layer`");
+  const std::string ok = write_file(dir, "ok.yaml", "models: [small]\nnum_tokens: 16\n");
+  expect_bad_input("sweep --matrix " + ok + " --ep-size 2 --results-db " + db, "not both");
+  expect_bad_input("sweep --tp-size 0 --dry-run", "tp_size: must be positive (got 0)");
+  expect_bad_input("sweep --model no-such-model --dry-run", "no-such-model");
+  expect_bad_input("sweep --timeout -1 --dry-run", "timeout_s: must be positive");
+  EXPECT_FALSE(std::filesystem::exists(db));
+}
