@@ -12,6 +12,7 @@
 #include "backend/backend.hpp"
 #include "bench/layer_runner.hpp"
 #include "cli/command.hpp"
+#include "cli/layer_defaults.hpp"
 #include "cli/model_options.hpp"
 #include "cli/record_options.hpp"
 #include "core/build_info.hpp"
@@ -29,13 +30,6 @@
 namespace moebench::cli {
 
 namespace {
-
-// The embedded default: a real model on a GPU, seed 004's small config on the CPU, where a
-// run of the whole default must stay under a minute on two cores.
-constexpr const char* kGpuDefaultModel = "qwen3-30b-a3b";
-constexpr const char* kCpuDefaultModel = "small";
-const std::vector<int64_t> kGpuDefaultTokens = {64, 512, 4096};
-const std::vector<int64_t> kCpuDefaultTokens = {32, 128};
 
 struct LayerCommandOptions {
   ModelOptions model;

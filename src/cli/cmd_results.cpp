@@ -88,7 +88,7 @@ int export_runs(const ResultsCommandOptions& o) {
     return 0;
   }
   if (o.format != "csv" && o.format != "markdown" && o.format != "json")
-    throw InputError(fmt::format("--format: unknown format '{}': use csv, markdown or json", o.format));
+    throw InputError(fmt::format("--output-format: unknown format '{}': use csv, markdown or json", o.format));
   ResultsStore store(o.results_db, ResultsStore::OpenMode::must_exist);
   const std::vector<RunRecord> runs = store.list(f);
   const std::string text = o.format == "csv" ? results_csv(runs)
@@ -161,7 +161,7 @@ Command add_results_command(CLI::App& app) {
   apps.export_ = sub->add_subcommand("export", "CSV, Markdown or JSON; --seed-format: seed 002's two tracker files");
   add_results_db_option(*apps.export_, o->results_db);
   add_filters(*apps.export_, *o);
-  apps.export_->add_option("--format", o->format, "csv, markdown or json")->capture_default_str();
+  apps.export_->add_option("--output-format", o->format, "csv, markdown or json")->capture_default_str();
   apps.export_->add_option("--output-file", o->output_file, "write here instead of stdout");
   apps.export_->add_flag("--seed-format", o->seed_format,
                          "write success_results.json and failure_results.json (seed 002) into --output-dir");

@@ -9,6 +9,7 @@
 
 #include "backend/backend.hpp"
 #include "cli/command.hpp"
+#include "cli/layer_defaults.hpp"
 #include "cli/record_options.hpp"
 #include "core/errors.hpp"
 #include "report/results_writers.hpp"
@@ -20,12 +21,6 @@
 namespace moebench::cli {
 
 namespace {
-
-// The embedded default, as `layer`'s: a real model on a GPU, seed 004's small one on the CPU.
-constexpr const char* kGpuDefaultModel = "qwen3-30b-a3b";
-constexpr const char* kCpuDefaultModel = "small";
-const std::vector<int64_t> kGpuDefaultTokens = {64, 512, 4096};
-const std::vector<int64_t> kCpuDefaultTokens = {32, 128};
 
 struct SweepCommandOptions {
   std::string matrix_file;

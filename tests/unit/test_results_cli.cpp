@@ -77,20 +77,24 @@ TEST(ResultsCli, LayerRecordsEveryRowAndResultsReadsThem) {
   EXPECT_NE(r.out.find("latency_mean_ms"), std::string::npos);
   EXPECT_NE(r.out.find("--num-experts 4"), std::string::npos);  // the command line is kept
 
-  r = run_moebench("results compare 1 2 --threshold 1000 --results-db " + db);
+  r = run_moebench("results compare 1 2 --results-db " + db);
   ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("speedup"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("latency_mean_ms"), std::string::npos) << r.out;
-  EXPECT_NE(r.out.find("same"), std::string::npos) << r.out;  // nothing moves 1000%
+  r = run_moebench("results compare 1 1 --results-db " + db);  // a run against itself: nothing moves
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("1.000x"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("better"), std::string::npos) << r.out;
   EXPECT_EQ(r.out.find("REGRESSION"), std::string::npos) << r.out;
 
-  r = run_moebench("results export --format json --results-db " + db);
+  r = run_moebench("results export --output-format json --results-db " + db);
   ASSERT_EQ(r.exit_code, 0) << r.err;
   nlohmann::json exported = nlohmann::json::parse(r.out);
   ASSERT_EQ(exported.size(), 2u);
   EXPECT_EQ(exported[0]["params"]["num_tokens"], 16);
   EXPECT_EQ(exported[0]["environment"]["backend"], "cpu");
 
-  r = run_moebench("results export --format csv --results-db " + db);
+  r = run_moebench("results export --output-format csv --results-db " + db);
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(r.out.rfind("id,kind,model,config,status,", 0), 0u) << r.out;
   EXPECT_NE(r.out.find(",latency_mean_ms,"), std::string::npos);
@@ -167,7 +171,7 @@ TEST(ResultsCli, BadInputsOneLineExit2NothingWritten) {
   expect_bad_input("results compare 1 1 --threshold -1 --results-db " + db, "--threshold must be >= 0");
   expect_bad_input("results delete 99 --results-db " + db, "run id 99: no such run");
   expect_bad_input("results delete --results-db " + db, "name what to delete");
-  expect_bad_input("results export --format xml --results-db " + db, "--format: unknown format 'xml'");
+  expect_bad_input("results export --output-format xml --results-db " + db, "--output-format: unknown format 'xml'");
   expect_bad_input("results list --status maybe --results-db " + db, "--status: unknown status 'maybe'");
   expect_bad_input("results list --limit -1 --results-db " + db, "--limit must be >= 0");
   expect_bad_input("results export --seed-format --output-dir /no/such/dir --results-db " + db,
