@@ -25,23 +25,39 @@ GroupedGemm::GroupedGemm(Backend& backend, DType dtype, int num_groups, int64_t 
     const std::string v = forced;
     if (v == "small")
       choice_ = TileChoice::small;
+    else if (v == "medium")
+      choice_ = TileChoice::medium;
     else if (v == "large")
       choice_ = TileChoice::large;
     else if (!v.empty())
-      throw InputError("MOEBENCH_GROUPED_TILES=" + v + ": use small or large (or unset it)");
+      throw InputError("MOEBENCH_GROUPED_TILES=" + v + ": use small, medium or large (or unset it)");
   }
 }
 
 GroupedGemm::~GroupedGemm() = default;
 
-bool GroupedGemm::large_tiles(int64_t total_rows) const {
-  return choice_ == TileChoice::large ||
-         (choice_ == TileChoice::by_rows && total_rows >= kLargeTileMinRows * num_groups_);
+GroupedGemm::TileChoice GroupedGemm::tiles_for(int64_t total_rows) const {
+  if (choice_ != TileChoice::by_rows) return choice_;
+  if (total_rows >= kLargeTileMinRows * num_groups_) return TileChoice::large;
+  if (total_rows >= kMediumTileMinRows * num_groups_) return TileChoice::medium;
+  return TileChoice::small;
+}
+
+int GroupedGemm::tile_rows(int64_t total_rows) const {
+  switch (tiles_for(total_rows)) {
+    case TileChoice::large: return kLargeTileRows;
+    case TileChoice::medium: return kMediumTileRows;
+    default: return kSmallTileRows;
+  }
 }
 
 void GroupedGemm::run(const void* a, const void* b, void* d, const int32_t* offsets, int64_t total_rows,
                       cudaStream_t stream) {
-  (large_tiles(total_rows) ? kernels_.large_tiles : kernels_.small_tiles)->run(a, b, d, offsets, stream);
+  switch (tiles_for(total_rows)) {
+    case TileChoice::large: kernels_.large_tiles->run(a, b, d, offsets, stream); break;
+    case TileChoice::medium: kernels_.medium_tiles->run(a, b, d, offsets, stream); break;
+    default: kernels_.small_tiles->run(a, b, d, offsets, stream); break;
+  }
 }
 
 }  // namespace moebench

@@ -7,8 +7,8 @@
 // device offsets into CUTLASS's problem shapes and pointer arrays, so run() is asynchronous
 // and can be captured in a CUDA graph. bf16 or fp16, fp32 accumulation.
 //
-// Two tilings (grouped_gemm_kernel.cuh): 64-row tiles for a few rows per group, 256-row tiles
-// for many. run() picks by the average rows per group, which the host knows (total rows / groups)
+// Three tilings (grouped_gemm_kernel.cuh): 64-row tiles for a few rows per group, 128-row
+// tiles for hundreds, 256-row tiles for thousands. run() picks by the average rows per group, which the host knows (total rows / groups)
 // without reading the per-group counts.
 #include <cuda_runtime.h>
 
@@ -32,12 +32,13 @@ class GroupedGemm {
   void run(const void* a, const void* b, void* d, const int32_t* offsets, int64_t total_rows, cudaStream_t stream);
 
   // Rows of the tiles run() uses for total_rows: what tile-rounded routing rounds to.
-  int tile_rows(int64_t total_rows) const { return large_tiles(total_rows) ? kLargeTileRows : kSmallTileRows; }
+  int tile_rows(int64_t total_rows) const;
 
-  // Average rows per group from which the 256-row tiles win (measured, docs/PERF.md).
-  // MOEBENCH_GROUPED_TILES=small|large overrides the choice, for tuning.
-  static constexpr int64_t kLargeTileMinRows = 128;
-  static constexpr int kSmallTileRows = 64, kLargeTileRows = 256;
+  // Average rows per group from which the 128- and the 256-row tiles win (measured,
+  // docs/PERF.md). MOEBENCH_GROUPED_TILES=small|medium|large overrides the choice, for tuning.
+  static constexpr int64_t kMediumTileMinRows = 128;
+  static constexpr int64_t kLargeTileMinRows = 1024;
+  static constexpr int kSmallTileRows = 64, kMediumTileRows = 128, kLargeTileRows = 256;
 
   // One CUTLASS instantiation (grouped_gemm_{bf16,fp16}.cu).
   struct Kernel {
@@ -45,15 +46,17 @@ class GroupedGemm {
     virtual void run(const void* a, const void* b, void* d, const int32_t* offsets, cudaStream_t stream) = 0;
   };
   struct Kernels {
-    std::unique_ptr<Kernel> small_tiles, large_tiles;
+    std::unique_ptr<Kernel> small_tiles, medium_tiles, large_tiles;
   };
 
  private:
-  bool large_tiles(int64_t total_rows) const;
+  enum class TileChoice { by_rows, small, medium, large };
+  // The tiling for total_rows: the forced one, or by the average rows per group.
+  TileChoice tiles_for(int64_t total_rows) const;
 
   int num_groups_;
   Kernels kernels_;
-  enum class TileChoice { by_rows, small, large } choice_ = TileChoice::by_rows;
+  TileChoice choice_ = TileChoice::by_rows;
 };
 
 }  // namespace moebench

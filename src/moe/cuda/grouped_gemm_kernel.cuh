@@ -2,10 +2,12 @@
 // The CUTLASS instantiations behind GroupedGemm, as templates over the element type and the
 // tiling; each dtype is compiled in its own .cu file (over a minute each on two cores).
 //
-// Two tilings, because the rows per expert range from one (decode) to thousands (prefill):
+// Three tilings, because the rows per expert range from one (decode) to thousands (prefill):
 // - LargeTiles: 256x128x64 tiles, a 1x2 cluster, the cooperative ptr-array schedule (two
 //   consumer warpgroups share each 256-row tile; TMA multicast of A across the cluster), the
 //   configuration DESIGN.md measured at 578-785 TFLOP/s on an H100.
+// - MediumTiles: 128x256x64 tiles, cooperative, 1x2 cluster: half the row padding of the
+//   256-row tiles for groups of a few hundred rows, the same 256x... work per CTA.
 // - SmallTiles: 64x128x64 tiles, ping-pong schedule (the two consumer warpgroups alternate
 //   tiles, one's epilogue hiding under the other's MMAs). A group of a few rows pads to 64,
 //   not 256: with 4 rows per expert the 256-row tile spends more time multiplying padding
@@ -34,6 +36,13 @@ using namespace cute;
 
 struct LargeTiles {
   using Tile = Shape<Int<GroupedGemm::kLargeTileRows>, _128, _64>;
+  using Cluster = Shape<_1, _2, _1>;
+  using MainloopSchedule = cutlass::gemm::KernelPtrArrayTmaWarpSpecializedCooperative;
+  using EpilogueSchedule = cutlass::epilogue::PtrArrayTmaWarpSpecializedCooperative;
+};
+
+struct MediumTiles {
+  using Tile = Shape<Int<GroupedGemm::kMediumTileRows>, _256, _64>;
   using Cluster = Shape<_1, _2, _1>;
   using MainloopSchedule = cutlass::gemm::KernelPtrArrayTmaWarpSpecializedCooperative;
   using EpilogueSchedule = cutlass::epilogue::PtrArrayTmaWarpSpecializedCooperative;
@@ -177,6 +186,7 @@ class TypedGroupedGemm : public GroupedGemm::Kernel {
 template <typename Element>
 GroupedGemm::Kernels make_typed(Backend& backend, int groups, int64_t n, int64_t k) {
   return {std::make_unique<TypedGroupedGemm<Element, SmallTiles>>(backend, groups, n, k),
+          std::make_unique<TypedGroupedGemm<Element, MediumTiles>>(backend, groups, n, k),
           std::make_unique<TypedGroupedGemm<Element, LargeTiles>>(backend, groups, n, k)};
 }
 
