@@ -38,9 +38,11 @@ GroupedGemm::~GroupedGemm() = default;
 
 GroupedGemm::TileChoice GroupedGemm::tiles_for(int64_t total_rows) const {
   if (choice_ != TileChoice::by_rows) return choice_;
-  if (total_rows >= kLargeTileMinRows * num_groups_) return TileChoice::large;
-  if (total_rows >= kMediumTileMinRows * num_groups_) return TileChoice::medium;
-  return TileChoice::small;
+  const int64_t g = num_groups_;
+  if (total_rows < kSmallTilesBelow * g) return TileChoice::small;
+  for (const auto& band : kMediumBands)
+    if (total_rows >= band[0] * g && total_rows < band[1] * g) return TileChoice::medium;
+  return TileChoice::large;
 }
 
 int GroupedGemm::tile_rows(int64_t total_rows) const {

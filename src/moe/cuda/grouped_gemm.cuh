@@ -34,10 +34,13 @@ class GroupedGemm {
   // Rows of the tiles run() uses for total_rows: what tile-rounded routing rounds to.
   int tile_rows(int64_t total_rows) const;
 
-  // Average rows per group from which the 128- and the 256-row tiles win (measured,
-  // docs/PERF.md). MOEBENCH_GROUPED_TILES=small|medium|large overrides the choice, for tuning.
-  static constexpr int64_t kMediumTileMinRows = 128;
-  static constexpr int64_t kLargeTileMinRows = 1024;
+  // The tiling by average rows per group R, from the comparison in docs/PERF.md (H100, four
+  // models, R = 16..4096): 64-row tiles below 48; else the tiling that pads less where the
+  // group sizes (R +- sqrt(R)) fall: 128-row tiles around R = 64 and 256, 256-row tiles around
+  // R = 128 and from 384 on, where one M tile per expert also reads its weights once.
+  // MOEBENCH_GROUPED_TILES=small|medium|large overrides the choice, for tuning.
+  static constexpr int64_t kSmallTilesBelow = 48;
+  static constexpr int64_t kMediumBands[2][2] = {{48, 96}, {192, 384}};  // [from, below)
   static constexpr int kSmallTileRows = 64, kMediumTileRows = 128, kLargeTileRows = 256;
 
   // One CUTLASS instantiation (grouped_gemm_{bf16,fp16}.cu).
