@@ -10,6 +10,7 @@
 #include "analysis/decode_floor.hpp"
 #include "analysis/memory_model.hpp"
 #include "bench/model_metrics.hpp"
+#include "core/errors.hpp"
 
 namespace moebench {
 
@@ -26,7 +27,13 @@ struct ModelMemory {
 struct BatchResult {
   int64_t batch_size = 0;
   enum class Status { ok, refused, failed } status = Status::ok;
-  std::string failure;  // refused: the pre-flight line; failed: "<kind>: <message>"
+  // refused: the pre-flight line ("does not fit: needed X GiB vs available Y GiB ..."), kind OOM;
+  // failed: the RuntimeFailure's message and kind.
+  std::string failure;
+  FailureKind failure_kind = FailureKind::OOM;
+  // What the report says went wrong: the pre-flight line, or "<kind>: <message>".
+  std::string failure_text() const;
+  const char* status_name() const;  // ok, refused, failed
   std::vector<ModelRunTimes> runs;
   ModelMetrics metrics;
   std::string decode_launch = "eager";  // "graph": each decode step one CUDA graph replay

@@ -161,6 +161,14 @@ void run_batch(Backend& backend, const ModelRunOptions& o, const ModelResult& re
 
 }  // namespace
 
+std::string BatchResult::failure_text() const {
+  return status == Status::failed ? fmt::format("{}: {}", failure_kind_name(failure_kind), failure) : failure;
+}
+
+const char* BatchResult::status_name() const {
+  return status == Status::ok ? "ok" : status == Status::refused ? "refused" : "failed";
+}
+
 bool ModelResult::any_failed() const {
   return std::any_of(batches.begin(), batches.end(),
                      [](const BatchResult& b) { return b.status == BatchResult::Status::failed; });
@@ -187,7 +195,8 @@ void validate_model_options(const ModelRunOptions& o, BackendKind backend) {
                                  m.name, m.max_position_embeddings));
   if (o.input_len + o.output_len > std::numeric_limits<int32_t>::max() / 2)
     throw InputError("--input-len + --output-len: positions must fit 32-bit integers");
-  validate_layout(m, o.decoder.dtype, ParallelLayout{o.tp_size, 1});
+  // --ep-size above 1 needs a --tp-size of as many GPUs, which the next check refuses.
+  validate_layout(m, o.decoder.dtype, ParallelLayout{o.tp_size, o.ep_size});
   if (o.tp_size != 1)
     throw InputError(fmt::format("--tp-size {}: this build runs the model on one device; multi-GPU tensor "
                                  "parallelism needs src/dist (not built yet), use 1",
@@ -248,10 +257,16 @@ std::vector<BatchResult> preflight(const ModelRunOptions& o, bool gpu, int64_t a
   return out;
 }
 
-ModelResult run_model_benchmark(Backend& backend, const ModelRunOptions& o, const ModelProgressFn& progress) {
+std::vector<BatchResult> plan_batches(Backend& backend, const ModelRunOptions& o) {
+  const DeviceInfo device = backend.device_info();
+  return preflight(o, backend.kind() == BackendKind::cuda, device.free_memory_bytes,
+                   fmt::format(" on {} ({})", device.name, backend_kind_name(backend.kind())));
+}
+
+ModelResult run_model_benchmark(Backend& backend, const ModelRunOptions& o, std::vector<BatchResult> planned,
+                                const ModelProgressFn& progress) {
   const DecoderConfig& d = o.decoder;
   const ModelConfig& m = d.model;
-  const bool gpu = backend.kind() == BackendKind::cuda;
   const DeviceInfo device = backend.device_info();
   ModelResult result;
   result.model = d.full_layers == m.num_layers ? m.name : fmt::format("{} (first {} layers)", m.name, m.num_layers);
@@ -269,8 +284,7 @@ ModelResult run_model_benchmark(Backend& backend, const ModelRunOptions& o, cons
   result.warmup_runs = o.warmup_runs;
   result.benchmark_runs = o.benchmark_runs;
   result.seed = o.seed;
-  result.batches = preflight(o, gpu, device.free_memory_bytes,
-                             fmt::format(" on {} ({})", device.name, backend_kind_name(backend.kind())));
+  result.batches = std::move(planned);
 
   if (progress) progress("measuring copy bandwidth");
   auto t0 = std::chrono::steady_clock::now();
@@ -320,7 +334,8 @@ ModelResult run_model_benchmark(Backend& backend, const ModelRunOptions& o, cons
       run_batch(backend, o, result, s, br, progress);
     } catch (const RuntimeFailure& e) {
       br.status = BatchResult::Status::failed;
-      br.failure = fmt::format("{}: {}", failure_kind_name(e.kind()), e.what());
+      br.failure = e.what();
+      br.failure_kind = e.kind();
       br.runs.clear();
       backend.synchronize();
     }

@@ -26,12 +26,13 @@ struct ModelRunOptions {
   std::string moe_impl;  // a registry name for the backend
   int64_t prefill_chunk = 8192;
   int tp_size = 1;
+  int ep_size = 1;
   uint64_t seed = 0;
 };
 
 // Throws InputError naming the flag: no batch sizes or batch 0, input or output length below 1,
-// a context longer than max_position_embeddings, KV or attention heads a --tp-size cannot
-// split, more than one GPU, runs below 0 / 1, an unknown --moe-impl.
+// a context longer than max_position_embeddings, KV or attention heads a --tp-size cannot split
+// or experts an --ep-size cannot split, more than one GPU, runs below 0 / 1, an unknown --moe-impl.
 void validate_model_options(const ModelRunOptions& options, BackendKind backend);
 
 // The memory model's request for one batch size of the run.
@@ -46,10 +47,16 @@ int64_t predicted_process_bytes(const MemoryBreakdown& breakdown, bool gpu);
 std::vector<BatchResult> preflight(const ModelRunOptions& options, bool gpu, int64_t available_bytes,
                                    const std::string& where);
 
+// preflight() against the backend's free memory, before anything of the run is allocated: the
+// caller learns that nothing fits (InputError) before it opens a results store.
+std::vector<BatchResult> plan_batches(Backend& backend, const ModelRunOptions& options);
+
 using ModelProgressFn = std::function<void(const std::string& what)>;
 
-// Runs the batch sizes preflight() left unrefused. Runtime failures of one batch size (OOM, a
-// CUDA error) are kept in its result and the next one runs.
-ModelResult run_model_benchmark(Backend& backend, const ModelRunOptions& options, const ModelProgressFn& progress);
+// Runs the batch sizes of `planned` (plan_batches()) that were not refused. Runtime failures of
+// one batch size (OOM, a CUDA error) are kept in its result and the next one runs; a failure
+// before the first batch (ceilings, weights, the MoE implementation) is thrown.
+ModelResult run_model_benchmark(Backend& backend, const ModelRunOptions& options, std::vector<BatchResult> planned,
+                                const ModelProgressFn& progress);
 
 }  // namespace moebench

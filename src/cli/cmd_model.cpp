@@ -9,10 +9,15 @@
 #include "bench/model_runner.hpp"
 #include "cli/command.hpp"
 #include "cli/model_options.hpp"
+#include "cli/record_options.hpp"
 #include "core/errors.hpp"
+#include "core/test_fault.hpp"
 #include "model/decoder_config.hpp"
 #include "report/model_report.hpp"
 #include "report/output_files.hpp"
+#include "results/environment.hpp"
+#include "results/model_records.hpp"
+#include "results/timestamps.hpp"
 
 namespace moebench::cli {
 
@@ -38,12 +43,14 @@ struct ModelCommandOptions {
   std::optional<int> num_layers;
   std::string moe_impl;  // empty: auto on the GPU, reference on the CPU
   int tp_size = 1;
+  int ep_size = 1;
   int64_t chunked_prefill_size = 8192;
   std::string backend = "auto";
   uint64_t seed = 0;
   std::string output_format;
   std::string output_file;
   bool quiet = false;
+  RecordOptions record;
 };
 
 int run_model(const ModelCommandOptions& o, const std::string& command_line) {
@@ -67,15 +74,35 @@ int run_model(const ModelCommandOptions& o, const std::string& command_line) {
   run.moe_impl = o.moe_impl.empty() ? (gpu ? "auto" : "reference") : o.moe_impl;
   run.prefill_chunk = o.chunked_prefill_size;
   run.tp_size = o.tp_size;
+  run.ep_size = o.ep_size;
   run.seed = o.seed;
   validate_model_options(run, gpu ? BackendKind::cuda : BackendKind::cpu);
 
   std::unique_ptr<Backend> backend = make_backend(kind);
+  // A run of which no batch size fits is refused here, before the store is opened or created.
+  std::vector<BatchResult> planned = plan_batches(*backend, run);
+  std::unique_ptr<ResultsStore> store = o.record.open();
+  const RecordContext record_context{current_environment(backend->device_info(), backend->kind()), command_line,
+                                     invocation_group_id("model"), utc_now_iso()};
   ModelProgressFn progress = [&](const std::string& what) {
     if (!o.quiet) std::fprintf(stderr, "moebench model: %s\n", what.c_str());
   };
-  ModelResult result = run_model_benchmark(*backend, run, progress);
+  ModelResult result;
+  try {
+    apply_test_fault();
+    result = run_model_benchmark(*backend, run, std::move(planned), progress);
+  } catch (const RuntimeFailure& e) {
+    // Every planned batch size failed with the run: recorded, so that a sweep or a later look
+    // at the store sees why.
+    if (store) store->record(model_failure_records(run, record_context, e.kind(), e.what()));
+    throw;
+  }
   result.command_line = command_line;
+  if (store) {
+    store->record(model_records(run, result, record_context));
+    if (!o.quiet)
+      std::fprintf(stderr, "recorded %zu results in %s\n", result.batches.size(), store->path().c_str());
+  }
 
   std::fputs(model_report_markdown(result).c_str(), stdout);
   if (format)
@@ -106,6 +133,8 @@ Command add_model_command(CLI::App& app) {
   sub->add_option("--num-layers", o->num_layers, "run the first N layers only (stated in the output)");
   sub->add_option("--moe-impl", o->moe_impl, "MoE layer implementation (default: auto on a GPU, reference on the CPU)");
   sub->add_option("--tp-size", o->tp_size, "GPUs (checked against the heads; this build runs 1)")->capture_default_str();
+  sub->add_option("--ep-size", o->ep_size, "expert-parallel size (checked against the experts; this build runs 1)")
+      ->capture_default_str();
   sub->add_option("--chunked-prefill-size", o->chunked_prefill_size, "most prompt tokens per prefill step")
       ->capture_default_str();
   sub->add_option("--backend", o->backend, "auto (GPU if present), cuda or cpu")->capture_default_str();
@@ -113,6 +142,7 @@ Command add_model_command(CLI::App& app) {
   sub->add_option("--output-format", o->output_format, "csv (batch sweep), markdown, json, all");
   sub->add_option("--output-file", o->output_file, "output base path (default ./model_results)");
   sub->add_flag("--quiet", o->quiet, "no progress on stderr");
+  o->record.add_to(*sub);
   return {sub, [o] { return run_model(*o, invocation()); }};
 }
 

@@ -35,7 +35,7 @@ struct ResultsCommandOptions {
 };
 
 struct ResultsApps {
-  CLI::App *list, *show, *export_, *compare, *remove;
+  CLI::App *results, *list, *show, *export_, *compare, *remove;
 };
 
 RunFilter filter_of(const ResultsCommandOptions& o) {
@@ -54,10 +54,17 @@ RunRecord find_run(const ResultsStore& store, int64_t id) {
   return *r;
 }
 
-int list_runs(const ResultsCommandOptions& o) {
+// `db_given`: --results-db was on the command line. The default store not existing yet is no
+// error: nothing has been recorded in this directory. A store the user named must exist.
+int list_runs(const ResultsCommandOptions& o, bool db_given) {
   if (o.limit < 0) throw InputError(fmt::format("--limit must be >= 0 (got {}); 0 lists all", o.limit));
   RunFilter f = filter_of(o);
   f.limit = o.limit;
+  if (!db_given && !std::filesystem::exists(o.results_db)) {
+    std::printf("no results recorded yet in ./%s: run moebench layer or moebench model first\n",
+                o.results_db.c_str());
+    return 0;
+  }
   ResultsStore store(o.results_db, ResultsStore::OpenMode::must_exist);
   const std::vector<RunRecord> runs = store.list(f);
   std::fputs(results_list_table(runs).c_str(), stdout);
@@ -137,7 +144,8 @@ int run_results(const ResultsCommandOptions& o, const ResultsApps& apps) {
   if (apps.export_->parsed()) return export_runs(o);
   if (apps.compare->parsed()) return compare_two(o);
   if (apps.remove->parsed()) return delete_runs(o);
-  return list_runs(o);  // `results` alone lists, as `results list` does
+  // `results` alone lists, as `results list` does.
+  return list_runs(o, apps.results->count("--results-db") + apps.list->count("--results-db") > 0);
 }
 
 }  // namespace
@@ -148,6 +156,7 @@ Command add_results_command(CLI::App& app) {
   sub->require_subcommand(0, 1);
   add_results_db_option(*sub, o->results_db);
   ResultsApps apps;
+  apps.results = sub;
 
   apps.list = sub->add_subcommand("list", "the stored runs, newest last (the default)");
   add_results_db_option(*apps.list, o->results_db);

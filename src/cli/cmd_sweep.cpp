@@ -44,7 +44,8 @@ SweepMatrix matrix_of(const SweepCommandOptions& o, const CLI::App& app, Backend
   const bool axis_flags = app.count("--model") + app.count("--model-path") + app.count("--tp-size") +
                               app.count("--ep-size") + app.count("--impl") + app.count("--dtype") +
                               app.count("--num-tokens") + app.count("--scenarios") + app.count("--command") +
-                              app.count("--batch-size") + app.count("--input-len") + app.count("--output-len") >
+                              app.count("--batch-size") + app.count("--input-len") + app.count("--output-len") +
+                              app.count("--num-layers") >
                           0;
   if (!o.matrix_file.empty()) {
     if (axis_flags)
@@ -120,6 +121,7 @@ Command add_sweep_command(CLI::App& app) {
   sub->add_option("--batch-size", b.batch_sizes, "model: batch sizes")->delimiter(',')->capture_default_str();
   sub->add_option("--input-len", b.input_lens, "model: input lengths")->delimiter(',')->capture_default_str();
   sub->add_option("--output-len", b.output_lens, "model: output lengths")->delimiter(',')->capture_default_str();
+  sub->add_option("--num-layers", b.num_layers, "model: run the first N layers (default: all)")->delimiter(',');
   sub->add_option("--warmup-iters", b.warmup, "untimed iterations of each config (model: its --warmup-runs)");
   sub->add_option("--benchmark-iters", b.benchmark, "timed iterations of each config (model: its --benchmark-runs)");
   sub->add_option("--timeout", o->timeout_s, "seconds each config may run before it is killed (Timeout)")

@@ -6,6 +6,8 @@
 #include <nlohmann/json.hpp>
 #include <numeric>
 
+#include "results/model_records.hpp"
+
 namespace moebench {
 
 namespace {
@@ -31,7 +33,8 @@ bool ran(const BatchResult& b) { return b.status == BatchResult::Status::ok; }
 
 std::string status_line(const BatchResult& b) {
   return fmt::format("`batch_size={}` {}: {}", b.batch_size,
-                     b.status == BatchResult::Status::refused ? "refused before allocating" : "FAILED", b.failure);
+                     b.status == BatchResult::Status::refused ? "refused before allocating" : "FAILED",
+                     b.failure_text());
 }
 
 void parameters(std::string& out, const ModelResult& r) {
@@ -134,7 +137,8 @@ void batch_section(std::string& out, const ModelResult& r, const BatchResult& b)
   out += fmt::format("## Batch Size {} Results\n\n", b.batch_size);
   if (!ran(b)) {
     out += fmt::format("**Status**: {}\n\n**Error Message:**\n```\n{}\n```\n\n",
-                       b.status == BatchResult::Status::refused ? "REFUSED - does not fit" : "FAILED", b.failure);
+                       b.status == BatchResult::Status::refused ? "REFUSED - does not fit" : "FAILED",
+                       b.failure_text());
     return;
   }
   const ModelMetrics& m = b.metrics;
@@ -190,15 +194,6 @@ void batch_section(std::string& out, const ModelResult& r, const BatchResult& b)
   out += "\n";
 }
 
-nlohmann::json stats_json(const LatencyStats& s) {
-  return {{"count", s.count}, {"mean", s.mean}, {"std", s.std}, {"p50", s.p50}, {"p95", s.p95},
-          {"p99", s.p99},     {"min", s.min},   {"max", s.max}};
-}
-
-const char* status_name(BatchResult::Status s) {
-  return s == BatchResult::Status::ok ? "ok" : s == BatchResult::Status::refused ? "refused" : "failed";
-}
-
 }  // namespace
 
 std::vector<MemoryComparisonRow> memory_comparison(const ModelMemory& m) {
@@ -225,7 +220,7 @@ std::string model_sweep_csv(const ModelResult& r) {
       "tpot_floor_ms,decode_launch\n";
   for (const BatchResult& b : r.batches) {
     if (!ran(b)) {
-      out += fmt::format("{},{},{},{},,,,,,,,\n", b.batch_size, r.input_len, r.output_len, status_name(b.status));
+      out += fmt::format("{},{},{},{},,,,,,,,\n", b.batch_size, r.input_len, r.output_len, b.status_name());
       continue;
     }
     const ModelMetrics& m = b.metrics;
@@ -237,70 +232,9 @@ std::string model_sweep_csv(const ModelResult& r) {
 }
 
 std::string model_result_json(const ModelResult& r) {
-  nlohmann::json batches = nlohmann::json::array();
-  for (const BatchResult& b : r.batches) {
-    nlohmann::json j = {{"batch_size", b.batch_size}, {"status", status_name(b.status)}};
-    if (!b.failure.empty()) j["failure"] = b.failure;
-    nlohmann::json predicted = nlohmann::json::array();
-    for (const MemoryLine& l : b.memory.predicted.lines)
-      predicted.push_back({{"key", l.key}, {"bytes", l.bytes}, {"estimate", l.estimate}});
-    j["memory"] = {{"predicted_bytes", b.memory.predicted_bytes}, {"predicted_lines", predicted}};
-    if (ran(b)) {
-      const ModelMetrics& m = b.metrics;
-      nlohmann::json runs = nlohmann::json::array();
-      for (const ModelRunTimes& t : b.runs)
-        runs.push_back({{"ttft_ms", t.ttft_ms}, {"decode_ms", t.decode_ms}, {"step_ms", t.step_ms}});
-      j["runs"] = runs;
-      j["ttft_ms"] = stats_json(m.ttft_ms);
-      j["tpot_ms"] = stats_json(m.tpot_ms);
-      j["itl_ms"] = stats_json(m.itl_ms);
-      j["e2e_ms"] = stats_json(m.e2e_ms);
-      j["decode_tok_per_sec_per_sample"] = m.decode_tok_per_sec_per_sample;
-      j["decode_tok_per_sec"] = m.decode_tok_per_sec;
-      j["prefill_tok_per_sec"] = m.prefill_tok_per_sec;
-      j["e2e_tok_per_sec_per_sample"] = m.e2e_tok_per_sec_per_sample;
-      j["e2e_tok_per_sec"] = m.e2e_tok_per_sec;
-      j["decode_launch"] = b.decode_launch;
-      j["kv_alloc_ms"] = b.kv_alloc_ms;
-      j["graph_capture_ms"] = b.graph_capture_ms;
-      j["active_experts"] = b.active_experts;
-      j["tpot_floor_ms"] = b.tpot_floor_ms;
-      j["floor_bytes"] = {{"weights", b.floor_bytes.weights},
-                          {"routed_experts", b.floor_bytes.routed_experts},
-                          {"kv_cache", b.floor_bytes.kv_cache},
-                          {"context", b.floor_context}};
-      const ModelMemory& mem = b.memory;
-      j["memory"].update({{"weights", mem.weights},
-                          {"kv_cache", mem.kv_cache},
-                          {"activations", mem.activations},
-                          {"graphs", mem.graphs},
-                          {"device_total", mem.device_total},
-                          {"device_free", mem.device_free},
-                          {"measured_bytes", mem.measured_bytes},
-                          {"measured_source", mem.measured_source},
-                          {"difference", mem.difference()}});
-    }
-    batches.push_back(j);
-  }
-  nlohmann::json doc = {{"model", r.model},
-                        {"layers", r.layers},
-                        {"full_layers", r.full_layers},
-                        {"notes", r.notes},
-                        {"device", r.device},
-                        {"backend", r.backend},
-                        {"dtype", r.dtype},
-                        {"moe_impl", r.moe_impl},
-                        {"input_len", r.input_len},
-                        {"output_len", r.output_len},
-                        {"prefill_chunk", r.prefill_chunk},
-                        {"warmup_runs", r.warmup_runs},
-                        {"benchmark_runs", r.benchmark_runs},
-                        {"seed", r.seed},
-                        {"command_line", r.command_line},
-                        {"copy_gbps", r.ceilings.copy_gbps},
-                        {"startup_ms",
-                         {{"ceilings", r.ceilings_ms}, {"weight_init", r.weight_init_ms}, {"moe_prepare", r.moe_prepare_ms}}},
-                        {"batches", batches}};
+  nlohmann::ordered_json doc = model_run_details(r);
+  doc["batches"] = nlohmann::ordered_json::array();
+  for (const BatchResult& b : r.batches) doc["batches"].push_back(model_batch_details(b));
   return doc.dump(2) + "\n";
 }
 

@@ -3,6 +3,7 @@
 
 #include "report/csv_field.hpp"
 #include "report/results_writers.hpp"
+#include "results/model_records.hpp"
 #include "results/timestamps.hpp"
 
 namespace moebench {
@@ -87,8 +88,15 @@ std::string seed_success_json(const std::vector<RunRecord>& successes) {
   json doc = json::object();
   for (const RunRecord& r : successes) {
     json entry = {{"model", r.model}, {"config", r.config}};
-    for (const auto& [k, v] : r.params.items()) entry[k] = v;
-    for (const auto& [k, v] : r.metrics.items()) entry[k] = v;
+    if (r.kind == "model") {
+      // Seed 002's own kind of entry: exactly its fields, so that scripts written for its
+      // files read ours; the rest of the record is in the JSON and CSV exports.
+      for (const std::string& k : seed002_model_fields())
+        entry[k] = r.params.contains(k) ? r.params[k] : r.metrics.value(k, json(nullptr));
+    } else {
+      for (const auto& [k, v] : r.params.items()) entry[k] = v;
+      for (const auto& [k, v] : r.metrics.items()) entry[k] = v;
+    }
     entry["last_updated"] = seed_local_time(r.finished_at);
     doc[r.key()] = entry;
   }

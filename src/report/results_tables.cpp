@@ -39,6 +39,13 @@ std::string error_text(const RunRecord& r) {
   return r.status == RunStatus::success ? "" : r.error_type + ": " + r.error_message;
 }
 
+// A layer row's mean latency, or a model run's whole generation (seed 002's latency_s).
+std::string latency_text(const json& metrics) {
+  for (const auto& [key, unit] : {std::pair{"latency_mean_ms", " ms"}, std::pair{"latency_s", " s"}})
+    if (metrics.contains(key) && metrics[key].is_number()) return cell(metrics[key]) + unit;
+  return "-";
+}
+
 }  // namespace
 
 std::vector<std::string> param_keys(const std::vector<RunRecord>& records) {
@@ -81,11 +88,10 @@ std::string results_markdown(const std::vector<RunRecord>& records) {
 
 std::string results_list_table(const std::vector<RunRecord>& records) {
   TextTable t;
-  t.header = {"id", "finished", "kind", "status", "model", "config", "mean ms / error"};
+  t.header = {"id", "finished", "kind", "status", "model", "config", "latency / error"};
   t.numeric = {true, false, false, false, false, false, false};
   for (const RunRecord& r : records) {
-    std::string last = r.status == RunStatus::success ? value_or_dash(r.metrics, "latency_mean_ms")
-                                                      : error_text(r);
+    std::string last = r.status == RunStatus::success ? latency_text(r.metrics) : error_text(r);
     if (last.size() > 60) last = last.substr(0, 57) + "...";
     t.rows.push_back({std::to_string(r.id), r.finished_at, r.kind, run_status_name(r.status), r.model, r.config, last});
   }

@@ -21,7 +21,8 @@ std::string results_csv(const std::vector<RunRecord>& records);
 // An array of every field of every record.
 std::string results_json(const std::vector<RunRecord>& records);
 
-// Seed 002: {"model::config": {"model", "config", params..., metrics..., "last_updated"}}.
+// Seed 002: {"model::config": {"model", "config", params..., metrics..., "last_updated"}}; a
+// `model` run's entry has seed 002's fields alone (results/model_records.hpp).
 std::string seed_success_json(const std::vector<RunRecord>& successes);
 // Seed 002: {"model::config": {"model", "config", "error_message", "error_type", "last_updated"}}.
 std::string seed_failure_json(const std::vector<RunRecord>& failures);

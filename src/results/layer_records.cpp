@@ -78,12 +78,10 @@ std::vector<RunRecord> layer_records(const std::vector<LayerResult>& results, co
     rec.metrics = layer_metrics(r);
     rec.details = row_details(r, details);
     if (r.verified && !r.verify_passed) {
-      rec.status = RunStatus::failure;
-      rec.error_type = failure_kind_name(FailureKind::VerificationFailed);
-      rec.error_message = r.unwritten_outputs > 0
-                              ? fmt::format("{} output elements never written", r.unwritten_outputs)
-                              : fmt::format("relative error {:.2e} against the fp64 reference (limit 2e-2)",
-                                            r.verify_error);
+      set_failure(rec, FailureKind::VerificationFailed,
+                  r.unwritten_outputs > 0
+                      ? fmt::format("{} output elements never written", r.unwritten_outputs)
+                      : fmt::format("relative error {:.2e} against the fp64 reference (limit 2e-2)", r.verify_error));
     }
     records.push_back(std::move(rec));
   }
@@ -103,9 +101,7 @@ std::vector<RunRecord> layer_failure_records(const LayerRunOptions& options, con
             layer_config_key(options.tp_size, options.ep_size, impl, scenario_name(s), tokens, dtype));
         rec.params = layer_params(impl, scenario_name(s), tokens, dtype, options.tp_size, options.ep_size);
         rec.details = details;
-        rec.status = RunStatus::failure;
-        rec.error_type = failure_kind_name(kind);
-        rec.error_message = message;
+        set_failure(rec, kind, message);
         records.push_back(std::move(rec));
       }
   return records;

@@ -24,6 +24,12 @@ RunRecord new_record(const RecordContext& context, const std::string& kind, cons
   return r;
 }
 
+void set_failure(RunRecord& record, FailureKind kind, const std::string& message) {
+  record.status = RunStatus::failure;
+  record.error_type = failure_kind_name(kind);
+  record.error_message = message;
+}
+
 std::string invocation_group_id(const std::string& kind) {
   const char* inherited = std::getenv(kGroupIdEnv);
   if (inherited && *inherited) return inherited;

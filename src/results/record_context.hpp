@@ -3,6 +3,7 @@
 // and the group id that ties a sweep's children to the sweep.
 #include <string>
 
+#include "core/errors.hpp"
 #include "results/run_record.hpp"
 
 namespace moebench {
@@ -17,6 +18,9 @@ struct RecordContext {
 // A record of `kind` for model::config carrying the context; status success until set.
 RunRecord new_record(const RecordContext& context, const std::string& kind, const std::string& model,
                      const std::string& config);
+
+// Marks `record` failed with `kind` and its one-line `message`.
+void set_failure(RunRecord& record, FailureKind kind, const std::string& message);
 
 // The environment variable through which `sweep` hands its group id to its children.
 constexpr const char* kGroupIdEnv = "MOEBENCH_GROUP_ID";

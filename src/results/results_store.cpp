@@ -193,7 +193,7 @@ ResultsStore::ResultsStore(const std::string& path, OpenMode mode) : path_(path)
   if (path.empty()) throw InputError("--results-db: empty path: give a file such as ./moebench_results.db");
   std::error_code ec;
   if (mode == OpenMode::must_exist && !fs::exists(path, ec))
-    throw InputError(fmt::format("--results-db {}: no results database there: run layer or sweep first, or give "
+    throw InputError(fmt::format("--results-db {}: no results database there: run layer, model or sweep first, or give "
                                  "the right path",
                                  path));
   if (fs::is_directory(path, ec))

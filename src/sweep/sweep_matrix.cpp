@@ -14,6 +14,7 @@
 #include "moe/moe_impl.hpp"
 #include "results/config_key.hpp"
 #include "results/layer_records.hpp"
+#include "results/model_records.hpp"
 #include "routing/scenarios.hpp"
 
 namespace moebench {
@@ -23,7 +24,7 @@ namespace {
 const std::set<std::string> kBlockKeys = {
     "command",   "models",     "model_paths", "manual",      "tp_size",    "ep_size",       "impl",
     "dtype",     "num_tokens", "scenarios",   "batch_size",  "input_len",  "output_len",    "warmup_iters",
-    "benchmark_iters", "warmup_runs", "benchmark_runs", "timeout_s", "env", "args"};
+    "benchmark_iters", "warmup_runs", "benchmark_runs", "num_layers", "timeout_s", "env", "args"};
 const std::set<std::string> kManualKeys = {"num_experts", "num_experts_per_tok", "hidden_size", "intermediate_size"};
 
 // Where a value sits, for messages: "sweep.yaml: runs[1].tp_size".
@@ -102,6 +103,7 @@ SweepBlock parse_block(const YAML::Node& node, const Place& at) {
   if (has("batch_size")) b.batch_sizes = list<int64_t>(node["batch_size"], at / "batch_size", "integers");
   if (has("input_len")) b.input_lens = list<int64_t>(node["input_len"], at / "input_len", "integers");
   if (has("output_len")) b.output_lens = list<int64_t>(node["output_len"], at / "output_len", "integers");
+  if (has("num_layers")) b.num_layers = list<int>(node["num_layers"], at / "num_layers", "integers");
   const char* warmup = b.command == "model" ? "warmup_runs" : "warmup_iters";
   const char* benchmark = b.command == "model" ? "benchmark_runs" : "benchmark_iters";
   for (const char* key : {"warmup_iters", "benchmark_iters", "warmup_runs", "benchmark_runs"})
@@ -196,6 +198,9 @@ void validate_sweep_matrix(const SweepMatrix& m) {
     require_positive(b.num_tokens, at / "num_tokens");
     require_positive(b.batch_sizes, at / "batch_size");
     require_positive(b.input_lens, at / "input_len");
+    require_positive(widen(b.num_layers), at / "num_layers");
+    if (b.command == "layer" && !b.num_layers.empty())
+      throw (at / "num_layers").error("not an axis of `layer`: num_layers truncates a `model` run");
     for (int64_t v : b.output_lens)
       if (v < 0) throw (at / "output_len").error(fmt::format("must be >= 0 (got {})", v));
     if (b.warmup && *b.warmup < 0) throw (at / "warmup").error(fmt::format("must be >= 0 (got {})", *b.warmup));
@@ -215,15 +220,23 @@ namespace {
 
 struct NamedModel {
   std::string name;
+  int num_layers = 0;  // num_hidden_layers (0: a layer-only shape)
   std::vector<std::string> args;
 };
 
 std::vector<NamedModel> block_models(const SweepBlock& b) {
   std::vector<NamedModel> models;
-  for (const std::string& m : b.models) models.push_back({load_preset(m).name, {"--model", m}});
-  for (const std::string& p : b.model_paths) models.push_back({load_hf_config(p).name, {"--model-path", p}});
+  for (const std::string& m : b.models) {
+    const ModelConfig config = load_preset(m);
+    models.push_back({config.name, config.num_layers, {"--model", m}});
+  }
+  for (const std::string& p : b.model_paths) {
+    const ModelConfig config = load_hf_config(p);
+    models.push_back({config.name, config.num_layers, {"--model-path", p}});
+  }
   for (const ManualShape& s : b.manual)
     models.push_back({manual_model_name(s.num_experts, s.top_k, s.hidden_size, s.intermediate_size),
+                      0,
                       {"--manual-config", "--num-experts", std::to_string(s.num_experts), "--num-experts-per-tok",
                        std::to_string(s.top_k), "--hidden-size", std::to_string(s.hidden_size),
                        "--intermediate-size", std::to_string(s.intermediate_size)}});
@@ -263,8 +276,8 @@ std::vector<SweepPoint> expand_sweep_matrix(const SweepMatrix& m, BackendKind ba
               base.args = {b.command};
               base.args.insert(base.args.end(), model.args.begin(), model.args.end());
               base.args.insert(base.args.end(), {"--tp-size", std::to_string(tp), "--ep-size", std::to_string(ep),
-                                                 "--impl", impl, "--dtype", dtype, "--backend",
-                                                 backend_kind_name(backend)});
+                                                 b.command == "layer" ? "--impl" : "--moe-impl", impl, "--dtype",
+                                                 dtype, "--backend", backend_kind_name(backend)});
               if (b.command == "layer") {
                 for (int64_t tokens : b.num_tokens)
                   for (const std::string& scenario : b.scenarios) {
@@ -277,18 +290,21 @@ std::vector<SweepPoint> expand_sweep_matrix(const SweepMatrix& m, BackendKind ba
                     points.push_back(std::move(p));
                   }
               } else {
-                for (int64_t batch : b.batch_sizes)
-                  for (int64_t in : b.input_lens)
-                    for (int64_t out : b.output_lens) {
-                      SweepPoint p = base;
-                      p.config = model_config_key(tp, ep, impl, batch, in, out, dtype);
-                      // Seed 002's success entry shows these three beside the metrics.
-                      p.params = {{"batch_size", batch}, {"input_len", in}, {"output_len", out}};
-                      p.args.insert(p.args.end(), {"--batch-size", std::to_string(batch), "--input-len",
-                                                   std::to_string(in), "--output-len", std::to_string(out)});
-                      finish_args(p, b, results_db);
-                      points.push_back(std::move(p));
-                    }
+                for (int layers : b.num_layers.empty() ? std::vector<int>{0} : b.num_layers)
+                  for (int64_t batch : b.batch_sizes)
+                    for (int64_t in : b.input_lens)
+                      for (int64_t out : b.output_lens) {
+                        SweepPoint p = base;
+                        // As the run keys itself: all of the model's layers are no truncation.
+                        const int truncated = layers < model.num_layers ? layers : 0;
+                        p.config = model_config_key(tp, ep, impl, batch, in, out, dtype, truncated);
+                        p.params = model_params(batch, in, out, dtype, impl, tp, ep, truncated);
+                        p.args.insert(p.args.end(), {"--batch-size", std::to_string(batch), "--input-len",
+                                                     std::to_string(in), "--output-len", std::to_string(out)});
+                        if (layers > 0) p.args.insert(p.args.end(), {"--num-layers", std::to_string(layers)});
+                        finish_args(p, b, results_db);
+                        points.push_back(std::move(p));
+                      }
               }
             }
   }

@@ -18,6 +18,7 @@
 //       num_tokens: [64, 512]           # layer only
 //       scenarios: [random]             # layer only
 //       batch_size: [1]                 # model only, with input_len and output_len
+//       num_layers: [4]                 # model only: the first N layers (default: all)
 //       warmup_iters: 1                 # layer; model: warmup_runs / benchmark_runs
 //       benchmark_iters: 10
 //       env: {NAME: value}              # extra environment of the block's children
@@ -56,6 +57,7 @@ struct SweepBlock {
   std::vector<int64_t> batch_sizes = {1};  // model
   std::vector<int64_t> input_lens = {4096};
   std::vector<int64_t> output_lens = {512};
+  std::vector<int> num_layers;  // model; empty: the whole model
   std::optional<int> warmup;     // warmup_iters (layer) or warmup_runs (model)
   std::optional<int> benchmark;  // benchmark_iters (layer) or benchmark_runs (model)
   std::optional<double> timeout_s;
@@ -89,7 +91,7 @@ SweepMatrix load_sweep_matrix(const std::string& path);
 void validate_sweep_matrix(const SweepMatrix& matrix);
 
 // Every point of the matrix in order (blocks, then models, TP, EP, implementation, dtype,
-// tokens or batch/input/output, scenario). `backend` is the resolved backend (cpu or cuda):
+// tokens or layers/batch/input/output, scenario). `backend` is the resolved backend (cpu or cuda):
 // "all" becomes its implementations and unknown names are bad input; children get
 // --backend and --results-db so they run and record where the sweep does. Loads each
 // --model / --model-path config to name it as the run will (InputError if it cannot).

@@ -25,15 +25,12 @@ RunRecord failure_for(const SweepPoint& p, const RecordContext& context, const C
   RunRecord r = new_record(context, p.command, p.model, p.config);
   r.command_line = "moebench " + joined(p.args);
   r.params = p.params;
-  r.status = RunStatus::failure;
   const bool exited_ok = !outcome.timed_out && outcome.signal == 0 && outcome.exit_code == 0;
   if (exited_ok) {
-    r.error_type = failure_kind_name(FailureKind::Crash);
-    r.error_message = "exited 0 without recording a result";
+    set_failure(r, FailureKind::Crash, "exited 0 without recording a result");
   } else {
     FailureClass c = classify_failure(outcome);
-    r.error_type = failure_kind_name(c.kind);
-    r.error_message = c.message;
+    set_failure(r, c.kind, c.message);
   }
   r.details = {{"executable", executable},
                {"exit_code", outcome.exit_code},

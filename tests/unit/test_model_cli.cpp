@@ -14,12 +14,15 @@ using moebench::testing::slurp;
 
 namespace {
 
-const std::string kTinyModel = "model --backend cpu --quiet --model tiny --warmup-runs 0";
+const std::string kTinyModel = "model --backend cpu --quiet --no-record --model tiny --warmup-runs 0";
 const std::string kTiny = kTinyModel + " --input-len 8 --output-len 4";
 
 TEST(ModelCli, DefaultRunsOnTheCpuWithEverySection) {
-  CliResult r = run_moebench("model --backend cpu");
+  const auto dir = fresh_temp_dir("model-default");  // it records into ./moebench_results.db
+  CliResult r = run_moebench("model --backend cpu", dir.string());
   ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(std::filesystem::exists(dir / "moebench_results.db"));
+  std::filesystem::remove_all(dir);
   for (const char* s : {"# moebench model: tiny", "| Layers | 4 of 4 |", "| **TTFT (Prefill)** |", "| **TPOT (Decode)** |",
                         "| TPOT floor |", "| **E2E Throughput** |",
                         "| Batch Size | Input Len | Latency (s) | Input Throughput (tok/s) | Output Throughput (tok/s) | ITL (ms)",

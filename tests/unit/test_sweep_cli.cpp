@@ -85,6 +85,52 @@ TEST(SweepCli, FailingHangingCrashingConfigsAreClassifiedAndTheSweepGoesOn) {
                                                "manual-e4-k2-h64-i64::TP1_EP3_reference_random_T16_bf16"}));
 }
 
+TEST(SweepCli, ModelConfigsRunRecordAndFailClassified) {
+  const auto dir = fresh_temp_dir("sweep-model");
+  auto tiny_model = [](const std::string& batch, const std::string& extra) {
+    return "  - command: model\n    models: [tiny]\n    batch_size: " + batch +
+           "\n    input_len: 8\n    output_len: 4\n    warmup_runs: 0\n    benchmark_runs: 1\n" + extra;
+  };
+  // A success (two layers of the stack), an OOM the child records itself, and a crash the
+  // sweep records for it under the key the child would have used.
+  const std::string matrix = write_file(dir, "model.yaml",
+                                        "runs:\n" + tiny_model("1", "    num_layers: 2\n") +
+                                            tiny_model("2", "    env: {MOEBENCH_TEST_FAULT: oom}\n") +
+                                            tiny_model("3", "    env: {MOEBENCH_TEST_FAULT: crash}\n"));
+  const std::string db = (dir / "results.db").string();
+  CliResult r = run_moebench("sweep --backend cpu --matrix " + matrix + " --results-db " + db);
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+
+  ResultsStore store(db, ResultsStore::OpenMode::must_exist);
+  std::map<std::string, RunRecord> by_key;
+  for (const RunRecord& rec : store.list({.kind = "model"})) by_key[rec.key()] = rec;
+  ASSERT_EQ(by_key.size(), 3u) << r.out;
+  const RunRecord& ok = by_key["tiny::TP1_EP1_reference_bs1_in8_out4_bf16_L2"];
+  EXPECT_EQ(ok.status, RunStatus::success) << ok.error_message;
+  EXPECT_GT(ok.metrics.value("output_throughput_tok_per_s", 0.0), 0);
+  const RunRecord& oom = by_key["tiny::TP1_EP1_reference_bs2_in8_out4_bf16"];
+  EXPECT_EQ(oom.error_type, "OOM");
+  EXPECT_EQ(oom.command_line.find("moebench model --model tiny"), 0u) << oom.command_line;  // the child's own
+  const RunRecord& crash = by_key["tiny::TP1_EP1_reference_bs3_in8_out4_bf16"];
+  EXPECT_EQ(crash.error_type, "Crash");
+  // The sweep's params for it are those the child records itself.
+  nlohmann::ordered_json as_the_child_would = oom.params;
+  as_the_child_would["batch_size"] = 3;
+  EXPECT_EQ(crash.params, as_the_child_would);
+  std::vector<RunRecord> summaries = store.list({.kind = "sweep"});
+  ASSERT_EQ(summaries.size(), 1u);
+  EXPECT_EQ(summaries[0].params["failed"], 2);
+  EXPECT_EQ(ok.group_id, summaries[0].group_id);
+  EXPECT_NE(r.out.find("## tiny"), std::string::npos) << r.out;
+
+  r = run_moebench("sweep --command model --model tiny --batch-size 1,4 --num-layers 2 --backend cpu --dry-run");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("tiny::TP1_EP1_reference_bs4_in4096_out512_bf16_L2  moebench model --model tiny --tp-size 1 "
+                       "--ep-size 1 --moe-impl reference --dtype bf16 --backend cpu --batch-size 4"),
+            std::string::npos)
+      << r.out;
+}
+
 TEST(SweepCli, KilledMidSweepLosesNothingStored) {
   const auto dir = fresh_temp_dir("sweep-killed");
   // Two quick configs, then one that hangs for a minute: the kill lands while it runs.
@@ -161,6 +207,8 @@ TEST(SweepCli, BadMatricesAreBadInputWithNothingWritten) {
   bad_file("runs:\n  - models: [small]\n    num_tokens: 16\n    args: [--no-record]\n", "--no-record is set by the sweep");
   bad_file("timeout_s: 0\nruns:\n  - models: [small]\n    num_tokens: 16\n", "timeout_s: must be positive");
   bad_file("runs:\n  - models: [small]\n    num_tokens: 16\n    benchmark_runs: 3\n", "not a flag of `layer`");
+  bad_file("runs:\n  - models: [small]\n    num_tokens: 16\n    num_layers: 2\n", "not an axis of `layer`");
+  bad_file("runs:\n  - command: model\n    models: [tiny]\n    num_layers: 0\n", "runs[0].num_layers: must be positive");
   const std::string ok = write_file(dir, "ok.yaml", "models: [small]\nnum_tokens: 16\n");
   expect_bad_input("sweep --matrix " + ok + " --ep-size 2 --results-db " + db, "not both");
   expect_bad_input("sweep --tp-size 0 --dry-run", "tp_size: must be positive (got 0)");
