@@ -220,8 +220,6 @@ def peers_for_model(args, model, outdir):
         print(f"  {model} T={T}: eager {t_eager:.3f} ms, grouped_mm {t_grouped:.3f} ms, "
               f"ours {rows[-1]['best_impl']} {rows[-1]['best_ms']}, peers agree to {err:.1e}, "
               f"routing match {same * 100:.1f}%", flush=True)
-    del w13, w2
-    torch.cuda.empty_cache()
     return rows, ctx
 
 
@@ -287,6 +285,9 @@ def main():
     all_rows, ctx = [], {}
     for model in args.models.split(","):
         rows, ctx = peers_for_model(args, model, args.out)
+        # The model's tensors died with peers_for_model; hand their memory back, or the next
+        # model's moebench (a child process) finds the GPU held by this one's cache.
+        torch.cuda.empty_cache()
         all_rows += rows
         with open(os.path.join(args.out, "peers-partial.json"), "w") as f:  # survives a later failure
             json.dump(all_rows, f, indent=2)
