@@ -2,8 +2,7 @@
 // experts, the gated activation, and one grouped GEMM for down, then the weighted combine.
 // Per-expert row counts stay on the device: no host synchronisation, graph-capturable.
 #include "core/errors.hpp"
-#include "moe/cuda/expert_kernels.cuh"
-#include "moe/cuda/grouped_gemm.cuh"
+#include "moe/cuda/grouped_experts.cuh"
 #include "moe/cuda/moe_stages.cuh"
 #include "moe/moe_impl.hpp"
 
@@ -16,13 +15,9 @@ class GroupedMoe : public MoeImpl {
   explicit GroupedMoe(Backend& backend) : backend_(backend) {}
 
   void prepare(const LayerSpec& spec, const LayerWeights& weights) override {
-    const ModelConfig& m = spec.model;
     spec_ = spec;
     weights_ = weights;
-    gate_up_ = std::make_unique<GroupedGemm>(backend_, spec.dtype, m.num_experts, 2 * m.moe_intermediate_size,
-                                             m.hidden_size);
-    down_ = std::make_unique<GroupedGemm>(backend_, spec.dtype, m.num_experts, m.hidden_size,
-                                          m.moe_intermediate_size);
+    experts_ = std::make_unique<GroupedExperts>(backend_, spec);
     stages_ = std::make_unique<MoeStages>(backend_, spec, weights);
   }
 
@@ -32,15 +27,9 @@ class GroupedMoe : public MoeImpl {
   }
 
   void forward(const LayerArgs& args) override {
-    const ModelConfig& m = spec_.model;
-    cudaStream_t stream = stages_->stream();
+    const int64_t slots = args.num_tokens * spec_.model.top_k;
     stages_->route_and_gather(args);
-    const int32_t* offsets = stages_->permutation().offsets();
-    const int64_t rows = args.num_tokens * m.top_k;
-    gate_up_->run(stages_->rows(), weights_.w13, stages_->gate_up_out(), offsets, rows, stream);
-    launch_gated_activation(m.activation, stages_->gate_up_out(), rows, m.moe_intermediate_size, spec_.dtype,
-                            stages_->activated(), stream);
-    down_->run(stages_->activated(), weights_.w2, stages_->expert_out(), offsets, rows, stream);
+    experts_->run(*stages_, weights_, stages_->permutation().offsets(), slots, slots);
     stages_->shared_and_combine(args);
   }
 
@@ -49,7 +38,7 @@ class GroupedMoe : public MoeImpl {
   LayerSpec spec_;
   LayerWeights weights_;
   std::unique_ptr<MoeStages> stages_;
-  std::unique_ptr<GroupedGemm> gate_up_, down_;
+  std::unique_ptr<GroupedExperts> experts_;
 };
 
 }  // namespace

@@ -6,8 +6,7 @@
 // and the assignments changed. No host synchronisation: graph-capturable.
 #include <cmath>
 
-#include "moe/cuda/expert_kernels.cuh"
-#include "moe/cuda/grouped_gemm.cuh"
+#include "moe/cuda/grouped_experts.cuh"
 #include "moe/cuda/moe_stages.cuh"
 #include "moe/cuda/tile_rounding.cuh"
 #include "moe/moe_impl.hpp"
@@ -24,10 +23,7 @@ class TileRoundedMoe : public MoeImpl {
     const ModelConfig& m = spec.model;
     spec_ = spec;
     weights_ = weights;
-    gate_up_ = std::make_unique<GroupedGemm>(backend_, spec.dtype, m.num_experts, 2 * m.moe_intermediate_size,
-                                             m.hidden_size);
-    down_ = std::make_unique<GroupedGemm>(backend_, spec.dtype, m.num_experts, m.hidden_size,
-                                          m.moe_intermediate_size);
+    experts_ = std::make_unique<GroupedExperts>(backend_, spec);
     const int max_tile = GroupedGemm::kLargeTileRows;
     rounder_ = std::make_unique<TileRounder>(backend_, m, spec.max_tokens, max_tile);
     stages_ = std::make_unique<MoeStages>(backend_, spec, weights,
@@ -40,7 +36,7 @@ class TileRoundedMoe : public MoeImpl {
   }
 
   int routing_tile_rows(int64_t num_tokens) const override {
-    return gate_up_->tile_rows(num_tokens * spec_.model.top_k);
+    return experts_->tile_rows(num_tokens * spec_.model.top_k);
   }
 
   void forward(const LayerArgs& args) override {
@@ -58,10 +54,7 @@ class TileRoundedMoe : public MoeImpl {
     const int32_t* rows_in_use = rounder_->rows_in_use();
     gather_rows(args.x, rounder_->row_tokens(), /*top_k=*/1, max_rows, m.hidden_size, spec_.dtype, stages_->rows(),
                 stream, rows_in_use);
-    gate_up_->run(stages_->rows(), weights_.w13, stages_->gate_up_out(), rounder_->offsets(), slots, stream);
-    launch_gated_activation(m.activation, stages_->gate_up_out(), max_rows, m.moe_intermediate_size, spec_.dtype,
-                            stages_->activated(), stream, rows_in_use);
-    down_->run(stages_->activated(), weights_.w2, stages_->expert_out(), rounder_->offsets(), slots, stream);
+    experts_->run(*stages_, weights_, rounder_->offsets(), slots, max_rows, rows_in_use);
     stages_->shared_and_combine(args, rounder_->slot_rows(), rounder_->added_rows());
   }
 
@@ -78,7 +71,7 @@ class TileRoundedMoe : public MoeImpl {
   LayerSpec spec_;
   LayerWeights weights_;
   std::unique_ptr<MoeStages> stages_;
-  std::unique_ptr<GroupedGemm> gate_up_, down_;
+  std::unique_ptr<GroupedExperts> experts_;
   std::unique_ptr<TileRounder> rounder_;
 };
 
