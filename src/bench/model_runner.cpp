@@ -234,10 +234,9 @@ std::vector<BatchResult> preflight(const ModelRunOptions& o, bool gpu, int64_t a
     BatchResult br;
     br.batch_size = batch;
     br.memory.predicted = estimate_memory(model_memory_request(o, batch, gpu));
-    // On the GPU the CUDA context already exists: it is not part of the free memory.
-    const int64_t needed = predicted_process_bytes(br.memory.predicted, gpu) -
-                           (gpu ? br.memory.predicted.bytes_of("cuda_context") : 0);
     br.memory.predicted_bytes = predicted_process_bytes(br.memory.predicted, gpu);
+    // On the GPU the CUDA context already exists: it is not part of the free memory.
+    const int64_t needed = br.memory.predicted_bytes - (gpu ? br.memory.predicted.bytes_of("cuda_context") : 0);
     if (needed > available_bytes) {
       br.status = BatchResult::Status::refused;
       br.failure = fmt::format("does not fit: {}{}", needed_vs_available(needed, available_bytes), where);
@@ -305,8 +304,9 @@ ModelResult run_model_benchmark(Backend& backend, const ModelRunOptions& o, std:
   if (m.moe_layer_count() > 0) {
     if (progress) progress("preparing the MoE implementation " + o.moe_impl);
     t0 = std::chrono::steady_clock::now();
-    const int64_t allocated = backend.peak_allocated_bytes();
+    // After the reset the peak is what is allocated now (the ceilings' buffers are gone).
     backend.reset_peak_allocated();
+    const int64_t allocated = backend.peak_allocated_bytes();
     s.moe = select_impls({o.moe_impl}, backend.kind()).front()->make(backend);
     LayerSpec spec;
     spec.model = m;

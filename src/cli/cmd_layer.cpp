@@ -161,10 +161,6 @@ int run_layer(const LayerCommandOptions& o, const std::string& command_line) {
                                           e.what()));
     throw;
   }
-  if (store) {
-    store->record(layer_records(results, record_context, layer_run_details(run, ceilings)));
-    if (!o.quiet) std::fprintf(stderr, "recorded %zu results in %s\n", results.size(), store->path().c_str());
-  }
 
   LayerReportContext ctx;
   ctx.model = run.model.name;
@@ -194,6 +190,12 @@ int run_layer(const LayerCommandOptions& o, const std::string& command_line) {
   if (profiler)
     std::fprintf(stderr, "wrote %zu Chrome traces (Perfetto: ui.perfetto.dev) to %s\n", results.size(),
                  o.profile_dir.c_str());
+  // Recorded after the table and files: a store that fails now (busy, full disk) must not lose
+  // a finished run's output.
+  if (store) {
+    store->record(layer_records(results, record_context, layer_run_details(run, ceilings)));
+    if (!o.quiet) std::fprintf(stderr, "recorded %zu results in %s\n", results.size(), store->path().c_str());
+  }
 
   int failed = 0;
   for (const LayerResult& r : results) failed += (r.verified && !r.verify_passed) ? 1 : 0;

@@ -98,17 +98,20 @@ int run_model(const ModelCommandOptions& o, const std::string& command_line) {
     throw;
   }
   result.command_line = command_line;
+
+  // The report and its files first: a store that fails now (busy, full disk) must not lose a
+  // finished run's output.
+  const std::string markdown = model_report_markdown(result);
+  std::fputs(markdown.c_str(), stdout);
+  if (format)
+    for (const std::string& path : write_outputs(*format, base, model_sweep_csv(result), markdown,
+                                                 model_result_json(result)))
+      std::fprintf(stderr, "wrote %s\n", path.c_str());
   if (store) {
     store->record(model_records(run, result, record_context));
     if (!o.quiet)
       std::fprintf(stderr, "recorded %zu results in %s\n", result.batches.size(), store->path().c_str());
   }
-
-  std::fputs(model_report_markdown(result).c_str(), stdout);
-  if (format)
-    for (const std::string& path : write_outputs(*format, base, model_sweep_csv(result), model_report_markdown(result),
-                                                 model_result_json(result)))
-      std::fprintf(stderr, "wrote %s\n", path.c_str());
   if (result.any_failed()) {
     std::fprintf(stderr, "moebench model: a batch size FAILED at run time (see its section)\n");
     return 1;
