@@ -161,9 +161,25 @@ int64_t table_count(sqlite3* db) {
   return s.column_int(0);
 }
 
+void refuse_newer(int version, const std::string& path) {
+  const int newest = ResultsStore::current_schema_version();
+  if (version > newest)
+    throw InputError(fmt::format("--results-db {}: schema version {} is newer than this moebench knows ({}): use a "
+                                 "newer moebench",
+                                 path, version, newest));
+}
+
+// The schema version as a plain read, without the write lock: 0 for a file without the table.
+int peek_schema_version(sqlite3* db) { return table_exists(db, "schema_version") ? read_schema_version(db) : 0; }
+
 // Brings the schema to the current version in one transaction, so concurrent openers of a new
-// file create it once and a crash leaves the old version whole.
+// file create it once and a crash leaves the old version whole. A current schema is found by
+// reading alone, so opening for a read-only command never waits behind a writer nor needs a
+// writable file; only an older schema takes the write lock and reads the version again under it.
 void migrate(sqlite3* db, const std::string& path) {
+  const int seen = peek_schema_version(db);
+  refuse_newer(seen, path);
+  if (seen == ResultsStore::current_schema_version()) return;
   WriteTransaction t(db);
   if (!table_exists(db, "schema_version")) {
     if (table_count(db) > 0)
@@ -174,11 +190,8 @@ void migrate(sqlite3* db, const std::string& path) {
   }
   const int version = read_schema_version(db);
   const int newest = ResultsStore::current_schema_version();
-  if (version > newest)
-    throw InputError(fmt::format("--results-db {}: schema version {} is newer than this moebench knows ({}): use a "
-                                 "newer moebench",
-                                 path, version, newest));
-  if (version == newest) return;  // nothing to write: the destructor ends the transaction
+  refuse_newer(version, path);
+  if (version == newest) return;  // another opener migrated meanwhile: the destructor ends the transaction
   for (int v = version; v < newest; ++v) sqlite_exec(db, store_migrations()[size_t(v)]);
   sqlite_exec(db, fmt::format("UPDATE schema_version SET version = {}", newest));
   t.commit();

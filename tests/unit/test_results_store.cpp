@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdio>
 #include <fstream>
 #include <set>
@@ -80,6 +81,22 @@ TEST(ResultsStore, SchemaVersionIsWrittenAndNewerIsRefused) {
   } catch (const InputError& e) {
     EXPECT_NE(std::string(e.what()).find("schema version 999 is newer"), std::string::npos) << e.what();
   }
+}
+
+TEST(ResultsStore, OpeningACurrentStoreDoesNotWaitBehindAWriter) {
+  const std::string path = fresh_db_path("store-reader-beside-writer");
+  ResultsStore(path).record(layer_record("m", "c", 1.0));
+  sqlite3* writer = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &writer), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(writer, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr), SQLITE_OK);
+  // With the write lock held elsewhere, a reader opens and reads at once (a write transaction
+  // on open would wait out the busy timeout and fail).
+  const auto start = std::chrono::steady_clock::now();
+  ResultsStore reader(path, ResultsStore::OpenMode::must_exist);
+  EXPECT_EQ(reader.count(), 1);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(10));
+  sqlite3_exec(writer, "ROLLBACK", nullptr, nullptr, nullptr);
+  sqlite3_close(writer);
 }
 
 TEST(ResultsStore, RefusesMissingFileForReadersAndForeignFiles) {
