@@ -23,6 +23,9 @@ namespace moebench {
 namespace {
 
 constexpr size_t kStderrKept = 64 * 1024;
+// The exit code reported for a child whose status could not be read: no real exit code, and
+// not 0, so that it never passes for a success.
+constexpr int kExitStatusLost = -1;
 
 // In the child between fork and exec: only async-signal-safe calls, then exec or _exit.
 [[noreturn]] void exec_child(const ChildSpec& spec, const std::vector<char*>& argv, int stderr_fd, pid_t sweep) {
@@ -33,6 +36,7 @@ constexpr size_t kStderrKept = 64 * 1024;
   if (null_fd >= 0) {
     dup2(null_fd, STDIN_FILENO);
     dup2(null_fd, STDOUT_FILENO);
+    if (null_fd > STDERR_FILENO) close(null_fd);  // the child gets /dev/null as stdin and stdout only
   }
   dup2(stderr_fd, STDERR_FILENO);
   execv(spec.executable.c_str(), argv.data());
@@ -84,7 +88,7 @@ ChildOutcome run_child(const ChildSpec& spec) {
   outcome.timeout_s = spec.timeout_s;
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(spec.timeout_s);
   int status = 0;
-  bool reaped = false, pipe_open = true;
+  bool reaped = false, status_known = true, pipe_open = true;
   char buf[4096];
   while (!reaped) {
     if (pipe_open) {
@@ -97,11 +101,19 @@ ChildOutcome run_child(const ChildSpec& spec) {
     } else {
       usleep(50 * 1000);
     }
-    reaped = waitpid(pid, &status, WNOHANG) == pid;
+    const pid_t waited = waitpid(pid, &status, WNOHANG);
+    reaped = waited == pid;
+    if (waited == -1 && errno != EINTR) {
+      // The child is no longer ours to wait for (ECHILD: SIGCHLD ignored, or reaped elsewhere):
+      // it has ended, how is lost. Waiting on would only spin until the timeout.
+      reaped = true;
+      status_known = false;
+    }
     if (!reaped && std::chrono::steady_clock::now() >= deadline) {
       outcome.timed_out = true;
       kill(-pid, SIGKILL);
-      waitpid(pid, &status, 0);
+      while (waitpid(pid, &status, 0) == -1 && errno == EINTR) {
+      }
       reaped = true;
     }
   }
@@ -110,8 +122,9 @@ ChildOutcome run_child(const ChildSpec& spec) {
   fcntl(fds[0], F_SETFL, O_NONBLOCK);
   for (ssize_t n; pipe_open && (n = read(fds[0], buf, sizeof buf)) > 0;) keep_tail(outcome.stderr_text, buf, size_t(n));
   close(fds[0]);
-  if (WIFEXITED(status)) outcome.exit_code = WEXITSTATUS(status);
-  if (WIFSIGNALED(status)) outcome.signal = WTERMSIG(status);
+  if (!status_known) outcome.exit_code = kExitStatusLost;
+  else if (WIFEXITED(status)) outcome.exit_code = WEXITSTATUS(status);
+  else if (WIFSIGNALED(status)) outcome.signal = WTERMSIG(status);
   return outcome;
 }
 
