@@ -9,10 +9,9 @@
 
 #include <cerrno>
 #include <chrono>
-#include <cstdlib>
 #include <cstring>
-#include <optional>
 #include <filesystem>
+#include <string_view>
 
 #include <fmt/format.h>
 
@@ -28,7 +27,8 @@ constexpr size_t kStderrKept = 64 * 1024;
 constexpr int kExitStatusLost = -1;
 
 // In the child between fork and exec: only async-signal-safe calls, then exec or _exit.
-[[noreturn]] void exec_child(const ChildSpec& spec, const std::vector<char*>& argv, int stderr_fd, pid_t sweep) {
+[[noreturn]] void exec_child(const ChildSpec& spec, const std::vector<char*>& argv, const std::vector<char*>& envp,
+                             int stderr_fd, pid_t sweep) {
   setpgid(0, 0);                     // its own group: the timeout kills it and all it started
   prctl(PR_SET_PDEATHSIG, SIGKILL);  // and it dies with the sweep
   if (getppid() != sweep) _exit(127);  // the sweep died before prctl
@@ -39,7 +39,7 @@ constexpr int kExitStatusLost = -1;
     if (null_fd > STDERR_FILENO) close(null_fd);  // the child gets /dev/null as stdin and stdout only
   }
   dup2(stderr_fd, STDERR_FILENO);
-  execv(spec.executable.c_str(), argv.data());
+  execve(spec.executable.c_str(), argv.data(), envp.data());
   const char message[] = "moebench sweep: cannot start the child process\n";
   (void)!write(STDERR_FILENO, message, sizeof message - 1);
   _exit(127);
@@ -50,6 +50,32 @@ void keep_tail(std::string& text, const char* data, size_t n) {
   if (text.size() > kStderrKept) text.erase(0, text.size() - kStderrKept);
 }
 
+// The child's environment: the sweep's own with `overrides` put in (the last of one name wins).
+// Built before fork and handed to execve, so the sweep's environment is never written: setenv
+// there would race every other thread that reads it (the CUDA runtime's among them).
+std::vector<std::string> child_environment(const std::vector<std::pair<std::string, std::string>>& overrides) {
+  auto overridden_later = [&](std::string_view name, size_t from) {
+    for (size_t i = from; i < overrides.size(); ++i)
+      if (overrides[i].first == name) return true;
+    return false;
+  };
+  std::vector<std::string> env;
+  for (char** entry = environ; *entry; ++entry) {
+    const std::string_view text(*entry);
+    if (!overridden_later(text.substr(0, text.find('=')), 0)) env.emplace_back(text);
+  }
+  for (size_t i = 0; i < overrides.size(); ++i)
+    if (!overridden_later(overrides[i].first, i + 1)) env.push_back(overrides[i].first + "=" + overrides[i].second);
+  return env;
+}
+
+std::vector<char*> null_terminated(std::vector<std::string>& words) {
+  std::vector<char*> pointers;
+  for (std::string& w : words) pointers.push_back(w.data());
+  pointers.push_back(nullptr);
+  return pointers;
+}
+
 }  // namespace
 
 std::string self_executable() { return std::filesystem::read_symlink("/proc/self/exe").string(); }
@@ -57,26 +83,16 @@ std::string self_executable() { return std::filesystem::read_symlink("/proc/self
 ChildOutcome run_child(const ChildSpec& spec) {
   std::vector<std::string> words = {spec.executable};
   words.insert(words.end(), spec.args.begin(), spec.args.end());
-  std::vector<char*> argv;
-  for (std::string& w : words) argv.push_back(w.data());
-  argv.push_back(nullptr);
+  const std::vector<char*> argv = null_terminated(words);
+  std::vector<std::string> env = child_environment(spec.env);
+  const std::vector<char*> envp = null_terminated(env);
 
   int fds[2];
   if (pipe2(fds, O_CLOEXEC) != 0)
     throw RuntimeFailure(FailureKind::Crash, fmt::format("sweep: pipe: {}", std::strerror(errno)));
   const pid_t sweep = getpid();
-  // The child's environment is set in the sweep around fork (setenv is not safe after it) and
-  // put back at once.
-  std::vector<std::pair<std::string, std::optional<std::string>>> saved;
-  for (const auto& [name, value] : spec.env) {
-    const char* old = std::getenv(name.c_str());
-    saved.emplace_back(name, old ? std::optional<std::string>(old) : std::nullopt);
-    setenv(name.c_str(), value.c_str(), 1);
-  }
   const pid_t pid = fork();
-  if (pid == 0) exec_child(spec, argv, fds[1], sweep);
-  for (auto it = saved.rbegin(); it != saved.rend(); ++it)
-    it->second ? setenv(it->first.c_str(), it->second->c_str(), 1) : unsetenv(it->first.c_str());
+  if (pid == 0) exec_child(spec, argv, envp, fds[1], sweep);
   close(fds[1]);
   if (pid < 0) {
     close(fds[0]);

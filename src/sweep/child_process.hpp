@@ -14,7 +14,7 @@ namespace moebench {
 struct ChildSpec {
   std::string executable;
   std::vector<std::string> args;  // after the executable's name
-  std::vector<std::pair<std::string, std::string>> env;  // added to the sweep's environment
+  std::vector<std::pair<std::string, std::string>> env;  // added to the sweep's environment (the last of one name wins)
   double timeout_s = 600;
 };
 

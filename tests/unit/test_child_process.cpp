@@ -1,12 +1,14 @@
-// Sweep children: what they inherit (file descriptors) and how they are reaped.
+// Sweep children: what they inherit (environment, file descriptors) and how they are reaped.
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <filesystem>
+#include <thread>
 
 #include "sweep/child_process.hpp"
 
@@ -40,6 +42,33 @@ int inherited_dev_null_fds() {
 }
 
 }  // namespace
+
+TEST(ChildProcess, EnvironmentReachesTheChildAndTheSweepsStaysUntouched) {
+  ::setenv("MOEBENCH_TEST_KEPT", "kept", 1);
+  ::setenv("MOEBENCH_TEST_REPLACED", "old", 1);
+  ::unsetenv("MOEBENCH_TEST_ADDED");
+  // A thread that reads the environment all along, as the CUDA runtime's may: it must never
+  // see the child's values.
+  std::atomic<bool> running{true}, leaked{false};
+  std::thread reader([&] {
+    while (running) {
+      const char* replaced = std::getenv("MOEBENCH_TEST_REPLACED");
+      if (std::getenv("MOEBENCH_TEST_ADDED") || !replaced || std::string(replaced) != "old") leaked = true;
+    }
+  });
+  ChildOutcome o;
+  for (int i = 0; i < 20; ++i)
+    o = run_shell("echo \"$MOEBENCH_TEST_KEPT $MOEBENCH_TEST_REPLACED $MOEBENCH_TEST_ADDED\" >&2",
+                  {{"MOEBENCH_TEST_REPLACED", "first"}, {"MOEBENCH_TEST_ADDED", "added"},
+                   {"MOEBENCH_TEST_REPLACED", "new"}});
+  running = false;
+  reader.join();
+  EXPECT_EQ(o.exit_code, 0);
+  EXPECT_EQ(o.stderr_text, "kept new added\n");  // the last value of a name wins
+  EXPECT_FALSE(leaked);
+  EXPECT_STREQ(std::getenv("MOEBENCH_TEST_REPLACED"), "old");
+  EXPECT_EQ(std::getenv("MOEBENCH_TEST_ADDED"), nullptr);
+}
 
 TEST(ChildProcess, ChildGetsNoStrayDevNullDescriptor) {
   const ChildOutcome o = run_shell("ls -l /proc/self/fd >&2");
