@@ -54,6 +54,10 @@ Where where_of(const RunFilter& f) {
     w.sql += ")";
     w.ids = f.ids;
   }
+  if (f.min_id > 0) {
+    w.sql += " AND id > ?";  // bound after the IN list's ids, as it comes after them here
+    w.ids.push_back(f.min_id);
+  }
   return w;
 }
 

@@ -33,7 +33,8 @@ struct RunFilter {
   std::string kind;
   std::optional<RunStatus> status;
   std::string group_id;
-  int64_t limit = 0;  // the newest `limit` records; 0 = all
+  int64_t min_id = 0;  // only records with an id above it (newer than a record seen); 0 = all
+  int64_t limit = 0;   // the newest `limit` records; 0 = all
 };
 
 class ResultsStore {

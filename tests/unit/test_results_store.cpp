@@ -135,6 +135,10 @@ TEST(ResultsStore, ListFiltersCountsAndDeletes) {
   ASSERT_EQ(newest.size(), 2u);
   EXPECT_EQ(newest[0].id, ids[2]);  // oldest first among the newest two
   EXPECT_EQ(newest[1].id, ids[3]);
+  std::vector<RunRecord> after = store.list({.min_id = ids[1]});
+  ASSERT_EQ(after.size(), 2u);  // only ids above it
+  EXPECT_EQ(after[0].id, ids[2]);
+  EXPECT_EQ(store.count({.ids = {ids[0], ids[3]}, .model = "b", .min_id = ids[0]}), 1);  // with an id list
 
   EXPECT_EQ(store.remove({.ids = {ids[0], ids[2]}}), 2);
   EXPECT_EQ(store.count(), 2);
