@@ -88,8 +88,8 @@ int export_runs(const ResultsCommandOptions& o) {
     ResultsStore store(o.results_db, ResultsStore::OpenMode::must_exist);
     const std::string success = (std::filesystem::path(o.output_dir) / "success_results.json").string();
     const std::string failure = (std::filesystem::path(o.output_dir) / "failure_results.json").string();
-    write_files({{success, seed_success_json(store.latest_successes(f))},
-                 {failure, seed_failure_json(store.latest_failures(f))}},
+    const ResultsStore::TrackerSnapshot latest = store.latest_results(f);
+    write_files({{success, seed_success_json(latest.successes)}, {failure, seed_failure_json(latest.failures)}},
                 "--output-dir");
     std::fprintf(stderr, "wrote %s and %s\n", success.c_str(), failure.c_str());
     return 0;

@@ -69,7 +69,10 @@ bool kind_from_text(const std::string& text, FailureKind& kind) {
     kind = FailureKind::OOM;
     return true;
   }
-  if (contains_any(t, {"nccl"})) {
+  // NCCL's own error names and failure lines only: with NCCL_DEBUG=INFO every run prints
+  // "NCCL INFO" lines, which say nothing about why it ended.
+  if (contains_any(t, {"nccl error", "nccl failure", "nccl warn", "ncclinternalerror", "ncclsystemerror",
+                       "ncclunhandledcudaerror", "ncclinvalidusage", "ncclinvalidargument", "ncclremoteerror"})) {
     kind = FailureKind::NcclError;
     return true;
   }

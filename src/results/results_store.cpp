@@ -54,6 +54,10 @@ Where where_of(const RunFilter& f) {
     w.sql += ")";
     w.ids = f.ids;
   }
+  if (f.min_id > 0) {
+    w.sql += " AND id > ?";  // bound after the IN list's ids, as it comes after them here
+    w.ids.push_back(f.min_id);
+  }
   return w;
 }
 
@@ -105,13 +109,15 @@ std::vector<RunRecord> query(sqlite3* db, const std::string& sql, const Where& w
   return out;
 }
 
-// One write transaction. BEGIN IMMEDIATE takes the write lock up front (waiting up to the busy
-// timeout), so two writers never both read and then fail to upgrade; the destructor rolls back
-// whatever did not reach commit().
-class WriteTransaction {
+// One transaction; the destructor rolls back whatever did not reach commit(). A write one
+// (BEGIN IMMEDIATE) takes the write lock up front (waiting up to the busy timeout), so two
+// writers never both read and then fail to upgrade. A read one (BEGIN) holds one snapshot for
+// all its reads and never waits for writers (WAL).
+class Transaction {
  public:
-  explicit WriteTransaction(sqlite3* db) : db_(db) { sqlite_exec(db_, "BEGIN IMMEDIATE"); }
-  ~WriteTransaction() {
+  enum class Mode { read, write };
+  Transaction(sqlite3* db, Mode mode) : db_(db) { sqlite_exec(db_, mode == Mode::write ? "BEGIN IMMEDIATE" : "BEGIN"); }
+  ~Transaction() {
     if (!committed_) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
   }
   void commit() {
@@ -161,10 +167,26 @@ int64_t table_count(sqlite3* db) {
   return s.column_int(0);
 }
 
+void refuse_newer(int version, const std::string& path) {
+  const int newest = ResultsStore::current_schema_version();
+  if (version > newest)
+    throw InputError(fmt::format("--results-db {}: schema version {} is newer than this moebench knows ({}): use a "
+                                 "newer moebench",
+                                 path, version, newest));
+}
+
+// The schema version as a plain read, without the write lock: 0 for a file without the table.
+int peek_schema_version(sqlite3* db) { return table_exists(db, "schema_version") ? read_schema_version(db) : 0; }
+
 // Brings the schema to the current version in one transaction, so concurrent openers of a new
-// file create it once and a crash leaves the old version whole.
+// file create it once and a crash leaves the old version whole. A current schema is found by
+// reading alone, so opening for a read-only command never waits behind a writer nor needs a
+// writable file; only an older schema takes the write lock and reads the version again under it.
 void migrate(sqlite3* db, const std::string& path) {
-  WriteTransaction t(db);
+  const int seen = peek_schema_version(db);
+  refuse_newer(seen, path);
+  if (seen == ResultsStore::current_schema_version()) return;
+  Transaction t(db, Transaction::Mode::write);
   if (!table_exists(db, "schema_version")) {
     if (table_count(db) > 0)
       throw InputError(fmt::format("--results-db {}: a SQLite database that moebench did not create: give another "
@@ -174,11 +196,8 @@ void migrate(sqlite3* db, const std::string& path) {
   }
   const int version = read_schema_version(db);
   const int newest = ResultsStore::current_schema_version();
-  if (version > newest)
-    throw InputError(fmt::format("--results-db {}: schema version {} is newer than this moebench knows ({}): use a "
-                                 "newer moebench",
-                                 path, version, newest));
-  if (version == newest) return;  // nothing to write: the destructor ends the transaction
+  refuse_newer(version, path);
+  if (version == newest) return;  // another opener migrated meanwhile: the destructor ends the transaction
   for (int v = version; v < newest; ++v) sqlite_exec(db, store_migrations()[size_t(v)]);
   sqlite_exec(db, fmt::format("UPDATE schema_version SET version = {}", newest));
   t.commit();
@@ -228,7 +247,7 @@ int ResultsStore::schema_version() const { return read_schema_version(db_); }
 
 std::vector<int64_t> ResultsStore::record(const std::vector<RunRecord>& records) {
   const std::string now = utc_now_iso();
-  WriteTransaction t(db_);
+  Transaction t(db_, Transaction::Mode::write);
   SqliteStatement s(db_, fmt::format("INSERT INTO runs ({}) VALUES (NULL{})", kColumns, kTwentyPlaceholders));
   std::vector<int64_t> ids;
   for (const RunRecord& r : records) {
@@ -279,7 +298,7 @@ int64_t ResultsStore::count(const RunFilter& filter) const {
 
 int64_t ResultsStore::remove(const RunFilter& filter) {
   const Where w = where_of(filter);
-  WriteTransaction t(db_);
+  Transaction t(db_, Transaction::Mode::write);
   SqliteStatement s(db_, fmt::format("DELETE FROM runs WHERE {}", w.sql));
   bind_where(s, w);
   s.step();
@@ -308,6 +327,13 @@ std::vector<RunRecord> ResultsStore::latest_failures(const RunFilter& filter) co
                            "model, config) ORDER BY model, config",
                            kColumns, w.sql),
                w);
+}
+
+ResultsStore::TrackerSnapshot ResultsStore::latest_results(const RunFilter& filter) const {
+  Transaction t(db_, Transaction::Mode::read);
+  TrackerSnapshot snapshot{latest_successes(filter), latest_failures(filter)};
+  t.commit();
+  return snapshot;
 }
 
 std::string ResultsStore::integrity_check() const {

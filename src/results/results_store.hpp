@@ -33,7 +33,8 @@ struct RunFilter {
   std::string kind;
   std::optional<RunStatus> status;
   std::string group_id;
-  int64_t limit = 0;  // the newest `limit` records; 0 = all
+  int64_t min_id = 0;  // only records with an id above it (newer than a record seen); 0 = all
+  int64_t limit = 0;   // the newest `limit` records; 0 = all
 };
 
 class ResultsStore {
@@ -70,6 +71,12 @@ class ResultsStore {
   // "sweep" (a sweep's own summary) are no benchmark result and are left out. Ordered by key.
   std::vector<RunRecord> latest_successes(const RunFilter& filter = {}) const;
   std::vector<RunRecord> latest_failures(const RunFilter& filter = {}) const;
+  // Both of them read in one read transaction, from one snapshot: a write between the two reads
+  // cannot put a key in both lists (or in neither).
+  struct TrackerSnapshot {
+    std::vector<RunRecord> successes, failures;
+  };
+  TrackerSnapshot latest_results(const RunFilter& filter = {}) const;
 
   // PRAGMA integrity_check: "ok" for a sound database.
   std::string integrity_check() const;

@@ -46,10 +46,15 @@ RunRecord failure_for(const SweepPoint& p, const RecordContext& context, const C
 SweepOutcome run_sweep(const std::vector<SweepPoint>& points, const std::string& executable, ResultsStore& store,
                        const RecordContext& context, const std::string& source, SweepProgress& progress) {
   const auto start = std::chrono::steady_clock::now();
-  RunFilter mine;
-  mine.group_id = context.group_id;
+  RunFilter newest_of_mine;
+  newest_of_mine.group_id = context.group_id;
+  newest_of_mine.limit = 1;
+  const std::vector<RunRecord> before = store.list(newest_of_mine);
+  // A child's records are those of the group with an id above every record seen before it ran.
+  RunFilter newer;
+  newer.group_id = context.group_id;
+  newer.min_id = before.empty() ? 0 : before.back().id;
   SweepOutcome outcome;
-  size_t seen = store.list(mine).size();
   for (size_t i = 0; i < points.size(); ++i) {
     const SweepPoint& p = points[i];
     const std::string key = p.model + "::" + p.config;
@@ -58,14 +63,13 @@ SweepOutcome run_sweep(const std::vector<SweepPoint>& points, const std::string&
     spec.env.emplace_back(kGroupIdEnv, context.group_id);
     const ChildOutcome child = run_child(spec);
 
-    std::vector<RunRecord> all = store.list(mine);
-    std::vector<RunRecord> fresh(all.begin() + std::ptrdiff_t(seen), all.end());
+    std::vector<RunRecord> fresh = store.list(newer);
     if (fresh.empty()) {
       RunRecord failure = failure_for(p, context, child, executable);
       failure.id = store.record(failure);
       fresh.push_back(failure);
     }
-    seen = size_t(store.count(mine));
+    newer.min_id = fresh.back().id;  // oldest first: the last is the newest
     bool ok = true;
     std::string note = "ok";
     for (const RunRecord& r : fresh)

@@ -52,6 +52,19 @@ TEST(Classify, TextOfOtherLibraries) {
   EXPECT_EQ(exited(1, "RuntimeError: CUDA out of memory. Tried to allocate 2 GiB\n").kind, FailureKind::OOM);
   EXPECT_EQ(exited(1, "NCCL WARN Connect to 10.0.0.2 failed\n").kind, FailureKind::NcclError);
   EXPECT_EQ(exited(1, "CUBLAS_STATUS_EXECUTION_FAILED\n").kind, FailureKind::CudaError);
+  EXPECT_EQ(exited(1, "RuntimeError: NCCL error in: comm.cpp:42, unhandled system error\n").kind,
+            FailureKind::NcclError);
+  EXPECT_EQ(exited(1, "ncclCommInitRank returned ncclInternalError\n").kind, FailureKind::NcclError);
+}
+
+TEST(Classify, NcclInfoLinesDoNotMakeACrashANcclError) {
+  const std::string info = "host:123:123 [0] NCCL INFO Bootstrap : Using eth0:10.0.0.1<0>\n"
+                           "host:123:123 [0] NCCL INFO NCCL version 2.21.5+cuda12.4\n";
+  EXPECT_EQ(exited(1, info + "segfault in the router\n").kind, FailureKind::Crash);
+  ChildOutcome o;
+  o.signal = SIGSEGV;
+  o.stderr_text = info;
+  EXPECT_EQ(classify_failure(o).kind, FailureKind::Crash);
 }
 
 TEST(Classify, BadInputIsInvalidConfigButNotFittingIsOOM) {

@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdio>
 #include <fstream>
 #include <set>
@@ -82,6 +83,22 @@ TEST(ResultsStore, SchemaVersionIsWrittenAndNewerIsRefused) {
   }
 }
 
+TEST(ResultsStore, OpeningACurrentStoreDoesNotWaitBehindAWriter) {
+  const std::string path = fresh_db_path("store-reader-beside-writer");
+  ResultsStore(path).record(layer_record("m", "c", 1.0));
+  sqlite3* writer = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &writer), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(writer, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr), SQLITE_OK);
+  // With the write lock held elsewhere, a reader opens and reads at once (a write transaction
+  // on open would wait out the busy timeout and fail).
+  const auto start = std::chrono::steady_clock::now();
+  ResultsStore reader(path, ResultsStore::OpenMode::must_exist);
+  EXPECT_EQ(reader.count(), 1);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(10));
+  sqlite3_exec(writer, "ROLLBACK", nullptr, nullptr, nullptr);
+  sqlite3_close(writer);
+}
+
 TEST(ResultsStore, RefusesMissingFileForReadersAndForeignFiles) {
   const std::string missing = fresh_db_path("store-missing");
   EXPECT_THROW(ResultsStore(missing, ResultsStore::OpenMode::must_exist), InputError);
@@ -118,6 +135,10 @@ TEST(ResultsStore, ListFiltersCountsAndDeletes) {
   ASSERT_EQ(newest.size(), 2u);
   EXPECT_EQ(newest[0].id, ids[2]);  // oldest first among the newest two
   EXPECT_EQ(newest[1].id, ids[3]);
+  std::vector<RunRecord> after = store.list({.min_id = ids[1]});
+  ASSERT_EQ(after.size(), 2u);  // only ids above it
+  EXPECT_EQ(after[0].id, ids[2]);
+  EXPECT_EQ(store.count({.ids = {ids[0], ids[3]}, .model = "b", .min_id = ids[0]}), 1);  // with an id list
 
   EXPECT_EQ(store.remove({.ids = {ids[0], ids[2]}}), 2);
   EXPECT_EQ(store.count(), 2);

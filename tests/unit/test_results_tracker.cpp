@@ -13,13 +13,10 @@ using moebench::testing::layer_record;
 
 namespace {
 
-struct Tracker {
-  std::vector<RunRecord> successes, failures;
-};
+using Tracker = ResultsStore::TrackerSnapshot;
 
 Tracker tracker_of(const std::string& path) {
-  ResultsStore store(path, ResultsStore::OpenMode::must_exist);
-  return {store.latest_successes(), store.latest_failures()};
+  return ResultsStore(path, ResultsStore::OpenMode::must_exist).latest_results();
 }
 
 }  // namespace
