@@ -83,7 +83,8 @@ ReportData load_report_data(const ResultsStore& store, const ReportFilter& filte
 
   ReportData data;
   std::set<std::string> models, devices;
-  for (const RunRecord& r : store.latest_successes(query)) {
+  const ResultsStore::TrackerSnapshot latest = store.latest_results(query);  // one snapshot of the store
+  for (const RunRecord& r : latest.successes) {
     if (!since_ok(r, filter.since)) continue;
     if (r.kind == "layer") {
       LayerRow row = layer_row(r);
@@ -100,7 +101,7 @@ ReportData load_report_data(const ResultsStore& store, const ReportFilter& filte
     models.insert(r.model);
     devices.insert(r.environment.device);
   }
-  for (const RunRecord& r : store.latest_failures(query)) {
+  for (const RunRecord& r : latest.failures) {
     if (!since_ok(r, filter.since)) continue;
     data.failures.push_back({r.model, r.config, r.error_type, r.error_message,
                              r.finished_at.empty() ? r.started_at : r.finished_at});
