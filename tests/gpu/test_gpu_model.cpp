@@ -12,6 +12,8 @@
 #include "gpu_test_util.hpp"
 #include "model/decoder.hpp"
 #include "model/model_weights.hpp"
+#include "moe/cuda/skinny_gemm.cuh"
+#include "backend/cuda_backend.hpp"
 
 namespace moebench {
 namespace {
@@ -130,6 +132,37 @@ TEST(GpuModelOps, DenseOpsMatchTheCpu) {
   std::vector<int32_t> expected(M);
   o.cpu_ops->argmax(gpu_logits.data(), M, N, expected.data());
   EXPECT_EQ(best.download<int32_t>(g), expected) << "argmax";
+}
+
+// linear() of 1 and 2 rows goes through the skinny GEMM, of 3 and more through cuBLAS: N with a
+// partial last block, below and above the two-rows-per-warp threshold; K not a multiple of 256;
+// bf16 and fp32 outputs. The skinny GEMM itself also at 3 and 8 rows, with the fp32 accumulate
+// that shared experts use.
+TEST(GpuModelOps, SkinnyLinearMatchesTheCpu) {
+  REQUIRE_GPU();
+  OpsPair o(AttentionDims{});
+  Backend& g = *o.gpu;
+  for (int64_t M : {1, 2, 3, 8})
+    for (int64_t N : {5, 200, 4100})
+      for (int64_t K : {8, 776, 2048}) {
+        SCOPED_TRACE(::testing::Message() << "M=" << M << " N=" << N << " K=" << K);
+        Pair x = random_pair(g, M * K, 10 + M), w = random_pair(g, N * K, 20 + N, 0.1f);
+        Pair y = output_pair(g, M * N * 2), y32 = output_pair(g, M * N * 4);
+        o.gpu_ops->linear(x.dev.get(), w.dev.get(), y.dev.get(), M, N, K);
+        o.cpu_ops->linear(x.host.data(), w.host.data(), y.host.data(), M, N, K);
+        o.gpu_ops->linear(x.dev.get(), w.dev.get(), y32.dev.get(), M, N, K, true);
+        o.cpu_ops->linear(x.host.data(), w.host.data(), y32.host.data(), M, N, K, true);
+        g.synchronize();
+        EXPECT_LT(rel_error(as_floats(y.download<uint16_t>(g)), as_floats(y.on_host<uint16_t>())), 1e-2);
+        EXPECT_LT(rel_error(y32.download<float>(g), y32.on_host<float>()), 1e-4);
+        EXPECT_EQ(skinny_gemm_applies(x.dev.get(), w.dev.get(), M, K, kDtype, true, 1.0f), M <= kSkinnyMaxRows);
+        // out += x . w^T on top of the fp32 result: twice the product.
+        skinny_gemm(x.dev.get(), w.dev.get(), y32.dev.get(), M, N, K, kDtype, true, /*accumulate=*/true,
+                    cuda_stream(g));
+        std::vector<float> twice = y32.on_host<float>();
+        for (float& v : twice) v *= 2;
+        EXPECT_LT(rel_error(y32.download<float>(g), twice), 1e-4) << "accumulate";
+      }
 }
 
 // QK-norm, RoPE and the cache write, then prefill and decode attention, at head_dim 64 and 128.

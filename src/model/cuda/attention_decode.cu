@@ -12,6 +12,7 @@
 #include <type_traits>
 
 #include "backend/cuda_check.hpp"
+#include "backend/cuda_launch.cuh"
 #include "model/cuda/attention.cuh"
 #include "model/cuda/attention_primitives.cuh"
 
@@ -117,6 +118,7 @@ __global__ void __launch_bounds__(kThreads) attention_decode_split_kernel(const 
   using Smem = DecodeSmem<HD>;
   constexpr int kPitch = Smem::kPitch;
   extern __shared__ __align__(16) uint16_t smem[];
+  wait_for_prior_kernels();
 
   const int chunk = blockIdx.x;
   const int kv_head = int(blockIdx.y) / p.head_groups, head_group = int(blockIdx.y) % p.head_groups;
@@ -235,6 +237,7 @@ __global__ void __launch_bounds__(kThreads) attention_decode_split_kernel(const 
     }
   }
 
+  allow_next_kernels();  // the combine may launch: only the merge and the stores are left
   // Merge the four warps through shared memory (the pipeline is drained first).
   cp_async_wait<0>();
   __syncthreads();
@@ -277,6 +280,8 @@ __global__ void __launch_bounds__(kThreads) attention_decode_split_kernel(const 
 // over the chunks that hold keys.
 template <typename T, int HD>
 __global__ void __launch_bounds__(HD) attention_decode_combine_kernel(const DecodeParams p) {
+  allow_next_kernels();
+  wait_for_prior_kernels();
   const int head = blockIdx.x, batch = blockIdx.y, d = threadIdx.x;
   const int context = context_of(p, batch);
   const int used = min(p.chunks, (context + p.chunk_len - 1) / p.chunk_len);
@@ -301,10 +306,8 @@ void launch_decode(const DecodeParams& p, const DecodePlan& plan, int batch, cud
   static std::atomic<uint64_t> devices_done{0};
   raise_smem_limit_once(reinterpret_cast<const void*>(&attention_decode_split_kernel<T, HD>), kSmem, devices_done);
   const dim3 split_grid(unsigned(plan.chunks), unsigned(p.num_kv_heads * plan.head_groups), unsigned(batch));
-  attention_decode_split_kernel<T, HD><<<split_grid, kThreads, kSmem, stream>>>(p);
-  MB_CUDA_CHECK_LAUNCH();
-  attention_decode_combine_kernel<T, HD><<<dim3(unsigned(p.num_heads), unsigned(batch)), HD, 0, stream>>>(p);
-  MB_CUDA_CHECK_LAUNCH();
+  launch_chained(attention_decode_split_kernel<T, HD>, split_grid, kThreads, kSmem, stream, p);
+  launch_chained(attention_decode_combine_kernel<T, HD>, dim3(unsigned(p.num_heads), unsigned(batch)), HD, 0, stream, p);
 }
 
 }  // namespace

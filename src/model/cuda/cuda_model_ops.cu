@@ -1,5 +1,7 @@
-// The decoder ops on the GPU: cuBLAS GEMMs (moe/cuda/expert_kernels), the attention kernels of
-// attention.cuh, and the small kernels below. Each computes in fp32 and rounds once, in the
+// The decoder ops on the GPU: GEMMs (the skinny GEMM for decode-sized row counts, cuBLAS
+// otherwise: moe/cuda/skinny_gemm), the attention kernels of attention.cuh, and the small
+// kernels below. Every kernel of a decode step launches chained (backend/cuda_launch.cuh), so
+// each one's launch overlaps the one before. Each computes in fp32 and rounds once, in the
 // same order as the CPU reference (cpu/cpu_model_ops.cpp), which the GPU tests hold them to.
 // Nothing here synchronises with the host, so a decode step can be captured in a CUDA graph.
 #include <algorithm>
@@ -8,9 +10,11 @@
 
 #include "backend/cuda_backend.hpp"
 #include "backend/cuda_check.hpp"
+#include "backend/cuda_launch.cuh"
 #include "model/cuda/attention.cuh"
 #include "model/model_ops.hpp"
 #include "moe/cuda/expert_kernels.cuh"
+#include "moe/cuda/skinny_gemm.cuh"
 
 namespace moebench {
 
@@ -35,6 +39,8 @@ __device__ float block_sum(float v, float* scratch) {
 
 __global__ void embed_kernel(const int32_t* tokens, int64_t rows, const uint16_t* table, int64_t hidden,
                              uint16_t* out) {
+  allow_next_kernels();
+  wait_for_prior_kernels();
   const int64_t total = rows * hidden;
   for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < total; i += int64_t(gridDim.x) * blockDim.x) {
     const int64_t r = i / hidden, c = i % hidden;
@@ -61,6 +67,8 @@ __global__ void rms_norm_kernel(uint16_t* h, const uint16_t* y, const uint16_t* 
                                 DType dtype, uint16_t* out) {
   using P = typename Packed<kVec>::Type;
   __shared__ float scratch[32];
+  allow_next_kernels();
+  wait_for_prior_kernels();
   const int64_t n = dim / kVec;
   P* hr = reinterpret_cast<P*>(h + int64_t(blockIdx.x) * dim);
   float ss = 0;
@@ -100,13 +108,14 @@ void launch_rms_norm(uint16_t* h, const uint16_t* y, const uint16_t* w, int64_t 
                      DType dtype, uint16_t* out, cudaStream_t stream) {
   if (rows == 0) return;
   if (dim % 8 == 0)
-    rms_norm_kernel<8, kAdd><<<unsigned(rows), kThreads, 0, stream>>>(h, y, w, dim, eps, dtype, out);
+    launch_chained(rms_norm_kernel<8, kAdd>, unsigned(rows), kThreads, 0, stream, h, y, w, dim, eps, dtype, out);
   else
-    rms_norm_kernel<1, kAdd><<<unsigned(rows), kThreads, 0, stream>>>(h, y, w, dim, eps, dtype, out);
-  MB_CUDA_CHECK_LAUNCH();
+    launch_chained(rms_norm_kernel<1, kAdd>, unsigned(rows), kThreads, 0, stream, h, y, w, dim, eps, dtype, out);
 }
 
 __global__ void add_kernel(uint16_t* h, const uint16_t* y, int64_t count, DType dtype) {
+  allow_next_kernels();
+  wait_for_prior_kernels();
   for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < count; i += int64_t(gridDim.x) * blockDim.x)
     h[i] = float_to_half_bits(half_bits_to_float(h[i], dtype) + half_bits_to_float(y[i], dtype), dtype);
 }
@@ -116,6 +125,8 @@ __global__ void add_kernel(uint16_t* h, const uint16_t* y, int64_t count, DType 
 __global__ void qkv_to_cache_kernel(QkvToCacheArgs a, DType dtype) {
   extern __shared__ float head[];
   __shared__ float scratch[32];
+  allow_next_kernels();
+  wait_for_prior_kernels();
   const AttentionDims& d = a.dims;
   const int hd = d.head_dim, heads = d.num_heads, kv = d.num_kv_heads;
   const int64_t t = blockIdx.x;
@@ -167,6 +178,7 @@ __device__ void keep_better(float& bv, int64_t& bi, float v, int64_t i) {
 __global__ void __launch_bounds__(kArgmaxThreads) argmax_kernel(const float* logits, int64_t vocab, int32_t* out) {
   __shared__ float warp_v[32];
   __shared__ int64_t warp_i[32];
+  wait_for_prior_kernels();
   const float* row = logits + int64_t(blockIdx.x) * vocab;
   float bv = -INFINITY;
   int64_t bi = vocab;  // none yet
@@ -187,6 +199,7 @@ __global__ void __launch_bounds__(kArgmaxThreads) argmax_kernel(const float* log
   auto warp_reduce = [](float& v, int64_t& i) {
     for (int o = 16; o > 0; o >>= 1) keep_better(v, i, __shfl_xor_sync(0xffffffffu, v, o), __shfl_xor_sync(0xffffffffu, i, o));
   };
+  allow_next_kernels();  // the logits are read: only the reduction is left
   warp_reduce(bv, bi);
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
   if (lane == 0) {
@@ -203,6 +216,8 @@ __global__ void __launch_bounds__(kArgmaxThreads) argmax_kernel(const float* log
 }
 
 __global__ void advance_positions_kernel(int32_t* positions, int32_t* context_lens, int64_t batch) {
+  allow_next_kernels();
+  wait_for_prior_kernels();
   const int64_t b = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   if (b < batch) context_lens[b] = ++positions[b] + 1;
 }
@@ -236,9 +251,8 @@ class CudaModelOps final : public ModelOps {
 
   void embed(const int32_t* tokens, int64_t rows, const void* table, int64_t hidden, void* out) override {
     if (rows == 0) return;
-    embed_kernel<<<grid_for(rows * hidden), kThreads, 0, stream_>>>(tokens, rows, static_cast<const uint16_t*>(table),
-                                                                     hidden, static_cast<uint16_t*>(out));
-    MB_CUDA_CHECK_LAUNCH();
+    launch_chained(embed_kernel, grid_for(rows * hidden), kThreads, 0, stream_, tokens, rows,
+                   static_cast<const uint16_t*>(table), hidden, static_cast<uint16_t*>(out));
   }
 
   void rms_norm(const void* x, const void* weight, int64_t rows, int64_t dim, float eps, void* out) override {
@@ -257,14 +271,13 @@ class CudaModelOps final : public ModelOps {
   }
 
   void linear(const void* x, const void* w, void* out, int64_t m, int64_t n, int64_t k, bool out_fp32) override {
-    gemm_rows(cublas_, x, w, out, m, n, k, dtype_, out_fp32);
+    gemm_rows_or_skinny(cublas_, stream_, x, w, out, m, n, k, dtype_, out_fp32);
   }
 
   void add(void* h, const void* y, int64_t count) override {
     if (count == 0) return;
-    add_kernel<<<grid_for(count), kThreads, 0, stream_>>>(static_cast<uint16_t*>(h), static_cast<const uint16_t*>(y),
-                                                          count, dtype_);
-    MB_CUDA_CHECK_LAUNCH();
+    launch_chained(add_kernel, grid_for(count), kThreads, 0, stream_, static_cast<uint16_t*>(h),
+                   static_cast<const uint16_t*>(y), count, dtype_);
   }
 
   void gated_activation(Activation activation, const void* h, int64_t rows, int64_t inter, void* out) override {
@@ -274,8 +287,7 @@ class CudaModelOps final : public ModelOps {
   void qkv_to_cache(const QkvToCacheArgs& a) override {
     if (a.rows == 0) return;
     const dim3 grid(unsigned(a.rows), unsigned(a.dims.num_heads + 2 * a.dims.num_kv_heads));
-    qkv_to_cache_kernel<<<grid, kHeadThreads, size_t(a.dims.head_dim) * sizeof(float), stream_>>>(a, dtype_);
-    MB_CUDA_CHECK_LAUNCH();
+    launch_chained(qkv_to_cache_kernel, grid, kHeadThreads, size_t(a.dims.head_dim) * sizeof(float), stream_, a, dtype_);
   }
 
   void attention_prefill(const void* q, const void* k_cache, const void* v_cache, void* out, const AttentionDims& d,
@@ -299,14 +311,12 @@ class CudaModelOps final : public ModelOps {
 
   void argmax(const float* logits, int64_t rows, int64_t vocab, int32_t* out) override {
     if (rows == 0) return;
-    argmax_kernel<<<unsigned(rows), kArgmaxThreads, 0, stream_>>>(logits, vocab, out);
-    MB_CUDA_CHECK_LAUNCH();
+    launch_chained(argmax_kernel, unsigned(rows), kArgmaxThreads, 0, stream_, logits, vocab, out);
   }
 
   void advance_positions(int32_t* positions, int32_t* context_lens, int64_t batch) override {
     if (batch == 0) return;
-    advance_positions_kernel<<<grid_for(batch), kThreads, 0, stream_>>>(positions, context_lens, batch);
-    MB_CUDA_CHECK_LAUNCH();
+    launch_chained(advance_positions_kernel, grid_for(batch), kThreads, 0, stream_, positions, context_lens, batch);
   }
 
  private:

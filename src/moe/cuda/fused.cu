@@ -1,7 +1,10 @@
 // `fused`: the fewest passes over memory we have built. Decode-sized batches (up to
 // kMaxSmallBatchTokens tokens) skip the permutation, the gather and the GEMM tiles: routing,
 // one kernel that streams each routed expert's gate/up weights once and applies the activation,
-// one that streams its down weights, and the weighted combine (moe/cuda/small_batch.cuh).
+// then for up to kDownCombineMaxTokens tokens one that streams the down weights and sums the
+// weighted rows of each token into the output, for more tokens one that streams each expert's
+// down weights once and the weighted combine (moe/cuda/small_batch.cuh). Shared experts, where
+// the config has them, are added in the sum or the combine.
 // Larger batches run `grouped` (CUTLASS grouped GEMMs); the epilogue fusions of the
 // large path (activation in the first GEMM, weighted scatter in the second) are not built yet.
 // No host synchronisation: graph-capturable.
@@ -22,6 +25,11 @@ namespace {
 // Measured on an H100 (docs/PERF.md): the streaming kernels beat the grouped GEMMs at 1 token,
 // tie at 8 and lose at 32, where their per-token register passes become the bottleneck.
 constexpr int64_t kMaxSmallBatchTokens = 8;
+// Measured on an H100 (docs/PERF.md, 2026-11-24): down+combine in one pass, with the chained
+// launches, took the qwen3-30b-a3b decode step at batch 1 from 4.56 to 4.32 ms, but at 8 tokens
+// its per-(slot, vector) dot products lost to the per-expert down kernel + combine (mixtral-8x7b
+// 1.41 vs 0.88 ms, whose expert rows are 14336 long).
+constexpr int64_t kDownCombineMaxTokens = 2;
 
 class FusedMoe : public MoeImpl {
  public:
@@ -37,7 +45,7 @@ class FusedMoe : public MoeImpl {
       grouped_ = make_cuda_grouped(backend_);
       grouped_->prepare(spec, weights);
     }
-    // The small path's workspaces: slot s's expert output is row s.
+    // The small path's workspaces: slot s's activated and expert output rows are row s.
     LayerSpec small = spec;
     small.max_tokens = std::min(spec.max_tokens, kMaxSmallBatchTokens);
     stages_ = std::make_unique<MoeStages>(backend_, small, weights);
@@ -64,6 +72,13 @@ class FusedMoe : public MoeImpl {
     stages_->select_experts(args);
     small_batch_gate_up(args.x, stages_->expert_ids(), slots, m.top_k, weights_.w13, m.hidden_size,
                         m.moe_intermediate_size, spec_.dtype, m.activation, stages_->activated(), stream);
+    if (args.num_tokens <= kDownCombineMaxTokens) {
+      const MoeStages::SharedOutput shared = stages_->shared_experts(args);
+      small_batch_down_combine(stages_->activated(), stages_->expert_ids(), stages_->route_weights(),
+                               args.num_tokens, m.top_k, weights_.w2, m.hidden_size, m.moe_intermediate_size,
+                               spec_.dtype, shared.out, shared.gate_logits, args.out, stream);
+      return;
+    }
     small_batch_down(stages_->activated(), stages_->expert_ids(), slots, m.top_k, weights_.w2, m.hidden_size,
                      m.moe_intermediate_size, spec_.dtype, stages_->expert_out(), stream);
     stages_->shared_and_combine(args, slot_rows_.as<int32_t>());
@@ -75,7 +90,7 @@ class FusedMoe : public MoeImpl {
   LayerWeights weights_;
   std::unique_ptr<MoeStages> stages_;
   std::unique_ptr<MoeImpl> grouped_;  // batches above kMaxSmallBatchTokens
-  DeviceBuffer slot_rows_;
+  DeviceBuffer slot_rows_;            // the identity: slot s's expert output is row s
 };
 
 }  // namespace

@@ -2,6 +2,7 @@
 
 #include "backend/cuda_backend.hpp"
 #include "moe/cuda/expert_kernels.cuh"
+#include "moe/cuda/skinny_gemm.cuh"
 
 namespace moebench {
 
@@ -45,31 +46,37 @@ void MoeStages::route_and_gather(const LayerArgs& args) {
               spec_.model.hidden_size, spec_.dtype, rows_.get(), stream_);
 }
 
-void MoeStages::shared_and_combine(const LayerArgs& args, const int32_t* slot_rows, const ExtraRows& extra) {
+MoeStages::SharedOutput MoeStages::shared_experts(const LayerArgs& args) {
   const ModelConfig& m = spec_.model;
   const int64_t T = args.num_tokens, H = m.hidden_size, Is = m.shared_intermediate_size;
-  const float* shared = nullptr;
-  const float* gate_logits = nullptr;
-  if (m.num_shared_experts > 0 && T > 0) {
-    cublasHandle_t handle = cublas_handle(backend_);
-    const size_t elem = size_t(dtype_bytes(spec_.dtype));
-    for (int s = 0; s < m.num_shared_experts; ++s) {
-      const char* w13 = static_cast<const char*>(weights_.shared_w13) + size_t(s) * size_t(2 * Is * H) * elem;
-      const char* w2 = static_cast<const char*>(weights_.shared_w2) + size_t(s) * size_t(H * Is) * elem;
-      gemm_rows(handle, args.x, w13, shared_h_.get(), T, 2 * Is, H, spec_.dtype);
-      launch_gated_activation(m.activation, shared_h_.get(), T, Is, spec_.dtype, shared_act_.get(), stream_);
-      // Shared experts accumulate in fp32: beta = 1 from the second on.
-      gemm_rows(handle, shared_act_.get(), w2, shared_out_.get(), T, H, Is, spec_.dtype, /*out_fp32=*/true,
-                s == 0 ? 0.0f : 1.0f);
-    }
-    shared = shared_out_.as<float>();
-    if (weights_.shared_gate) {
-      gemm_rows(handle, args.x, weights_.shared_gate, shared_gate_logits_.get(), T, 1, H, spec_.dtype, true);
-      gate_logits = shared_gate_logits_.as<float>();
-    }
+  SharedOutput result;
+  if (m.num_shared_experts == 0 || T == 0) return result;
+  cublasHandle_t handle = cublas_handle(backend_);
+  const size_t elem = size_t(dtype_bytes(spec_.dtype));
+  for (int s = 0; s < m.num_shared_experts; ++s) {
+    const char* w13 = static_cast<const char*>(weights_.shared_w13) + size_t(s) * size_t(2 * Is * H) * elem;
+    const char* w2 = static_cast<const char*>(weights_.shared_w2) + size_t(s) * size_t(H * Is) * elem;
+    gemm_rows_or_skinny(handle, stream_, args.x, w13, shared_h_.get(), T, 2 * Is, H, spec_.dtype);
+    launch_gated_activation(m.activation, shared_h_.get(), T, Is, spec_.dtype, shared_act_.get(), stream_);
+    // Shared experts accumulate in fp32: beta = 1 from the second on.
+    gemm_rows_or_skinny(handle, stream_, shared_act_.get(), w2, shared_out_.get(), T, H, Is, spec_.dtype,
+                        /*out_fp32=*/true, s == 0 ? 0.0f : 1.0f);
   }
+  result.out = shared_out_.as<float>();
+  if (weights_.shared_gate) {
+    gemm_rows_or_skinny(handle, stream_, args.x, weights_.shared_gate, shared_gate_logits_.get(), T, 1, H,
+                        spec_.dtype, true);
+    result.gate_logits = shared_gate_logits_.as<float>();
+  }
+  return result;
+}
+
+void MoeStages::shared_and_combine(const LayerArgs& args, const int32_t* slot_rows, const ExtraRows& extra) {
+  const ModelConfig& m = spec_.model;
+  const SharedOutput shared = shared_experts(args);
   combine_rows(expert_out_.get(), slot_rows ? slot_rows : permutation_.slot_rows(), route_weights_.as<float>(),
-               m.top_k, T, H, spec_.dtype, shared, gate_logits, args.out, stream_, extra);
+               m.top_k, args.num_tokens, m.hidden_size, spec_.dtype, shared.out, shared.gate_logits, args.out,
+               stream_, extra);
 }
 
 }  // namespace moebench

@@ -26,6 +26,13 @@ class MoeStages {
   void route(const LayerArgs& args);
   // route(), then the expert-ordered rows.
   void route_and_gather(const LayerArgs& args);
+  // The shared experts' output of args' tokens, [T][H] fp32 (summed over the shared experts),
+  // and their gate logits [T] (null without a shared gate); both null when the config has none.
+  struct SharedOutput {
+    const float* out = nullptr;
+    const float* gate_logits = nullptr;
+  };
+  SharedOutput shared_experts(const LayerArgs& args);
   // Shared experts (if any) into an fp32 buffer, then the weighted combine into args.out of
   // expert_out(): by default each slot's row from the permutation; an implementation that
   // moved rows passes its own slot rows (-1 for a dropped slot) and extra rows.

@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "backend/cuda_check.hpp"
+#include "backend/cuda_launch.cuh"
 
 namespace moebench {
 
@@ -43,6 +44,8 @@ __device__ __forceinline__ float warp_max(float v) {
 __global__ void topk_routing_kernel(RouterParams p, const float* __restrict__ logits, const float* __restrict__ bias,
                                     int64_t num_tokens, int32_t* __restrict__ ids, float* __restrict__ weights) {
   extern __shared__ unsigned char smem[];
+  allow_next_kernels();
+  wait_for_prior_kernels();
   const int E = p.num_experts;
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
   float* score = reinterpret_cast<float*>(smem) + size_t(warp) * 2 * E;
@@ -169,8 +172,8 @@ void launch_topk_routing(const RouterParams& p, const float* logits, const float
     attribute_set = true;
   }
   unsigned blocks = unsigned((num_tokens + kWarpsPerBlock - 1) / kWarpsPerBlock);
-  topk_routing_kernel<<<blocks, kWarpsPerBlock * 32, smem, stream>>>(p, logits, bias, num_tokens, ids, weights);
-  MB_CUDA_CHECK_LAUNCH();
+  launch_chained(topk_routing_kernel, blocks, kWarpsPerBlock * 32, smem, stream, p, logits, bias, num_tokens, ids,
+                 weights);
 }
 
 }  // namespace moebench

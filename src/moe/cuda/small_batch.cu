@@ -1,55 +1,22 @@
 #include "moe/cuda/small_batch.cuh"
 
-#include <cuda_bf16.h>
-#include <cuda_fp16.h>
-
 #include <algorithm>
 #include <string>
-#include <type_traits>
 
-#include "backend/cuda_check.hpp"
+#include "backend/cuda_launch.cuh"
 #include "core/errors.hpp"
 #include "moe/activation.hpp"
+#include "moe/cuda/weight_stream.cuh"
 
 namespace moebench {
 
 namespace {
 
-constexpr int kWarps = 8;          // per block
-constexpr int kRowsPerWarp = 2;    // weight rows (output columns) each warp streams
+constexpr int kWarps = 8;        // per block
+constexpr int kRowsPerWarp = 2;  // gate/up weight row pairs each warp streams
 constexpr int kColsPerBlock = kWarps * kRowsPerWarp;
-constexpr int kTokenBatch = 8;     // token rows kept in registers per pass over a weight row
-constexpr int kMaxSlots = 1024;    // slots a block scans for its expert's tokens (shared memory)
-
-// 8 elements of a 16-byte vector as floats.
-template <typename Half2>
-__device__ void to_floats(const uint4& v, float (&f)[8]) {
-  const Half2* p = reinterpret_cast<const Half2*>(&v);
-#pragma unroll
-  for (int i = 0; i < 4; ++i) {
-    float2 t;
-    if constexpr (std::is_same_v<Half2, __nv_bfloat162>)
-      t = __bfloat1622float2(p[i]);
-    else
-      t = __half22float2(p[i]);
-    f[2 * i] = t.x;
-    f[2 * i + 1] = t.y;
-  }
-}
-
-template <typename Half2>
-__device__ uint16_t to_half_bits(float v) {
-  if constexpr (std::is_same_v<Half2, __nv_bfloat162>)
-    return __bfloat16_as_ushort(__float2bfloat16_rn(v));
-  else
-    return __half_as_ushort(__float2half_rn(v));
-}
-
-__device__ float warp_sum(float v) {
-#pragma unroll
-  for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
-  return v;
-}
+constexpr int kMaxTokenSlots = kStreamTokenBatch * 32;  // down_combine: tokens x top_k (<= 32)
+constexpr int kDownUnroll = 8;  // down_combine: (slot, vector) pairs a lane loads at once
 
 // The slots of this block's expert, if the block's slot is the first to route to it; else 0.
 __device__ int expert_slots(const int32_t* ids, int64_t num_slots, int slot, int* slots) {
@@ -66,50 +33,19 @@ __device__ int expert_slots(const int32_t* ids, int64_t num_slots, int slot, int
   if (!first) return 0;
   if (threadIdx.x == 0)  // in slot order: deterministic, and at most a few hundred slots
     for (int s = slot; s < num_slots; ++s)
-      if (ids[s] == e && count < kMaxSlots) slots[count++] = s;
+      if (ids[s] == e && count < kSmallBatchMaxSlots) slots[count++] = s;
   __syncthreads();
   return count;
-}
-
-// acc[j][b] = w_rows[j] . rows[b] for the kW weight rows and b < n token rows, over `vecs`
-// 16-byte vectors; `row_of(b)` gives token row b. The kW rows stream together, so their loads
-// are in flight at once.
-template <typename Half2, int kW, typename RowOf>
-__device__ void dot_rows(const uint4* const (&w_rows)[kW], int64_t vecs, int n, RowOf row_of,
-                         float (&acc)[kW][kTokenBatch]) {
-#pragma unroll
-  for (int j = 0; j < kW; ++j)
-#pragma unroll
-    for (int b = 0; b < kTokenBatch; ++b) acc[j][b] = 0.0f;
-#pragma unroll 2
-  for (int64_t v = threadIdx.x % 32; v < vecs; v += 32) {
-    float w[kW][8];
-#pragma unroll
-    for (int j = 0; j < kW; ++j) to_floats<Half2>(__ldg(w_rows[j] + v), w[j]);
-#pragma unroll
-    for (int b = 0; b < kTokenBatch; ++b) {
-      if (b >= n) break;
-      float a[8];
-      to_floats<Half2>(__ldg(row_of(b) + v), a);
-#pragma unroll
-      for (int j = 0; j < kW; ++j)
-#pragma unroll
-        for (int i = 0; i < 8; ++i) acc[j][b] += w[j][i] * a[i];
-    }
-  }
-#pragma unroll
-  for (int j = 0; j < kW; ++j)
-#pragma unroll
-    for (int b = 0; b < kTokenBatch; ++b) acc[j][b] = warp_sum(acc[j][b]);
 }
 
 template <typename Half2>
 __global__ void __launch_bounds__(kWarps * 32) gate_up_kernel(const uint4* x, const int32_t* ids, int64_t num_slots,
                                                               int top_k, const uint4* w13, int64_t hidden,
                                                               int64_t inter, Activation activation, uint16_t* h) {
-  __shared__ int slots[kMaxSlots];
+  __shared__ int slots[kSmallBatchMaxSlots];
+  wait_for_prior_kernels();
   const int n = expert_slots(ids, num_slots, blockIdx.x, slots);
-  if (n == 0) return;
+  if (n == 0) return;  // exiting lets the next kernel launch too
   const int e = ids[blockIdx.x], lane = threadIdx.x % 32, warp = threadIdx.x / 32;
   const int64_t vecs = hidden / 8;
   const uint4* w = w13 + int64_t(e) * 2 * inter * vecs;
@@ -117,24 +53,26 @@ __global__ void __launch_bounds__(kWarps * 32) gate_up_kernel(const uint4* x, co
     const int64_t c = int64_t(blockIdx.y) * kColsPerBlock + warp * kRowsPerWarp + i;
     if (c >= inter) break;
     const uint4* const rows[2] = {w + c * vecs, w + (inter + c) * vecs};  // gate, up
-    for (int base = 0; base < n; base += kTokenBatch) {
-      const int nb = min(kTokenBatch, n - base);
-      float acc[2][kTokenBatch];
+    for (int base = 0; base < n; base += kStreamTokenBatch) {
+      const int nb = min(kStreamTokenBatch, n - base);
+      float acc[2][kStreamTokenBatch];
       dot_rows<Half2>(rows, vecs, nb, [&](int b) { return x + int64_t(slots[base + b] / top_k) * vecs; }, acc);
 #pragma unroll
-      for (int b = 0; b < kTokenBatch; ++b)
+      for (int b = 0; b < kStreamTokenBatch; ++b)
         if (b < nb && lane == b)
           h[int64_t(slots[base + b]) * inter + c] =
               to_half_bits<Half2>(gated_activation<float>(activation, acc[0][b], acc[1][b]));
     }
   }
+  allow_next_kernels();
 }
 
 template <typename Half2>
 __global__ void __launch_bounds__(kWarps * 32) down_kernel(const uint4* h, const int32_t* ids, int64_t num_slots,
                                                            const uint4* w2, int64_t hidden, int64_t inter,
                                                            uint16_t* y) {
-  __shared__ int slots[kMaxSlots];
+  __shared__ int slots[kSmallBatchMaxSlots];
+  wait_for_prior_kernels();
   const int n = expert_slots(ids, num_slots, blockIdx.x, slots);
   if (n == 0) return;
   const int e = ids[blockIdx.x], lane = threadIdx.x % 32, warp = threadIdx.x / 32;
@@ -144,21 +82,107 @@ __global__ void __launch_bounds__(kWarps * 32) down_kernel(const uint4* h, const
     const int64_t r = int64_t(blockIdx.y) * kColsPerBlock + warp * kRowsPerWarp + i;
     if (r >= hidden) break;
     const uint4* const rows[1] = {w + r * vecs};
-    for (int base = 0; base < n; base += kTokenBatch) {
-      const int nb = min(kTokenBatch, n - base);
-      float acc[1][kTokenBatch];
+    for (int base = 0; base < n; base += kStreamTokenBatch) {
+      const int nb = min(kStreamTokenBatch, n - base);
+      float acc[1][kStreamTokenBatch];
       dot_rows<Half2>(rows, vecs, nb, [&](int b) { return h + int64_t(slots[base + b]) * vecs; }, acc);
 #pragma unroll
-      for (int b = 0; b < kTokenBatch; ++b)
+      for (int b = 0; b < kStreamTokenBatch; ++b)
         if (b < nb && lane == b) y[int64_t(slots[base + b]) * hidden + r] = to_half_bits<Half2>(acc[0][b]);
+    }
+  }
+  allow_next_kernels();
+}
+
+// Block: kWarps output rows, one per warp. The block first orders the slots by expert (experts
+// in order of first appearance, slots ascending within one): the sums then run in an order that
+// depends only on the routing, and a warp reads an expert's row for its slots back to back (L1
+// hits after the first). A lane walks the (slot, vector) pairs of its row kDownUnroll at a
+// time, their loads all in flight (kDownUnroll).
+template <typename Half2>
+__global__ void __launch_bounds__(kWarps * 32)
+    down_combine_kernel(const uint4* h, const int32_t* ids, const float* route_weights, int num_tokens, int top_k,
+                        const uint4* w2, int64_t hidden, int64_t vecs, const float* shared,
+                        const float* shared_gate_logits, uint16_t* out) {
+  __shared__ int first[kMaxTokenSlots], slot_at[kMaxTokenSlots], expert_at[kMaxTokenSlots];
+  __shared__ float weight_at[kMaxTokenSlots];
+  wait_for_prior_kernels();
+  const int num_slots = num_tokens * top_k;
+  for (int s = threadIdx.x; s < num_slots; s += blockDim.x) {
+    int f = s;
+    for (int o = 0; o < s; ++o)
+      if (ids[o] == ids[s]) {
+        f = o;
+        break;
+      }
+    first[s] = f;
+  }
+  __syncthreads();
+  for (int s = threadIdx.x; s < num_slots; s += blockDim.x) {
+    int rank = 0;
+    for (int o = 0; o < num_slots; ++o) rank += first[o] < first[s] || (first[o] == first[s] && o < s);
+    slot_at[rank] = s;
+    expert_at[rank] = ids[s];
+    weight_at[rank] = route_weights[s];
+  }
+  __syncthreads();
+  const int lane = threadIdx.x % 32;
+  const int64_t r = int64_t(blockIdx.x) * kWarps + threadIdx.x / 32;
+  if (r >= hidden) return;
+  float acc[kStreamTokenBatch] = {};
+  const int64_t pairs = int64_t(num_slots) * vecs;
+  for (int64_t base = lane; base < pairs; base += 32 * kDownUnroll) {
+    uint4 w[kDownUnroll], a[kDownUnroll];
+    int slot[kDownUnroll];
+#pragma unroll
+    for (int u = 0; u < kDownUnroll; ++u) {
+      const int64_t q = base + u * 32;
+      slot[u] = -1;
+      w[u] = a[u] = make_uint4(0, 0, 0, 0);
+      if (q < pairs) {
+        const int i = int(q / vecs);
+        const int64_t v = q - i * vecs;
+        slot[u] = i;
+        w[u] = __ldg(w2 + (int64_t(expert_at[i]) * hidden + r) * vecs + v);
+        a[u] = __ldg(h + int64_t(slot_at[i]) * vecs + v);
+      }
+    }
+#pragma unroll
+    for (int u = 0; u < kDownUnroll; ++u) {
+      if (slot[u] < 0) break;
+      float wf[8], af[8], dot = 0.0f;
+      to_floats<Half2>(w[u], wf);
+      to_floats<Half2>(a[u], af);
+#pragma unroll
+      for (int k = 0; k < 8; ++k) dot += wf[k] * af[k];
+      const int t = slot_at[slot[u]] / top_k;
+      const float weighted = weight_at[slot[u]] * dot;
+#pragma unroll
+      for (int b = 0; b < kStreamTokenBatch; ++b)
+        if (b == t) acc[b] += weighted;
+    }
+  }
+  allow_next_kernels();  // only the reductions and stores are left
+#pragma unroll
+  for (int b = 0; b < kStreamTokenBatch; ++b) {
+    if (b >= num_tokens) break;
+    float y = warp_sum(acc[b]);
+    if (lane == b) {
+      if (shared) {
+        const float scale = shared_gate_logits ? 1.0f / (1.0f + expf(-shared_gate_logits[b])) : 1.0f;
+        y += scale * shared[int64_t(b) * hidden + r];
+      }
+      out[int64_t(b) * hidden + r] = to_half_bits<Half2>(y);
     }
   }
 }
 
+// One block per (slot, kColsPerBlock output columns); blocks of a slot whose expert an earlier
+// slot has leave at once.
 dim3 grid_for(int64_t num_slots, int top_k, int64_t columns) {
   // An expert has at most one slot per token: its slots fit the block's list.
-  if (num_slots / top_k > kMaxSlots)
-    throw InputError("the small-batch expert kernels take at most " + std::to_string(kMaxSlots) + " tokens");
+  if (num_slots / top_k > kSmallBatchMaxSlots)
+    throw InputError("the small-batch expert kernels take at most " + std::to_string(kSmallBatchMaxSlots) + " tokens");
   return dim3(unsigned(num_slots), unsigned((columns + kColsPerBlock - 1) / kColsPerBlock));
 }
 
@@ -173,12 +197,11 @@ void small_batch_gate_up(const void* x, const int32_t* ids, int64_t num_slots, i
   auto* wv = static_cast<const uint4*>(w13);
   auto* hv = static_cast<uint16_t*>(h);
   if (dtype == DType::bf16)
-    gate_up_kernel<__nv_bfloat162><<<grid, kWarps * 32, 0, stream>>>(xv, ids, num_slots, top_k, wv, hidden, inter,
-                                                                      activation, hv);
+    launch_chained(gate_up_kernel<__nv_bfloat162>, grid, kWarps * 32, 0, stream, xv, ids, num_slots, top_k, wv, hidden,
+                   inter, activation, hv);
   else
-    gate_up_kernel<__half2><<<grid, kWarps * 32, 0, stream>>>(xv, ids, num_slots, top_k, wv, hidden, inter,
-                                                              activation, hv);
-  MB_CUDA_CHECK_LAUNCH();
+    launch_chained(gate_up_kernel<__half2>, grid, kWarps * 32, 0, stream, xv, ids, num_slots, top_k, wv, hidden, inter,
+                   activation, hv);
 }
 
 void small_batch_down(const void* h, const int32_t* ids, int64_t num_slots, int top_k, const void* w2,
@@ -189,10 +212,28 @@ void small_batch_down(const void* h, const int32_t* ids, int64_t num_slots, int 
   auto* wv = static_cast<const uint4*>(w2);
   auto* yv = static_cast<uint16_t*>(y);
   if (dtype == DType::bf16)
-    down_kernel<__nv_bfloat162><<<grid, kWarps * 32, 0, stream>>>(hv, ids, num_slots, wv, hidden, inter, yv);
+    launch_chained(down_kernel<__nv_bfloat162>, grid, kWarps * 32, 0, stream, hv, ids, num_slots, wv, hidden, inter, yv);
   else
-    down_kernel<__half2><<<grid, kWarps * 32, 0, stream>>>(hv, ids, num_slots, wv, hidden, inter, yv);
-  MB_CUDA_CHECK_LAUNCH();
+    launch_chained(down_kernel<__half2>, grid, kWarps * 32, 0, stream, hv, ids, num_slots, wv, hidden, inter, yv);
+}
+
+void small_batch_down_combine(const void* h, const int32_t* ids, const float* route_weights, int64_t num_tokens,
+                              int top_k, const void* w2, int64_t hidden, int64_t inter, DType dtype,
+                              const float* shared, const float* shared_gate_logits, void* out, cudaStream_t stream) {
+  if (num_tokens == 0) return;
+  if (num_tokens > kStreamTokenBatch || top_k > 32)
+    throw InputError("small_batch_down_combine takes at most " + std::to_string(kStreamTokenBatch) +
+                     " tokens and top_k <= 32");
+  const unsigned grid = unsigned((hidden + kWarps - 1) / kWarps);
+  auto* hv = static_cast<const uint4*>(h);
+  auto* wv = static_cast<const uint4*>(w2);
+  auto* ov = static_cast<uint16_t*>(out);
+  if (dtype == DType::bf16)
+    launch_chained(down_combine_kernel<__nv_bfloat162>, grid, kWarps * 32, 0, stream, hv, ids, route_weights,
+                   int(num_tokens), top_k, wv, hidden, inter / 8, shared, shared_gate_logits, ov);
+  else
+    launch_chained(down_combine_kernel<__half2>, grid, kWarps * 32, 0, stream, hv, ids, route_weights,
+                   int(num_tokens), top_k, wv, hidden, inter / 8, shared, shared_gate_logits, ov);
 }
 
 }  // namespace moebench

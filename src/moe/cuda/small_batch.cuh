@@ -1,16 +1,22 @@
 #pragma once
 // Expert kernels for decode-sized batches, where the layer is a matter of streaming each routed
 // expert's weights once from HBM: no permutation, no gather, no GEMM tiles of padding.
-//
-// A block takes one routed expert (the first slot that routes to it; later slots with the same
-// expert leave) and a slice of its output columns, and computes them for every token routed to
-// that expert, so each weight row is read once however many tokens share the expert. One warp
-// per weight row: 16-byte loads across the row, fp32 dot products with the tokens' rows (which
-// stay in L1/L2: a few KB), a shuffle reduction.
-//  - small_batch_gate_up: h[slot][c] = act(w13[e][c] . x[t]) * (w13[e][I + c] . x[t])
-//  - small_batch_down:    y[slot][r] = w2[e][r] . h[slot]
-// The combine (routing weights, shared experts) is MoeStages::shared_and_combine with slot s in
-// row s. Rows of H and I elements must be multiples of 8 (16-byte loads); at most 1024 tokens.
+//  - small_batch_gate_up: h[slot][c] = act(w13[e][c] . x[t]) * (w13[e][I + c] . x[t]).
+//    A block takes one routed expert (the first slot that routes to it; later slots with the
+//    same expert leave) and a slice of its columns, for every token routed to that expert, so
+//    each weight row is read once however many tokens share the expert.
+//  - small_batch_down: y[slot][r] = w2[e][r] . h[slot], blocks as in gate_up; the combine is
+//    then MoeStages::shared_and_combine with slot s in row s.
+//  - small_batch_down_combine: out[t][r] = sum over t's slots s of weight[s] * (w2[e_s][r] . h[s])
+//    (+ the shared experts' fp32 rows, scaled by sigmoid of their gate logit when given): the
+//    down projection and the weighted combine in one pass. A warp takes an output row r and
+//    walks the distinct routed experts, reading each one's row r once for all its slots; the
+//    sums run in a fixed order (by expert in order of first appearance), so the result is
+//    deterministic. It does a dot product per (slot, vector) pair, re-reading an expert's row
+//    for each of its slots: the faster choice at 1-2 tokens, not at 8 (fused.cu).
+// One warp per weight row, 16-byte loads (moe/cuda/weight_stream.cuh). Rows of H and I elements
+// must be multiples of 8; at most kSmallBatchMaxSlots slots. Both launch chained
+// (backend/cuda_launch.cuh).
 #include <cuda_runtime.h>
 
 #include <cstdint>
@@ -20,11 +26,17 @@
 
 namespace moebench {
 
+constexpr int64_t kSmallBatchMaxSlots = 1024;
+
 void small_batch_gate_up(const void* x, const int32_t* ids, int64_t num_slots, int top_k, const void* w13,
                          int64_t hidden, int64_t inter, DType dtype, Activation activation, void* h,
                          cudaStream_t stream);
 
 void small_batch_down(const void* h, const int32_t* ids, int64_t num_slots, int top_k, const void* w2,
                       int64_t hidden, int64_t inter, DType dtype, void* y, cudaStream_t stream);
+
+void small_batch_down_combine(const void* h, const int32_t* ids, const float* route_weights, int64_t num_tokens,
+                              int top_k, const void* w2, int64_t hidden, int64_t inter, DType dtype,
+                              const float* shared, const float* shared_gate_logits, void* out, cudaStream_t stream);
 
 }  // namespace moebench
