@@ -72,6 +72,29 @@ std::vector<int> count_active_experts(Backend& backend, const ModelRunOptions& o
   return active;
 }
 
+// The profiled segment of a batch size: a prefill, then up to kProfiledDecodeSteps decode steps
+// launched as in the timed runs, one trace (moebench model --profile).
+void profile_batch(Backend& backend, const ModelRunOptions& o, Decoder& decoder, KvCache& cache,
+                   const DeviceBuffer& prompts, RecordedWork* graph, int64_t batch, int64_t steps) {
+  PhaseScope run(o.profiler, fmt::format("profile batch {}", batch), "run");
+  {
+    PhaseScope prefill(o.profiler, "prefill");
+    decoder.prefill(cache, prompts.as<int32_t>(), batch, o.input_len);
+    backend.synchronize();
+  }
+  decoder.start_decode(batch, o.input_len);
+  for (int64_t i = 0; i < std::min(steps, kProfiledDecodeSteps); ++i) {
+    PhaseScope step(o.profiler, fmt::format("decode step {}", i + 1));
+    if (graph)
+      graph->replay();
+    else
+      decoder.decode_step(cache, batch);
+    backend.synchronize();
+  }
+  run.end();
+  o.profiler->write_run({o.decoder.model.name, o.moe_impl, "decode", batch}, run.span(), {});
+}
+
 void run_batch(Backend& backend, const ModelRunOptions& o, const ModelResult& result, ModelSetup& s,
                BatchResult& br, const ModelProgressFn& progress) {
   const DecoderConfig& d = o.decoder;
@@ -156,6 +179,11 @@ void run_batch(Backend& backend, const ModelRunOptions& o, const ModelResult& re
   } else {
     mem.measured_bytes = backend.peak_allocated_bytes();
     mem.measured_source = "CPU backend: peak bytes allocated";
+  }
+  if (o.profiler && steps > 0) {
+    if (progress) progress(fmt::format("batch {}: profiling a prefill and {} decode steps", B,
+                                       std::min(steps, kProfiledDecodeSteps)));
+    profile_batch(backend, o, decoder, cache, prompts, graph.get(), B, steps);
   }
 }
 

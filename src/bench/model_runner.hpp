@@ -13,6 +13,7 @@
 #include "backend/backend.hpp"
 #include "bench/model_result.hpp"
 #include "model/decoder_config.hpp"
+#include "report/profiler.hpp"
 
 namespace moebench {
 
@@ -28,7 +29,12 @@ struct ModelRunOptions {
   int tp_size = 1;
   int ep_size = 1;
   uint64_t seed = 0;
+  // With a profiler, each batch size ends with one more prefill and kProfiledDecodeSteps decode
+  // steps (graph replays where the run has a graph) recorded as a Chrome trace.
+  Profiler* profiler = nullptr;
 };
+
+inline constexpr int64_t kProfiledDecodeSteps = 4;
 
 // Throws InputError naming the flag: no batch sizes or batch 0, input or output length below 1,
 // a context longer than max_position_embeddings, KV or attention heads a --tp-size cannot split

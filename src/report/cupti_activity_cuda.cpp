@@ -96,10 +96,13 @@ std::string demangle(const char* name) {
   return out;
 }
 
-// "void cutlass::device_kernel<...>(...)" -> "cutlass::device_kernel": the span's label; the
-// full signature stays in its args.
+// "void cutlass::device_kernel<...>(...)" -> "cutlass::device_kernel", and
+// "moebench::(anonymous namespace)::rms_norm_kernel<8, 1>(...)" -> "moebench::rms_norm_kernel":
+// the span's label; the full signature stays in its args.
 std::string short_kernel_name(const std::string& full) {
   std::string s = full.rfind("void ", 0) == 0 ? full.substr(5) : full;
+  const std::string anonymous = "(anonymous namespace)::";
+  for (size_t at = s.find(anonymous); at != std::string::npos; at = s.find(anonymous)) s.erase(at, anonymous.size());
   size_t end = s.find_first_of("<(");
   return end == std::string::npos || end == 0 ? s : s.substr(0, end);
 }

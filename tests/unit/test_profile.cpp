@@ -156,3 +156,40 @@ TEST(ProfileCli, HelpListsTheFlags) {
   EXPECT_NE(help.out.find("--profile-dir"), std::string::npos);
   EXPECT_NE(help.out.find("./profiles"), std::string::npos);
 }
+
+// moebench model --profile: after each batch size's timed runs, one trace of a prefill and the
+// first decode steps, nested in the batch's run span; a bad directory is refused before the run.
+TEST(ProfileCli, ModelTracePerBatchSize) {
+  auto dir = fresh_temp_dir("profile-model");
+  const std::string model =
+      "model --backend cpu --quiet --no-record --model tiny --warmup-runs 0 --benchmark-runs 1 --input-len 8 "
+      "--output-len 6 --batch-size 1,2 --profile --profile-dir '" + (dir / "traces").string() + "'";
+  CliResult r = run_moebench(model);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  for (int batch : {1, 2}) {
+    SCOPED_TRACE(batch);
+    fs::path file = dir / "traces" / ("tiny_reference_decode_" + std::to_string(batch) + ".trace.json");
+    ASSERT_TRUE(fs::exists(file));
+    std::vector<json> x = complete_events(json::parse(slurp(file)));
+    const json* run = find_event(x, "profile batch " + std::to_string(batch));
+    ASSERT_NE(run, nullptr);
+    const double run_start = run->at("ts"), run_end = run_start + run->at("dur").get<double>();
+    // 5 decode steps in the run: the first 4 are traced.
+    for (const char* phase : {"prefill", "decode step 1", "decode step 2", "decode step 3", "decode step 4"}) {
+      SCOPED_TRACE(phase);
+      const json* e = find_event(x, phase);
+      ASSERT_NE(e, nullptr);
+      EXPECT_GT(e->at("dur").get<double>(), 0.0);
+      EXPECT_GE(e->at("ts").get<double>(), run_start);
+      EXPECT_LE(e->at("ts").get<double>() + e->at("dur").get<double>(), run_end);
+    }
+    EXPECT_EQ(find_event(x, "decode step 5"), nullptr);
+    EXPECT_EQ(x.size(), 6u);
+  }
+  std::ofstream(dir / "a-file") << "x";
+  expect_bad_input("model --backend cpu --model tiny --profile --profile-dir '" + (dir / "a-file").string() + "'",
+                   "--profile-dir");
+  expect_bad_input("model --backend cpu --model tiny --profile-dir '" + (dir / "p").string() + "'", "--profile");
+  EXPECT_FALSE(fs::exists(dir / "p"));
+  fs::remove_all(dir);
+}

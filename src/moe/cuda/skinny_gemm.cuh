@@ -1,8 +1,8 @@
 #pragma once
 // GEMMs of one or two token rows: out[M][N] = x[M][K] . w[N][K]^T is then a matter of streaming
 // w once from HBM, which cuBLAS does with split-K and a second reduction kernel. The skinny GEMM
-// streams each weight row with one warp (weight_stream.cuh) in one chained launch
-// (backend/cuda_launch.cuh).
+// does it in one chained launch (backend/cuda_launch.cuh): a block takes a few weight rows and
+// its threads split K, so every thread's loads of all those rows are in flight together.
 //
 // Measured on an H100 in the qwen3-30b-a3b decode step (docs/PERF.md, 2026-11-24): the LM head
 // (152k x 2048) at 1 row takes 201 us against cuBLAS's 216 us; at 4 and 8 rows the fp32 FMAs per
@@ -26,8 +26,7 @@ constexpr int64_t kSkinnyMaxRows = 2;
 bool skinny_gemm_applies(const void* x, const void* w, int64_t m, int64_t k, DType dtype, bool out_fp32, float beta);
 
 // out[M][N] = x[M][K] . w[N][K]^T (+ out when accumulate; fp32 out only), in `dtype`, out in
-// `dtype` or fp32, for M up to 8 (beyond kSkinnyMaxRows it works, only slower than cuBLAS).
-// fp32 accumulation in a fixed order; one rounding.
+// `dtype` or fp32, for M up to kSkinnyMaxRows. fp32 accumulation in a fixed order; one rounding.
 void skinny_gemm(const void* x, const void* w, void* out, int64_t m, int64_t n, int64_t k, DType dtype, bool out_fp32,
                  bool accumulate, cudaStream_t stream);
 

@@ -7,13 +7,12 @@
 //    each weight row is read once however many tokens share the expert.
 //  - small_batch_down: y[slot][r] = w2[e][r] . h[slot], blocks as in gate_up; the combine is
 //    then MoeStages::shared_and_combine with slot s in row s.
-//  - small_batch_down_combine: out[t][r] = sum over t's slots s of weight[s] * (w2[e_s][r] . h[s])
-//    (+ the shared experts' fp32 rows, scaled by sigmoid of their gate logit when given): the
-//    down projection and the weighted combine in one pass. A warp takes an output row r and
-//    walks the distinct routed experts, reading each one's row r once for all its slots; the
-//    sums run in a fixed order (by expert in order of first appearance), so the result is
-//    deterministic. It does a dot product per (slot, vector) pair, re-reading an expert's row
-//    for each of its slots: the faster choice at 1-2 tokens, not at 8 (fused.cu).
+//  - small_batch_down_combine (1-2 tokens): out[t][r] = sum over t's slots s of weight[s] *
+//    (w2[e_s][r] . h[s]) (+ the shared experts' fp32 rows, scaled by sigmoid of their gate logit
+//    when given): the down projection and the weighted combine in one pass. A block takes a few
+//    output rows and its threads split the (slot, vector) pairs; the sums run in a fixed order,
+//    so the result is deterministic. An expert's row is read once per slot that routes to it:
+//    the faster choice at 1-2 tokens, not at 8 (fused.cu).
 // One warp per weight row, 16-byte loads (moe/cuda/weight_stream.cuh). Rows of H and I elements
 // must be multiples of 8; at most kSmallBatchMaxSlots slots. Both launch chained
 // (backend/cuda_launch.cuh).
