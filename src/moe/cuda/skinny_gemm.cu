@@ -13,41 +13,39 @@ namespace moebench {
 namespace {
 
 constexpr int kThreads = 256;
-constexpr int kMaxTokens = int(kSkinnyMaxRows);
 
-// Block: kRows consecutive weight rows; the block's 256 threads split K, each taking every
-// 256th 16-byte vector of all kRows rows, so a thread has kRows loads in flight at once and a
-// weight row is a single round trip to HBM for K up to 2048 (a warp streaming a whole row
-// alone waits for K / 256 of them one after the other: measured 10-11 us for the QKV and O
-// projections of qwen3-30b, 2 TB/s). The partial sums meet in shared memory, in warp order.
-template <typename Half2, int kRows>
-__global__ void __launch_bounds__(kThreads)
-    skinny_gemm_kernel(const uint4* x, const uint4* w, void* out, int m, int64_t n, int64_t vecs, bool out_fp32,
+// Block: kRows consecutive weight rows, kTokens token rows; the block's 256 threads split K,
+// each taking every 256th 16-byte vector of all kRows rows, so a thread has kRows loads in
+// flight at once and a weight row is a single round trip to HBM for K up to 2048 (a warp
+// streaming a whole row alone waits for K / 256 of them one after the other: measured 10-11 us
+// for the QKV and O projections of qwen3-30b, 2 TB/s). The partial sums meet in shared memory,
+// in warp order. Few registers (one base pointer, the token count fixed) keep 4 blocks per SM,
+// so a projection of a few thousand rows is one wave of blocks.
+template <typename Half2, int kRows, int kTokens>
+__global__ void __launch_bounds__(kThreads, 4)
+    skinny_gemm_kernel(const uint4* x, const uint4* w, void* out, int64_t n, int64_t vecs, bool out_fp32,
                        bool accumulate) {
-  __shared__ float partial[kThreads / 32][kRows][kMaxTokens];
+  __shared__ float partial[kThreads / 32][kRows][kTokens];
   wait_for_prior_kernels();
   const int64_t row0 = int64_t(blockIdx.x) * kRows;
-  const uint4* rows[kRows];
-#pragma unroll
-  for (int r = 0; r < kRows; ++r) rows[r] = w + std::min<int64_t>(row0 + r, n - 1) * vecs;  // past n: not written
-  float acc[kRows][kMaxTokens] = {};
+  const uint4* block_rows = w + row0 * vecs;
+  const int last = int(std::min<int64_t>(kRows, n - row0)) - 1;  // rows past n: computed, not written
+  float acc[kRows][kTokens] = {};
   for (int64_t v = threadIdx.x; v < vecs; v += kThreads) {
     uint4 wv[kRows];
 #pragma unroll
-    for (int r = 0; r < kRows; ++r) wv[r] = __ldg(rows[r] + v);
-    float a[kMaxTokens][8];
+    for (int r = 0; r < kRows; ++r) wv[r] = __ldg(block_rows + int64_t(min(r, last)) * vecs + v);
+    float a[kTokens][8];
 #pragma unroll
-    for (int b = 0; b < kMaxTokens; ++b)
-      if (b < m) to_floats<Half2>(x[int64_t(b) * vecs + v], a[b]);
+    for (int b = 0; b < kTokens; ++b) to_floats<Half2>(x[int64_t(b) * vecs + v], a[b]);
 #pragma unroll
     for (int r = 0; r < kRows; ++r) {
       float wf[8];
       to_floats<Half2>(wv[r], wf);
 #pragma unroll
-      for (int b = 0; b < kMaxTokens; ++b)
-        if (b < m)
+      for (int b = 0; b < kTokens; ++b)
 #pragma unroll
-          for (int i = 0; i < 8; ++i) acc[r][b] += wf[i] * a[b][i];
+        for (int i = 0; i < 8; ++i) acc[r][b] += wf[i] * a[b][i];
     }
   }
   allow_next_kernels();  // only the reductions and stores are left
@@ -55,15 +53,14 @@ __global__ void __launch_bounds__(kThreads)
 #pragma unroll
   for (int r = 0; r < kRows; ++r)
 #pragma unroll
-    for (int b = 0; b < kMaxTokens; ++b)
-      if (b < m) {
-        const float sum = warp_sum(acc[r][b]);
-        if (lane == 0) partial[warp][r][b] = sum;
-      }
+    for (int b = 0; b < kTokens; ++b) {
+      const float sum = warp_sum(acc[r][b]);
+      if (lane == 0) partial[warp][r][b] = sum;
+    }
   __syncthreads();
-  for (int t = threadIdx.x; t < kRows * m; t += kThreads) {
-    const int r = t / m, b = t % m;
-    if (row0 + r >= n) continue;
+  if (threadIdx.x < kRows * kTokens) {
+    const int r = threadIdx.x / kTokens, b = threadIdx.x % kTokens;
+    if (r > last) return;
     float sum = 0.0f;
 #pragma unroll
     for (int k = 0; k < kThreads / 32; ++k) sum += partial[k][r][b];
@@ -77,11 +74,23 @@ __global__ void __launch_bounds__(kThreads)
   }
 }
 
-template <typename Half2, int kRows>
-void launch_rows(const uint4* x, const uint4* w, void* out, int64_t m, int64_t n, int64_t k, bool out_fp32,
-                 bool accumulate, cudaStream_t stream) {
-  launch_chained(skinny_gemm_kernel<Half2, kRows>, unsigned((n + kRows - 1) / kRows), kThreads, 0, stream, x, w, out,
-                 int(m), n, k / 8, out_fp32, accumulate);
+template <typename Half2, int kRows, int kTokens>
+void launch_shape(const uint4* x, const uint4* w, void* out, int64_t n, int64_t k, bool out_fp32, bool accumulate,
+                  cudaStream_t stream) {
+  launch_chained(skinny_gemm_kernel<Half2, kRows, kTokens>, unsigned((n + kRows - 1) / kRows), kThreads, 0, stream,
+                 x, w, out, n, k / 8, out_fp32, accumulate);
+}
+
+template <typename Half2, int kTokens>
+void launch_tokens(const uint4* x, const uint4* w, void* out, int64_t n, int64_t k, bool out_fp32, bool accumulate,
+                   cudaStream_t stream) {
+  // 8 rows per block; 2 where 8 would leave SMs without a block (132 on an H100). 16 rows, with
+  // twice the loads per thread and fewer blocks per SM, took the QKV projection of qwen3-30b to
+  // 15 us from 10 (measured).
+  if (n >= 1024)
+    launch_shape<Half2, 8, kTokens>(x, w, out, n, k, out_fp32, accumulate, stream);
+  else
+    launch_shape<Half2, 2, kTokens>(x, w, out, n, k, out_fp32, accumulate, stream);
 }
 
 template <typename Half2>
@@ -89,13 +98,10 @@ void launch(const void* x, const void* w, void* out, int64_t m, int64_t n, int64
             cudaStream_t stream) {
   auto* xv = static_cast<const uint4*>(x);
   auto* wv = static_cast<const uint4*>(w);
-  // 8 rows per block: 94 registers per thread (ptxas), two blocks per SM; 16 rows, with twice
-  // the loads per thread and fewer blocks per SM, took the QKV projection of qwen3-30b to 15 us
-  // (measured). 2 rows where 8 would leave SMs without a block (132 on an H100).
-  if (n >= 1024)
-    launch_rows<Half2, 8>(xv, wv, out, m, n, k, out_fp32, accumulate, stream);
+  if (m == 1)
+    launch_tokens<Half2, 1>(xv, wv, out, n, k, out_fp32, accumulate, stream);
   else
-    launch_rows<Half2, 2>(xv, wv, out, m, n, k, out_fp32, accumulate, stream);
+    launch_tokens<Half2, 2>(xv, wv, out, n, k, out_fp32, accumulate, stream);
 }
 
 bool aligned16(const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0; }

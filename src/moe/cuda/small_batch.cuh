@@ -4,7 +4,9 @@
 //  - small_batch_gate_up: h[slot][c] = act(w13[e][c] . x[t]) * (w13[e][I + c] . x[t]).
 //    A block takes one routed expert (the first slot that routes to it; later slots with the
 //    same expert leave) and a slice of its columns, for every token routed to that expert, so
-//    each weight row is read once however many tokens share the expert.
+//    each weight row is read once however many tokens share the expert. For one token a block
+//    takes a few columns and its threads split the hidden dimension (one round trip to HBM per
+//    row); for more, a warp streams a row pair against every token of the expert.
 //  - small_batch_down: y[slot][r] = w2[e][r] . h[slot], blocks as in gate_up; the combine is
 //    then MoeStages::shared_and_combine with slot s in row s.
 //  - small_batch_down_combine (1-2 tokens): out[t][r] = sum over t's slots s of weight[s] *
