@@ -14,6 +14,7 @@
 #include "cli/command.hpp"
 #include "cli/layer_defaults.hpp"
 #include "cli/model_options.hpp"
+#include "cli/profile_options.hpp"
 #include "cli/record_options.hpp"
 #include "core/build_info.hpp"
 #include "core/errors.hpp"
@@ -55,8 +56,7 @@ struct LayerCommandOptions {
   std::string export_routing_dir;
   bool routed_only = false;
   RecordOptions record;
-  bool profile = false;
-  std::string profile_dir = "./profiles";
+  ProfileOptions profile;
 };
 
 std::string today() {
@@ -119,7 +119,7 @@ int run_layer(const LayerCommandOptions& o, const std::string& command_line) {
                  run.model.name.c_str(), device.name.c_str(), backend_kind_name(backend->kind()),
                  dtype_name(run.dtype), run.model.num_experts, run.model.top_k,
                  (long long)run.model.hidden_size, (long long)run.model.moe_intermediate_size);
-  if (o.profile) ensure_writable_directory(o.profile_dir, "--profile-dir");
+  o.profile.check();
   if (!o.export_routing_dir.empty())
     export_routing(o.export_routing_dir, run.model, run.scenarios, run.num_tokens, run.imbalance_factor, run.seed);
   Ceilings ceilings;
@@ -139,19 +139,8 @@ int run_layer(const LayerCommandOptions& o, const std::string& command_line) {
     apply_test_fault();
     ceilings = measure_ceilings(*backend);
     // After the ceilings, so that CUPTI's overhead does not lower them.
-    if (o.profile) {
-      profiler = std::make_unique<Profiler>(*backend, o.profile_dir,
-                                            nlohmann::ordered_json{{"tool", "moebench layer"},
-                                                                   {"moebench_version", build_version()},
-                                                                   {"git_revision", build_git_revision()},
-                                                                   {"backend", backend_kind_name(backend->kind())},
-                                                                   {"device", device.name},
-                                                                   {"dtype", dtype_name(run.dtype)},
-                                                                   {"command_line", command_line}});
-      run.profiler = profiler.get();
-      std::fprintf(stderr, "moebench layer: profiling into %s: %s\n", o.profile_dir.c_str(),
-                   profiler->description().c_str());
-    }
+    profiler = o.profile.start(*backend, "layer", dtype_name(run.dtype), command_line);
+    run.profiler = profiler.get();
     results = run_layer_benchmark(*backend, run, ceilings, progress);
   } catch (const RuntimeFailure& e) {
     // Every planned row failed with the run: recorded, so that a sweep or a later look at the
@@ -189,7 +178,7 @@ int run_layer(const LayerCommandOptions& o, const std::string& command_line) {
   }
   if (profiler)
     std::fprintf(stderr, "wrote %zu Chrome traces (Perfetto: ui.perfetto.dev) to %s\n", results.size(),
-                 o.profile_dir.c_str());
+                 o.profile.dir.c_str());
   // Recorded after the table and files: a store that fails now (busy, full disk) must not lose
   // a finished run's output.
   if (store) {
@@ -240,12 +229,9 @@ Command add_layer_command(CLI::App& app) {
   sub->add_option("--export-routing", o->export_routing_dir,
                   "write each run's router logits and routing to DIR (raw arrays + manifest.json), for bench/peers.py");
   o->record.add_to(*sub);
-  CLI::Option* profile = sub->add_flag("--profile", o->profile,
-                                       "write a Chrome trace (Perfetto) per scenario x implementation x token count, "
-                                       "with kernel spans on a GPU");
-  sub->add_option("--profile-dir", o->profile_dir, "where --profile writes its traces")
-      ->capture_default_str()
-      ->needs(profile);
+  o->profile.add_to(*sub,
+                    "write a Chrome trace (Perfetto) per scenario x implementation x token count, "
+                    "with kernel spans on a GPU");
   return {sub, [o] { return run_layer(*o, invocation()); }};
 }
 

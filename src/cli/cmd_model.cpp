@@ -9,14 +9,13 @@
 #include "bench/model_runner.hpp"
 #include "cli/command.hpp"
 #include "cli/model_options.hpp"
+#include "cli/profile_options.hpp"
 #include "cli/record_options.hpp"
-#include "core/build_info.hpp"
 #include "core/errors.hpp"
 #include "core/test_fault.hpp"
 #include "model/decoder_config.hpp"
 #include "report/model_report.hpp"
 #include "report/output_files.hpp"
-#include "report/profiler.hpp"
 #include "results/environment.hpp"
 #include "results/model_records.hpp"
 #include "results/timestamps.hpp"
@@ -52,8 +51,7 @@ struct ModelCommandOptions {
   std::string output_format;
   std::string output_file;
   bool quiet = false;
-  bool profile = false;
-  std::string profile_dir = "./profiles";
+  ProfileOptions profile;
   RecordOptions record;
 };
 
@@ -81,7 +79,7 @@ int run_model(const ModelCommandOptions& o, const std::string& command_line) {
   run.ep_size = o.ep_size;
   run.seed = o.seed;
   validate_model_options(run, gpu ? BackendKind::cuda : BackendKind::cpu);
-  if (o.profile) ensure_writable_directory(o.profile_dir, "--profile-dir");
+  o.profile.check();
 
   std::unique_ptr<Backend> backend = make_backend(kind);
   // A run of which no batch size fits is refused here, before the store is opened or created.
@@ -92,20 +90,9 @@ int run_model(const ModelCommandOptions& o, const std::string& command_line) {
   ModelProgressFn progress = [&](const std::string& what) {
     if (!o.quiet) std::fprintf(stderr, "moebench model: %s\n", what.c_str());
   };
-  std::unique_ptr<Profiler> profiler;
-  if (o.profile) {
-    profiler = std::make_unique<Profiler>(*backend, o.profile_dir,
-                                          nlohmann::ordered_json{{"tool", "moebench model"},
-                                                                 {"moebench_version", build_version()},
-                                                                 {"git_revision", build_git_revision()},
-                                                                 {"backend", backend_kind_name(backend->kind())},
-                                                                 {"device", backend->device_info().name},
-                                                                 {"dtype", o.dtype},
-                                                                 {"command_line", command_line}});
-    run.profiler = profiler.get();
-    std::fprintf(stderr, "moebench model: profiling into %s (the timed runs carry the tracing's overhead): %s\n",
-                 o.profile_dir.c_str(), profiler->description().c_str());
-  }
+  std::unique_ptr<Profiler> profiler = o.profile.start(*backend, "model", o.dtype, command_line);
+  run.profiler = profiler.get();
+  if (profiler) std::fprintf(stderr, "moebench model: the timed runs carry the tracing's overhead\n");
   ModelResult result;
   try {
     apply_test_fault();
@@ -128,7 +115,7 @@ int run_model(const ModelCommandOptions& o, const std::string& command_line) {
       std::fprintf(stderr, "wrote %s\n", path.c_str());
   if (profiler)
     std::fprintf(stderr, "wrote a Chrome trace per batch size (Perfetto: ui.perfetto.dev) to %s\n",
-                 o.profile_dir.c_str());
+                 o.profile.dir.c_str());
   if (store) {
     store->record(model_records(run, result, record_context));
     if (!o.quiet)
@@ -167,12 +154,8 @@ Command add_model_command(CLI::App& app) {
   sub->add_option("--output-format", o->output_format, "csv (batch sweep), markdown, json, all");
   sub->add_option("--output-file", o->output_file, "output base path (default ./model_results)");
   sub->add_flag("--quiet", o->quiet, "no progress on stderr");
-  CLI::Option* profile = sub->add_flag(
-      "--profile", o->profile,
-      "after each batch size's timed runs, trace a prefill and a few decode steps (Chrome trace per batch size)");
-  sub->add_option("--profile-dir", o->profile_dir, "where --profile writes its traces")
-      ->capture_default_str()
-      ->needs(profile);
+  o->profile.add_to(
+      *sub, "after each batch size's timed runs, trace a prefill and a few decode steps (Chrome trace per batch size)");
   o->record.add_to(*sub);
   return {sub, [o] { return run_model(*o, invocation()); }};
 }
