@@ -49,21 +49,11 @@ __global__ void __launch_bounds__(kThreads, 4)
     }
   }
   allow_next_kernels();  // only the reductions and stores are left
-  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
-#pragma unroll
-  for (int r = 0; r < kRows; ++r)
-#pragma unroll
-    for (int b = 0; b < kTokens; ++b) {
-      const float sum = warp_sum(acc[r][b]);
-      if (lane == 0) partial[warp][r][b] = sum;
-    }
-  __syncthreads();
+  block_sums_to_shared(acc, partial);
   if (threadIdx.x < kRows * kTokens) {
     const int r = threadIdx.x / kTokens, b = threadIdx.x % kTokens;
     if (r > last) return;
-    float sum = 0.0f;
-#pragma unroll
-    for (int k = 0; k < kThreads / 32; ++k) sum += partial[k][r][b];
+    const float sum = block_total(partial, r, b);
     const int64_t i = int64_t(b) * n + row0 + r;
     if (out_fp32) {
       float* o = static_cast<float*>(out);

@@ -89,11 +89,11 @@ __global__ void __launch_bounds__(kWarps * 32) gate_up_kernel(const uint4* x, co
 // it was slower than gate_up_kernel (TPOT 5.95 vs 5.70 ms). The partial sums meet in shared
 // memory in warp order.
 template <typename Half2>
-__global__ void __launch_bounds__(kWarps * 32, 4)  // 64 registers: 4 blocks per SM, no spills
+__global__ void __launch_bounds__(kWarps * 32, 4)  // 64 registers (8 bytes spilled): 4 blocks per SM
     gate_up_split_kernel(const uint4* x, const int32_t* ids, int64_t num_slots, int top_k, const uint4* w13,
                          int64_t hidden, int64_t inter, Activation activation, uint16_t* h) {
   __shared__ int slots[kSmallBatchMaxSlots];
-  __shared__ float partial[kWarps][2 * kSplitCols];
+  __shared__ float partial[kWarps][2 * kSplitCols][1];
   wait_for_prior_kernels();
   if (expert_slots(ids, num_slots, blockIdx.x, slots) == 0) return;  // exiting lets the next kernel launch too
   const int64_t vecs = hidden / 8, c0 = int64_t(blockIdx.y) * kSplitCols;
@@ -101,7 +101,7 @@ __global__ void __launch_bounds__(kWarps * 32, 4)  // 64 registers: 4 blocks per
   const uint4* gate = w13 + (int64_t(ids[blockIdx.x]) * 2 * inter + c0) * vecs;
   const uint4* up = gate + inter * vecs;
   const uint4* token = x + int64_t(slots[0] / top_k) * vecs;
-  float acc[2 * kSplitCols] = {};
+  float acc[2 * kSplitCols][1] = {};
   for (int64_t v = threadIdx.x; v < vecs; v += blockDim.x) {
     uint4 wv[2 * kSplitCols];
 #pragma unroll
@@ -116,25 +116,14 @@ __global__ void __launch_bounds__(kWarps * 32, 4)  // 64 registers: 4 blocks per
       float wf[8];
       to_floats<Half2>(wv[j], wf);
 #pragma unroll
-      for (int i = 0; i < 8; ++i) acc[j] += wf[i] * a[i];
+      for (int i = 0; i < 8; ++i) acc[j][0] += wf[i] * a[i];
     }
   }
   allow_next_kernels();  // only the reductions and stores are left
-  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
-#pragma unroll
-  for (int j = 0; j < 2 * kSplitCols; ++j) {
-    const float sum = warp_sum(acc[j]);
-    if (lane == 0) partial[warp][j] = sum;
-  }
-  __syncthreads();
+  block_sums_to_shared(acc, partial);  // one token: [row][1]
   const int j = threadIdx.x;
   if (j <= last) {
-    float g = 0.0f, u = 0.0f;
-#pragma unroll
-    for (int k = 0; k < kWarps; ++k) {
-      g += partial[k][j];
-      u += partial[k][kSplitCols + j];
-    }
+    const float g = block_total(partial, j, 0), u = block_total(partial, kSplitCols + j, 0);
     h[int64_t(slots[0]) * inter + c0 + j] = to_half_bits<Half2>(gated_activation<float>(activation, g, u));
   }
 }
@@ -228,21 +217,11 @@ __global__ void __launch_bounds__(kWarps * 32)
     }
   }
   allow_next_kernels();  // only the reductions and stores are left
-  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
-#pragma unroll
-  for (int r = 0; r < kDownRows; ++r)
-#pragma unroll
-    for (int b = 0; b < kDownMaxTokens; ++b) {
-      const float sum = warp_sum(acc[r][b]);
-      if (lane == 0) partial[warp][r][b] = sum;
-    }
-  __syncthreads();
+  block_sums_to_shared(acc, partial);
   for (int i = threadIdx.x; i < kDownRows * num_tokens; i += blockDim.x) {
     const int r = i / num_tokens, b = i % num_tokens;
     if (row0 + r >= hidden) continue;
-    float y = 0.0f;
-#pragma unroll
-    for (int k = 0; k < kWarps; ++k) y += partial[k][r][b];
+    float y = block_total(partial, r, b);
     if (shared) {
       const float scale = shared_gate_logits ? 1.0f / (1.0f + expf(-shared_gate_logits[b])) : 1.0f;
       y += scale * shared[int64_t(b) * hidden + row0 + r];

@@ -1,9 +1,9 @@
 #pragma once
 // Device helpers for kernels that stream weight rows once from HBM against a few token rows
-// (decode-sized batches): the small-batch expert kernels and the skinny GEMM. A warp takes a
-// weight row, its lanes load consecutive 16-byte vectors (8 bf16/fp16 elements) across it,
-// multiply with the token rows (a few KB, which stay in L1/L2) in fp32, and reduce with
-// shuffles. Rows must be multiples of 8 elements.
+// (decode-sized batches): the small-batch expert kernels and the skinny GEMM. Weights and token
+// rows are read as 16-byte vectors (8 bf16/fp16 elements) and multiplied in fp32; rows must be
+// multiples of 8 elements. dot_rows() is the warp-per-row form; block_sums_to_shared() and
+// block_total() finish the form where a block's threads split K.
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 
@@ -43,6 +43,31 @@ __device__ __forceinline__ float warp_sum(float v) {
 #pragma unroll
   for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
   return v;
+}
+
+// A block's threads each hold partial sums acc[r][b]; block_sums_to_shared() puts every warp's
+// sum of each into partial[warp][r][b] (shared memory) and waits for the block, after which
+// block_total(partial, r, b) is the block's sum, added in warp order: deterministic.
+template <int kWarpsInBlock, int kR, int kB>
+__device__ __forceinline__ void block_sums_to_shared(const float (&acc)[kR][kB],
+                                                     float (&partial)[kWarpsInBlock][kR][kB]) {
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+#pragma unroll
+  for (int r = 0; r < kR; ++r)
+#pragma unroll
+    for (int b = 0; b < kB; ++b) {
+      const float sum = warp_sum(acc[r][b]);
+      if (lane == 0) partial[warp][r][b] = sum;
+    }
+  __syncthreads();
+}
+
+template <int kWarpsInBlock, int kR, int kB>
+__device__ __forceinline__ float block_total(const float (&partial)[kWarpsInBlock][kR][kB], int r, int b) {
+  float sum = 0.0f;
+#pragma unroll
+  for (int k = 0; k < kWarpsInBlock; ++k) sum += partial[k][r][b];
+  return sum;
 }
 
 // acc[j][b] = w_rows[j] . rows[b] for the kW weight rows and b < n (<= kStreamTokenBatch)
