@@ -135,7 +135,7 @@ TEST(GpuModelOps, DenseOpsMatchTheCpu) {
 }
 
 // linear() of 1 and 2 rows goes through the skinny GEMM, of 3 and more through cuBLAS: N with a
-// partial last block for each of the block shapes (2, 8 and 16 rows); K below, at and above the
+// partial last block for both block shapes (2 rows for N below 1024, 8 above); K below, at and above the
 // 256 vectors a block covers at once; bf16 and fp32 outputs; and the fp32 accumulate that shared
 // experts use.
 TEST(GpuModelOps, SkinnyLinearMatchesTheCpu) {
