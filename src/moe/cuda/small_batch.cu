@@ -18,9 +18,11 @@ constexpr int kColsPerBlock = kWarps * kRowsPerWarp;
 constexpr int kMaxTokenSlots = kStreamTokenBatch * 32;  // down_combine: tokens x top_k (<= 32)
 // gate_up_split (one token): columns per block.
 constexpr int kSplitCols = 4;
-// down_combine: output rows per block, (slot, vector) pairs a thread loads at once, tokens.
-constexpr int kDownRows = 4;
-constexpr int kDownUnroll = 4;
+// down_combine: output rows per block, (slot, vector) pairs a thread loads at once, most tokens.
+// 8 rows make qwen3-30b's 2048 rows one wave of blocks (two blocks per SM on an H100): decode
+// TPOT at batch 1 3.59 -> 3.54 ms, batch 2 5.45 -> 5.42 against 4 rows (2 rows: 3.69).
+constexpr int kDownRows = 8;
+constexpr int kDownUnroll = 2;
 constexpr int kDownMaxTokens = 2;
 
 // The slots of this block's expert, in order, if the block's slot is the first to route to it;
@@ -87,20 +89,21 @@ __global__ void __launch_bounds__(kWarps * 32) gate_up_kernel(const uint4* x, co
 // row pair of gate_up_kernel waits for hidden / 256 of them one after the other: 22 -> 20.8 us
 // for qwen3-30b's 50 MB, and TPOT 4.06 -> 3.71 ms with the skinny GEMM's change). At 2 tokens
 // it was slower than gate_up_kernel (TPOT 5.95 vs 5.70 ms). The partial sums meet in shared
-// memory in warp order.
+// memory in warp order. A token's top_k experts are distinct, so block x's slot x is the only
+// one of its expert: no expert_slots() pass (its barriers and dependent loads ran in every one
+// of the ~1500 blocks of a qwen3-30b layer).
 template <typename Half2>
 __global__ void __launch_bounds__(kWarps * 32, 4)  // 64 registers (8 bytes spilled): 4 blocks per SM
-    gate_up_split_kernel(const uint4* x, const int32_t* ids, int64_t num_slots, int top_k, const uint4* w13,
-                         int64_t hidden, int64_t inter, Activation activation, uint16_t* h) {
-  __shared__ int slots[kSmallBatchMaxSlots];
+    gate_up_split_kernel(const uint4* x, const int32_t* ids, const uint4* w13, int64_t hidden, int64_t inter,
+                         Activation activation, uint16_t* h) {
   __shared__ float partial[kWarps][2 * kSplitCols][1];
   wait_for_prior_kernels();
-  if (expert_slots(ids, num_slots, blockIdx.x, slots) == 0) return;  // exiting lets the next kernel launch too
+  const int slot = blockIdx.x;
   const int64_t vecs = hidden / 8, c0 = int64_t(blockIdx.y) * kSplitCols;
   const int last = int(std::min<int64_t>(kSplitCols, inter - c0)) - 1;  // columns past inter: not written
-  const uint4* gate = w13 + (int64_t(ids[blockIdx.x]) * 2 * inter + c0) * vecs;
+  const uint4* gate = w13 + (int64_t(ids[slot]) * 2 * inter + c0) * vecs;
   const uint4* up = gate + inter * vecs;
-  const uint4* token = x + int64_t(slots[0] / top_k) * vecs;
+  const uint4* token = x;
   float acc[2 * kSplitCols][1] = {};
   for (int64_t v = threadIdx.x; v < vecs; v += blockDim.x) {
     uint4 wv[2 * kSplitCols];
@@ -124,7 +127,7 @@ __global__ void __launch_bounds__(kWarps * 32, 4)  // 64 registers (8 bytes spil
   const int j = threadIdx.x;
   if (j <= last) {
     const float g = block_total(partial, j, 0), u = block_total(partial, kSplitCols + j, 0);
-    h[int64_t(slots[0]) * inter + c0 + j] = to_half_bits<Half2>(gated_activation<float>(activation, g, u));
+    h[int64_t(slot) * inter + c0 + j] = to_half_bits<Half2>(gated_activation<float>(activation, g, u));
   }
 }
 
@@ -251,8 +254,7 @@ void small_batch_gate_up(const void* x, const int32_t* ids, int64_t num_slots, i
   if (num_slots == top_k) {  // one token
     const dim3 split_grid(unsigned(num_slots), unsigned((inter + kSplitCols - 1) / kSplitCols));
     auto kernel = dtype == DType::bf16 ? gate_up_split_kernel<__nv_bfloat162> : gate_up_split_kernel<__half2>;
-    launch_chained(kernel, split_grid, kWarps * 32, 0, stream, xv, ids, num_slots, top_k, wv, hidden, inter, activation,
-                   hv);
+    launch_chained(kernel, split_grid, kWarps * 32, 0, stream, xv, ids, wv, hidden, inter, activation, hv);
     return;
   }
   const dim3 grid = grid_for(num_slots, top_k, inter);
