@@ -28,6 +28,9 @@ namespace moebench {
 // Whether launch_chained() sets the PDL attribute: false when MOEBENCH_PDL=0.
 bool chained_launches_enabled();
 
+// The current device's SM count, for sizing grids to waves of blocks (read once per process).
+int current_device_sm_count();
+
 __device__ __forceinline__ void wait_for_prior_kernels() {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
   asm volatile("griddepcontrol.wait;" ::: "memory");

@@ -13,4 +13,14 @@ bool chained_launches_enabled() {
   return enabled;
 }
 
+int current_device_sm_count() {
+  static const int count = [] {
+    int device = 0, sms = 0;
+    MB_CUDA_CHECK(cudaGetDevice(&device));
+    MB_CUDA_CHECK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device));
+    return sms;
+  }();
+  return count;
+}
+
 }  // namespace moebench

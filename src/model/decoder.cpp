@@ -109,11 +109,12 @@ void Decoder::layers(KvCache& cache, const Step& step) {
     a.q = q_.get();
     a.k_cache = cache_at(cache.k(l), cache, step.first_seq);
     a.v_cache = cache_at(cache.v(l), cache, step.first_seq);
-    ops_.qkv_to_cache(a);
-    if (step.decode)
-      ops_.attention_decode(q_.get(), a.k_cache, a.v_cache, attn_.get(), context_lens_.as<int32_t>(), d);
-    else
+    if (step.decode) {
+      ops_.qkv_attention_decode(a, context_lens_.as<int32_t>(), attn_.get());
+    } else {
+      ops_.qkv_to_cache(a);
       ops_.attention_prefill(q_.get(), a.k_cache, a.v_cache, attn_.get(), d, int(step.tokens_per_seq), step.start_pos);
+    }
     ops_.linear(attn_.get(), w.o.get(), out_.get(), rows, H, config_.q_width());
     ops_.add_rms_norm(h_.get(), out_.get(), w.ffn_norm.get(), rows, H, eps, xn_.get());
     mlp(l, rows);

@@ -79,6 +79,14 @@ class ModelOps {
   // One query per sequence over cache positions [0, context_lens[b]): attention_decode.
   virtual void attention_decode(const void* q, const void* k_cache, const void* v_cache, void* out,
                                 const int32_t* context_lens, const AttentionDims& dims) = 0;
+  // A decode step's attention from the projection: qkv_to_cache(a) (one token per sequence,
+  // a.positions given), then attention_decode of a.q over the cache into `out`, where
+  // context_lens[b] = a.positions[b] + 1. A backend may do both in one pass and leave a.q
+  // unwritten (CUDA: attention.cuh's attention_decode_qkv).
+  virtual void qkv_attention_decode(const QkvToCacheArgs& a, const int32_t* context_lens, void* out) {
+    qkv_to_cache(a);
+    attention_decode(a.q, a.k_cache, a.v_cache, out, context_lens, a.dims);
+  }
   // out[b] = x[b * len + len - 1]: the last token of each of `batch` sequences of `len` rows.
   virtual void last_token_rows(const void* x, int64_t batch, int64_t len, int64_t hidden, void* out) = 0;
   // out[r] = the index of the largest of logits[r][0..vocab) (fp32; ties to the lower index,

@@ -3,6 +3,7 @@
 // logits), and a decode step replayed from a CUDA graph against the same step run eagerly.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <memory>
 #include <vector>
@@ -234,6 +235,69 @@ TEST(GpuModelOps, AttentionPathMatchesTheCpu) {
     expect_close(out1, g, "attention_decode");
     EXPECT_EQ(positions.download<int32_t>(g), positions.on_host<int32_t>());
     EXPECT_EQ(context.download<int32_t>(g), context.on_host<int32_t>());
+  }
+}
+
+// The decode attention from the projection (CUDA: the QK-norm, RoPE and cache write inside the
+// decode kernels) against the CPU's qkv_to_cache + attention_decode: outputs, and the new keys
+// and values in the cache compared position by position (a wrong slot would vanish in an error
+// over the whole cache). Shapes: one chunk; 4 chunks with two CTAs per kv head (group 32);
+// head_dim 64; with and without QK-norm; new positions inside, at the start of and at the end
+// of chunks.
+TEST(GpuModelOps, FusedDecodeAttentionMatchesTheCpu) {
+  REQUIRE_GPU();
+  const AttentionDims shapes[] = {{3, 8, 2, 128, 40, 0}, {2, 64, 2, 128, 1100, 0}, {3, 16, 4, 64, 700, 0}};
+  for (AttentionDims d : shapes) {
+    d.softmax_scale = 1.0f / std::sqrt(float(d.head_dim));
+    for (bool qk_norm : {true, false}) {
+      SCOPED_TRACE(::testing::Message() << "heads " << d.num_heads << "/" << d.num_kv_heads << " hd " << d.head_dim
+                                      << " max_context " << d.max_context << " qk_norm " << qk_norm);
+      OpsPair o(d);
+      Backend& g = *o.gpu;
+      const int hd = d.head_dim, width = (d.num_heads + 2 * d.num_kv_heads) * hd;
+      const size_t cache_elems = size_t(d.batch) * d.max_context * d.num_kv_heads * hd;
+      Pair k_cache = random_pair(g, cache_elems, 21), v_cache = random_pair(g, cache_elems, 22);
+      Pair qkv = random_pair(g, size_t(d.batch) * width, 23), qn = random_pair(g, hd, 24), kn = random_pair(g, hd, 25);
+      Pair q = output_pair(g, size_t(d.batch) * d.num_heads * hd * 2), out = output_pair(g, q.host.size());
+      Pair positions(g, d.batch * 4), context(g, d.batch * 4);
+      auto* pos = reinterpret_cast<int32_t*>(positions.host.data());
+      auto* ctx = reinterpret_cast<int32_t*>(context.host.data());
+      // The last position, one past a 64-key tile and the first one (a context of 1).
+      const int picks[3] = {d.max_context - 1, std::min(d.max_context - 1, 320), 0};
+      for (int b = 0; b < d.batch; ++b) ctx[b] = (pos[b] = picks[b % 3]) + 1;
+      positions.upload(g);
+      context.upload(g);
+      QkvToCacheArgs a;
+      a.rows = d.batch;
+      a.rope_theta = 1e6f;
+      a.dims = d;
+      QkvToCacheArgs h = a;
+      a.qkv = qkv.dev.get(), a.q = q.dev.get(), a.k_cache = k_cache.dev.get(), a.v_cache = v_cache.dev.get();
+      a.positions = positions.dev.as<int32_t>();
+      h.qkv = qkv.host.data(), h.q = q.host.data(), h.k_cache = k_cache.host.data(), h.v_cache = v_cache.host.data();
+      h.positions = pos;
+      if (qk_norm) {
+        a.q_norm = qn.dev.get(), a.k_norm = kn.dev.get();
+        h.q_norm = qn.host.data(), h.k_norm = kn.host.data();
+      }
+      o.gpu_ops->qkv_attention_decode(a, context.dev.as<int32_t>(), out.dev.get());
+      o.cpu_ops->qkv_attention_decode(h, ctx, out.host.data());
+      g.synchronize();
+      expect_close(out, g, "attention output");
+      const std::vector<uint16_t> k_got = k_cache.download<uint16_t>(g), v_got = v_cache.download<uint16_t>(g);
+      const std::vector<uint16_t> k_want = k_cache.on_host<uint16_t>(), v_want = v_cache.on_host<uint16_t>();
+      for (int b = 0; b < d.batch; ++b) {
+        const size_t first = (size_t(b) * d.max_context + size_t(pos[b])) * d.num_kv_heads * hd;
+        const size_t n = size_t(d.num_kv_heads) * hd;
+        auto slice = [&](const std::vector<uint16_t>& v) {
+          return as_floats(std::vector<uint16_t>(v.begin() + long(first), v.begin() + long(first + n)));
+        };
+        EXPECT_LT(rel_error(slice(k_got), slice(k_want)), 1e-2) << "new key, sequence " << b;
+        EXPECT_EQ(v_got.size(), v_want.size());
+        EXPECT_TRUE(std::equal(v_got.begin() + long(first), v_got.begin() + long(first + n), v_want.begin() + long(first)))
+            << "new value, sequence " << b;
+      }
+    }
   }
 }
 

@@ -36,4 +36,21 @@ size_t attention_decode_workspace_bytes(const AttentionShape& shape);
 void attention_decode(const void* q, const void* k_cache, const void* v_cache, void* out,
                       const int32_t* context_lens, const AttentionShape& shape, DType dtype,
                       void* workspace, cudaStream_t stream);
+
+// Decode from the new tokens' projection, the cache write included: for each sequence b, with
+// pos = context_lens[b] - 1, the query heads and the key of qkv[b] ([batch][(num_heads + 2
+// num_kv_heads) * head_dim]: q heads, k heads, v heads) go through the per-head RMSNorm
+// (q_norm / k_norm: [head_dim] weights, or null for none) and RoPE at pos (rope_angle), the key
+// and value are written into the caches at pos, and the query attends to positions
+// [0, context_lens[b]). The same result as qkv_to_cache (ModelOps) followed by attention_decode,
+// in the decode kernels alone. The workspace is attention_decode_workspace_bytes(shape).
+struct DecodeQkv {
+  const void* qkv = nullptr;
+  const void* q_norm = nullptr;
+  const void* k_norm = nullptr;
+  float rope_theta = 10000.0f;
+  float eps = 1e-6f;
+};
+void attention_decode_qkv(const DecodeQkv& in, void* k_cache, void* v_cache, void* out, const int32_t* context_lens,
+                          const AttentionShape& shape, DType dtype, void* workspace, cudaStream_t stream);
 }  // namespace moebench

@@ -8,6 +8,12 @@
 // the end, and the CTA writes its chunk's unnormalised output with its (max, sum). A second
 // kernel combines the chunks. The launch shape depends only on AttentionShape: context_lens is
 // read on the device, so a recorded CUDA graph replays correctly as the contexts grow.
+//
+// attention_decode_qkv() starts from the new token's q/k/v projection instead: each CTA puts
+// its query heads through the QK-norm and RoPE itself (a few KB, while its first tiles load),
+// and the CTAs whose chunk holds the new position also the new key and value, which they place
+// into their shared-memory tile and (one CTA per kv head) into the cache. That removes the
+// separate cache-write kernel from every layer of a decode step.
 #include <algorithm>
 #include <type_traits>
 
@@ -15,6 +21,7 @@
 #include "backend/cuda_launch.cuh"
 #include "model/cuda/attention.cuh"
 #include "model/cuda/attention_primitives.cuh"
+#include "model/model_ops.hpp"  // rope_angle
 
 namespace moebench {
 
@@ -36,16 +43,6 @@ struct DecodePlan {
   int chunk_len = 0;  // keys per chunk, a multiple of kTileKeys
 };
 
-int device_sm_count() {
-  static const int count = [] {
-    int device = 0, sms = 0;
-    MB_CUDA_CHECK(cudaGetDevice(&device));
-    MB_CUDA_CHECK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device));
-    return sms;
-  }();
-  return count;
-}
-
 // Enough chunks that the CTAs fill the GPU once (kCtasPerSm per SM), none shorter than
 // kMinChunkKeys. Depends on the shape and the SM count only, never on the contexts.
 DecodePlan decode_plan(const AttentionShape& s) {
@@ -53,7 +50,7 @@ DecodePlan decode_plan(const AttentionShape& s) {
   const int group = s.num_heads / s.num_kv_heads;
   plan.head_groups = (group + kHeadsPerCta - 1) / kHeadsPerCta;
   const int64_t units = int64_t(s.batch) * s.num_kv_heads * plan.head_groups;
-  const int64_t target = int64_t(kCtasPerSm) * device_sm_count();
+  const int64_t target = int64_t(kCtasPerSm) * current_device_sm_count();
   const int64_t most = std::max<int64_t>(1, s.max_context / kMinChunkKeys);
   const int64_t chunks = std::clamp<int64_t>((target + units - 1) / units, 1, most);
   const int64_t per_chunk = (s.max_context + chunks - 1) / chunks;
@@ -72,6 +69,15 @@ struct DecodeParams {
   float2* partial_ml;  // [batch][num_heads][chunks]: (max in log2 units, sum of exp2)
   int num_heads, num_kv_heads, group, head_groups, max_context, chunks, chunk_len;
   float scale_log2;
+  // attention_decode_qkv only (qkv null otherwise): the new tokens' projection
+  // [batch][(num_heads + 2 num_kv_heads) * head_dim], the QK-norm weights (or null), and the
+  // caches to write the new key and value into (the same memory as k and v).
+  const uint16_t* qkv = nullptr;
+  const uint16_t* q_norm = nullptr;
+  const uint16_t* k_norm = nullptr;
+  uint16_t* k_out = nullptr;
+  uint16_t* v_out = nullptr;
+  float rope_theta = 0.0f, eps = 0.0f;
 };
 
 __device__ __forceinline__ int context_of(const DecodeParams& p, int batch) {
@@ -114,6 +120,86 @@ struct DecodeSmem {
   static constexpr int kMergeBytes = kWarps * kHeadsPerCta * (HD + 2) * 4;  // reuses it at the end
   static_assert(kMergeBytes <= kBytes, "the warp merge fits in the pipeline's shared memory");
 };
+
+template <typename T>
+constexpr DType kDtypeOf = std::is_same_v<T, __half> ? DType::fp16 : DType::bf16;
+
+// E 16-bit elements (E = 2 or 4) in one load.
+template <int E>
+__device__ __forceinline__ void load_elements(const uint16_t* src, uint16_t (&out)[E]) {
+  if constexpr (E == 4) {
+    const uint2 v = *reinterpret_cast<const uint2*>(src);
+    memcpy(out, &v, 8);
+  } else {
+    const uint32_t v = *reinterpret_cast<const uint32_t*>(src);
+    memcpy(out, &v, 4);
+  }
+}
+
+// attention_decode_qkv's prologue, by the CTA's warps: the query heads [head0, head0 + heads)
+// of the projection row `row` (and, with `with_new`, kv head `kv_head`'s new key and value) into
+// shared memory, the query heads and the key through the per-head RMSNorm (where the weights are
+// given) and RoPE at `position`, each step rounded to the dtype as qkv_to_cache does. Row r of
+// heads + 2 goes to warp r % kWarps; lane l holds elements [E l, E l + E) of it, and the RoPE
+// partner of element i (i + HD / 2) sits in lane l ^ 16. Every load is issued before any
+// arithmetic, and the rotation's cos/sin, the same for every row, are computed once.
+template <typename T, int HD>
+__device__ __forceinline__ void project_rows(const DecodeParams& p, const uint16_t* row, int head0, int heads,
+                                             int kv_head, bool with_new, int position, uint16_t (*q_rows)[HD],
+                                             uint16_t (*new_kv)[HD]) {
+  constexpr int E = HD / 32;
+  constexpr int kMostRows = (kHeadsPerCta + 2 + kWarps - 1) / kWarps;
+  constexpr DType dt = kDtypeOf<T>;
+  const int warp = int(threadIdx.x) / 32, lane = int(threadIdx.x) % 32;
+  const int rows = heads + (with_new ? 2 : 0);
+  auto source = [&](int r) -> const uint16_t* {
+    const int head = r < heads ? head0 + r : p.num_heads + (r == heads ? 0 : p.num_kv_heads) + kv_head;
+    return row + int64_t(head) * HD + E * lane;
+  };
+  uint16_t raw[kMostRows][E], q_norm[E], k_norm[E];
+#pragma unroll
+  for (int i = 0; i < kMostRows; ++i)
+    if (warp + i * kWarps < rows) load_elements<E>(source(warp + i * kWarps), raw[i]);
+  if (p.q_norm) load_elements<E>(p.q_norm + E * lane, q_norm);
+  if (p.k_norm) load_elements<E>(p.k_norm + E * lane, k_norm);
+  float c[E], s[E];
+#pragma unroll
+  for (int j = 0; j < E; ++j) {
+    const float angle = rope_angle(position, (E * lane + j) % (HD / 2), HD, p.rope_theta);
+    c[j] = cosf(angle);
+    s[j] = sinf(angle);
+  }
+#pragma unroll
+  for (int i = 0; i < kMostRows; ++i) {
+    const int r = warp + i * kWarps;  // uniform across the warp
+    if (r >= rows) break;
+    uint16_t* dst = (r < heads ? q_rows[r] : new_kv[r - heads]) + E * lane;
+    if (r == heads + 1) {  // the value: as projected
+#pragma unroll
+      for (int j = 0; j < E; ++j) dst[j] = raw[i][j];
+      continue;
+    }
+    const bool is_q = r < heads;
+    float x[E];
+#pragma unroll
+    for (int j = 0; j < E; ++j) x[j] = half_bits_to_float(raw[i][j], dt);
+    if (is_q ? p.q_norm != nullptr : p.k_norm != nullptr) {
+      float ss = 0.0f;
+#pragma unroll
+      for (int j = 0; j < E; ++j) ss += x[j] * x[j];
+      for (int o = 16; o > 0; o >>= 1) ss += __shfl_xor_sync(0xffffffffu, ss, o);
+      const float rs = 1.0f / sqrtf(ss / float(HD) + p.eps);
+#pragma unroll
+      for (int j = 0; j < E; ++j)
+        x[j] = round_to_dtype(x[j] * rs * half_bits_to_float(is_q ? q_norm[j] : k_norm[j], dt), dt);
+    }
+#pragma unroll
+    for (int j = 0; j < E; ++j) {
+      const float other = __shfl_xor_sync(0xffffffffu, x[j], 16);
+      dst[j] = float_to_half_bits(lane < 16 ? x[j] * c[j] - other * s[j] : x[j] * c[j] + other * s[j], dt);
+    }
+  }
+}
 
 template <typename T, int HD>
 __global__ void __launch_bounds__(kThreads) attention_decode_split_kernel(const DecodeParams p) {
@@ -164,8 +250,27 @@ __global__ void __launch_bounds__(kThreads) attention_decode_split_kernel(const 
   const int head0 = kv_head * p.group + head_group * kHeadsPerCta;
   const int heads = min(kHeadsPerCta, p.group - head_group * kHeadsPerCta);
 
+  // attention_decode_qkv: the query heads, and the new key and value where this chunk holds
+  // their position (context - 1), from the projection, while the first tiles load.
+  __shared__ __align__(16) uint16_t q_rows[kHeadsPerCta][HD];
+  __shared__ __align__(16) uint16_t new_kv[2][HD];
+  const int new_pos = context - 1;
+  const bool holds_new = p.qkv && new_pos >= key_begin && new_pos < key_end;
+  if (p.qkv) {
+    project_rows<T, HD>(p, p.qkv + int64_t(batch) * (p.num_heads + 2 * p.num_kv_heads) * HD, head0, heads, kv_head,
+                        holds_new, new_pos, q_rows, new_kv);
+    __syncthreads();
+    if (holds_new && head_group == 0)  // one CTA per kv head writes the cache
+      for (int i = int(threadIdx.x); i < 2 * HD / 8; i += kThreads) {
+        const int which = i / (HD / 8), c = i % (HD / 8);
+        uint16_t* cache = which == 0 ? p.k_out : p.v_out;
+        *reinterpret_cast<uint4*>(cache + (int64_t(batch) * p.max_context + new_pos) * kv_stride +
+                                  int64_t(kv_head) * HD + 8 * c) = *reinterpret_cast<const uint4*>(&new_kv[which][8 * c]);
+      }
+  }
+
   // Q as m16n8k16 A fragments: row = query head, k = head_dim; rows past the group are zero.
-  const uint16_t* q = p.q + (int64_t(batch) * p.num_heads + head0) * HD + 2 * tq;
+  const uint16_t* q = (p.qkv ? &q_rows[0][0] : p.q + (int64_t(batch) * p.num_heads + head0) * HD) + 2 * tq;
   uint32_t qa[HD / 16][4];
 #pragma unroll
   for (int kk = 0; kk < HD / 16; ++kk)
@@ -187,6 +292,16 @@ __global__ void __launch_bounds__(kThreads) attention_decode_split_kernel(const 
   for (int t = 0; t < n_tiles; ++t) {
     cp_async_wait<kStages - 2>();
     __syncthreads();  // tile t is in for everyone, and everyone is done with the stage refilled next
+    if (holds_new && (new_pos - key_begin) / kTileKeys == t) {
+      // The new key and value replace what the cache held at their position (not written yet).
+      uint16_t* stage = smem + (t % kStages) * 2 * Smem::kTileElems + ((new_pos - key_begin) % kTileKeys) * kPitch;
+      for (int i = int(threadIdx.x); i < 2 * HD / 8; i += kThreads) {
+        const int which = i / (HD / 8), c = i % (HD / 8);
+        *reinterpret_cast<uint4*>(stage + which * Smem::kTileElems + 8 * c) =
+            *reinterpret_cast<const uint4*>(&new_kv[which][8 * c]);
+      }
+      __syncthreads();
+    }
     if (t + kStages - 1 < n_tiles) load_tile(t + kStages - 1, (t + kStages - 1) % kStages);
     cp_async_commit();
     const uint16_t* ks = smem + (t % kStages) * 2 * Smem::kTileElems + warp * 16 * kPitch;
@@ -320,15 +435,17 @@ size_t attention_decode_workspace_bytes(const AttentionShape& shape) {
   return size_t(shape.batch) * shape.num_heads * plan.chunks * (size_t(shape.head_dim) * 4 + sizeof(float2));
 }
 
-void attention_decode(const void* q, const void* k_cache, const void* v_cache, void* out,
-                      const int32_t* context_lens, const AttentionShape& shape, DType dtype, void* workspace,
-                      cudaStream_t stream) {
-  check_attention_shape(shape, "attention_decode");
-  check_attention_dtype(dtype, "attention_decode");
-  if (!workspace || !context_lens) throw InputError("attention_decode: workspace and context_lens must be given");
+namespace {
+
+// Checks the call and fills the parameters both entry points share.
+DecodeParams decode_params(const void* q, const void* k_cache, const void* v_cache, void* out,
+                           const int32_t* context_lens, const AttentionShape& shape, DType dtype, void* workspace,
+                           const DecodePlan& plan, const char* who) {
+  check_attention_shape(shape, who);
+  check_attention_dtype(dtype, who);
+  if (!workspace || !context_lens) throw InputError(std::string(who) + ": workspace and context_lens must be given");
   if (shape.batch > 65535 || int64_t(shape.num_kv_heads) * ((shape.num_heads / shape.num_kv_heads + 15) / 16) > 65535)
-    throw InputError("attention_decode: batch and num_kv_heads * ceil(group / 16) must be <= 65535");
-  const DecodePlan plan = decode_plan(shape);
+    throw InputError(std::string(who) + ": batch and num_kv_heads * ceil(group / 16) must be <= 65535");
   float* partial_o = static_cast<float*>(workspace);
   const size_t slots = size_t(shape.batch) * shape.num_heads * plan.chunks;
   DecodeParams p{static_cast<const uint16_t*>(q),
@@ -346,6 +463,11 @@ void attention_decode(const void* q, const void* k_cache, const void* v_cache, v
                  plan.chunks,
                  plan.chunk_len,
                  shape.softmax_scale * kLog2e};
+  return p;
+}
+
+void launch_for_dtype(const DecodeParams& p, const DecodePlan& plan, const AttentionShape& shape, DType dtype,
+                      cudaStream_t stream) {
   const bool fp16 = dtype == DType::fp16;
   if (shape.head_dim == 128)
     fp16 ? launch_decode<__half, 128>(p, plan, shape.batch, stream)
@@ -353,6 +475,34 @@ void attention_decode(const void* q, const void* k_cache, const void* v_cache, v
   else
     fp16 ? launch_decode<__half, 64>(p, plan, shape.batch, stream)
          : launch_decode<__nv_bfloat16, 64>(p, plan, shape.batch, stream);
+}
+
+}  // namespace
+
+void attention_decode(const void* q, const void* k_cache, const void* v_cache, void* out,
+                      const int32_t* context_lens, const AttentionShape& shape, DType dtype, void* workspace,
+                      cudaStream_t stream) {
+  if (!q) throw InputError("attention_decode: q must be given");
+  const DecodePlan plan = decode_plan(shape);
+  const DecodeParams p =
+      decode_params(q, k_cache, v_cache, out, context_lens, shape, dtype, workspace, plan, "attention_decode");
+  launch_for_dtype(p, plan, shape, dtype, stream);
+}
+
+void attention_decode_qkv(const DecodeQkv& in, void* k_cache, void* v_cache, void* out, const int32_t* context_lens,
+                          const AttentionShape& shape, DType dtype, void* workspace, cudaStream_t stream) {
+  if (!in.qkv) throw InputError("attention_decode_qkv: qkv must be given");
+  const DecodePlan plan = decode_plan(shape);
+  DecodeParams p = decode_params(nullptr, k_cache, v_cache, out, context_lens, shape, dtype, workspace, plan,
+                                 "attention_decode_qkv");
+  p.qkv = static_cast<const uint16_t*>(in.qkv);
+  p.q_norm = static_cast<const uint16_t*>(in.q_norm);
+  p.k_norm = static_cast<const uint16_t*>(in.k_norm);
+  p.k_out = static_cast<uint16_t*>(k_cache);
+  p.v_out = static_cast<uint16_t*>(v_cache);
+  p.rope_theta = in.rope_theta;
+  p.eps = in.eps;
+  launch_for_dtype(p, plan, shape, dtype, stream);
 }
 
 }  // namespace moebench
