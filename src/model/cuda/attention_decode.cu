@@ -394,7 +394,11 @@ __global__ void __launch_bounds__(kThreads) attention_decode_split_kernel(const 
 }
 
 // One CTA of HD threads per (head, sequence): out = sum_c 2^(m_c - M) O_c / sum_c 2^(m_c - M) l_c
-// over the chunks that hold keys.
+// over the chunks that hold keys. The chunks are read kCombineBatch at a time, all loads of a
+// batch issued together (one round trip to L2 for up to 32 chunks, where a pass for the maxima
+// and then one for the sums took two), the running sums rescaled between batches.
+constexpr int kCombineBatch = 32;
+
 template <typename T, int HD>
 __global__ void __launch_bounds__(HD) attention_decode_combine_kernel(const DecodeParams p) {
   allow_next_kernels();
@@ -403,14 +407,31 @@ __global__ void __launch_bounds__(HD) attention_decode_combine_kernel(const Deco
   const int context = context_of(p, batch);
   const int used = min(p.chunks, (context + p.chunk_len - 1) / p.chunk_len);
   const int64_t slot0 = (int64_t(batch) * p.num_heads + head) * p.chunks;
-  float max_all = -INFINITY;
-  for (int c = 0; c < used; ++c) max_all = fmaxf(max_all, p.partial_ml[slot0 + c].x);
-  float acc = 0.0f, sum = 0.0f;
-  for (int c = 0; c < used; ++c) {
-    const float2 ml = p.partial_ml[slot0 + c];
-    const float f = fast_exp2(ml.x - max_all);
-    acc += f * p.partial_o[(slot0 + c) * HD + d];
-    sum += f * ml.y;
+  float max_all = -INFINITY, acc = 0.0f, sum = 0.0f;
+  for (int c0 = 0; c0 < used; c0 += kCombineBatch) {
+    float2 ml[kCombineBatch];
+    float o[kCombineBatch];
+#pragma unroll
+    for (int j = 0; j < kCombineBatch; ++j)
+      if (c0 + j < used) {
+        ml[j] = p.partial_ml[slot0 + c0 + j];
+        o[j] = p.partial_o[(slot0 + c0 + j) * HD + d];
+      }
+    float batch_max = max_all;
+#pragma unroll
+    for (int j = 0; j < kCombineBatch; ++j)
+      if (c0 + j < used) batch_max = fmaxf(batch_max, ml[j].x);
+    const float rescale = fast_exp2(max_all - batch_max);  // 0 for the first batch: nothing to rescale
+    acc *= rescale;
+    sum *= rescale;
+#pragma unroll
+    for (int j = 0; j < kCombineBatch; ++j)
+      if (c0 + j < used) {
+        const float f = fast_exp2(ml[j].x - batch_max);
+        acc += f * o[j];
+        sum += f * ml[j].y;
+      }
+    max_all = batch_max;
   }
   // An empty context (0 keys) has no softmax: write zeros rather than 0/0.
   const float value = used > 0 ? acc / sum : 0.0f;
