@@ -135,6 +135,31 @@ TEST(GpuModelOps, DenseOpsMatchTheCpu) {
   EXPECT_EQ(best.download<int32_t>(g), expected) << "argmax";
 }
 
+// rms_norm and add_rms_norm at row lengths that take every path of the kernel: vectors of 8 and
+// of 1 element, fewer vectors than threads, one per thread, up to the 4 a thread keeps in
+// registers, and more. The residual add is elementwise: bit for bit against the CPU.
+TEST(GpuModelOps, NormsMatchTheCpuAtEveryRowLength) {
+  REQUIRE_GPU();
+  OpsPair o(AttentionDims{});
+  Backend& g = *o.gpu;
+  const int64_t M = 3;
+  for (int64_t K : {256, 1000, 2048, 7168, 9216, 1001, 1500}) {
+    SCOPED_TRACE(K);
+    Pair x = random_pair(g, M * K, 70), nw = random_pair(g, K, 71), y = random_pair(g, M * K, 72);
+    Pair h = random_pair(g, M * K, 73);
+    Pair normed = output_pair(g, M * K * 2), added = output_pair(g, M * K * 2);
+    o.gpu_ops->rms_norm(x.dev.get(), nw.dev.get(), M, K, 1e-6f, normed.dev.get());
+    o.cpu_ops->rms_norm(x.host.data(), nw.host.data(), M, K, 1e-6f, normed.host.data());
+    o.gpu_ops->add_rms_norm(h.dev.get(), y.dev.get(), nw.dev.get(), M, K, 1e-6f, added.dev.get());
+    o.cpu_ops->add_rms_norm(h.host.data(), y.host.data(), nw.host.data(), M, K, 1e-6f, added.host.data());
+    g.synchronize();
+    expect_close(normed, g, "rms_norm");
+    expect_close(added, g, "add_rms_norm");
+    EXPECT_EQ(h.download<uint16_t>(g), h.on_host<uint16_t>()) << "residual h + y";
+    EXPECT_EQ(x.download<uint16_t>(g), x.on_host<uint16_t>()) << "rms_norm leaves its input alone";
+  }
+}
+
 // linear() of 1 and 2 rows goes through the skinny GEMM, of 3 and more through cuBLAS: N with a
 // partial last block for both block shapes (2 rows for N below 1024, 8 above); K below, at and above the
 // 256 vectors a block covers at once; bf16 and fp32 outputs; and the fp32 accumulate that shared

@@ -68,8 +68,15 @@ __global__ void rms_norm_kernel(uint16_t* h, const uint16_t* y, const uint16_t* 
   using P = typename Packed<kVec>::Type;
   __shared__ float scratch[32];
   allow_next_kernels();
-  wait_for_prior_kernels();
   const int64_t n = dim / kVec;
+  // The thread's first weight vector before the wait: no kernel writes the weights, and they
+  // come from HBM (a decode step streams gigabytes between two uses of a layer's norm), a round
+  // trip that came after the reduction. Measured on an H100 (qwen3-30b-a3b, batch 1): TPOT
+  // 3.37 -> 3.33 ms. (Keeping all of a thread's vectors in registers instead took the kernel
+  // from 2.5 to 6.1 us.)
+  P w0{};
+  if (threadIdx.x < n) w0 = reinterpret_cast<const P*>(w)[threadIdx.x];
+  wait_for_prior_kernels();
   P* hr = reinterpret_cast<P*>(h + int64_t(blockIdx.x) * dim);
   float ss = 0;
   for (int64_t i = threadIdx.x; i < n; i += blockDim.x) {
@@ -92,7 +99,7 @@ __global__ void rms_norm_kernel(uint16_t* h, const uint16_t* y, const uint16_t* 
   const float r = 1.0f / sqrtf(block_sum(ss, scratch) / float(dim) + eps);
   P* o = reinterpret_cast<P*>(out + int64_t(blockIdx.x) * dim);
   for (int64_t i = threadIdx.x; i < n; i += blockDim.x) {
-    P v = hr[i], wv = reinterpret_cast<const P*>(w)[i], res;
+    P v = hr[i], wv = i == threadIdx.x ? w0 : reinterpret_cast<const P*>(w)[i], res;
     const uint16_t* e = reinterpret_cast<const uint16_t*>(&v);
     const uint16_t* we = reinterpret_cast<const uint16_t*>(&wv);
     uint16_t* re = reinterpret_cast<uint16_t*>(&res);
