@@ -44,6 +44,9 @@ void attention_decode(const void* q, const void* k_cache, const void* v_cache, v
 // and value are written into the caches at pos, and the query attends to positions
 // [0, context_lens[b]). The same result as qkv_to_cache (ModelOps) followed by attention_decode,
 // in the decode kernels alone. The workspace is attention_decode_workspace_bytes(shape).
+// Launched chained, it reads context_lens and the cache below each new position before waiting
+// for the kernel before it (whose output qkv is): those must be final by then, as in a decode
+// step, where only the projection runs in between.
 struct DecodeQkv {
   const void* qkv = nullptr;
   const void* q_norm = nullptr;

@@ -141,8 +141,10 @@ __device__ __forceinline__ void load_elements(const uint16_t* src, uint16_t (&ou
 // shared memory, the query heads and the key through the per-head RMSNorm (where the weights are
 // given) and RoPE at `position`, each step rounded to the dtype as qkv_to_cache does. Row r of
 // heads + 2 goes to warp r % kWarps; lane l holds elements [E l, E l + E) of it, and the RoPE
-// partner of element i (i + HD / 2) sits in lane l ^ 16. Every load is issued before any
-// arithmetic, and the rotation's cos/sin, the same for every row, are computed once.
+// partner of element i (i + HD / 2) sits in lane l ^ 16. The norm weights and the rotation's
+// cos/sin (the same for every row, computed once) come before the chained wait, which it makes
+// (the projection is the previous kernel's output); then every row's load is issued before any
+// arithmetic.
 template <typename T, int HD>
 __device__ __forceinline__ void project_rows(const DecodeParams& p, const uint16_t* row, int head0, int heads,
                                              int kv_head, bool with_new, int position, uint16_t (*q_rows)[HD],
@@ -157,9 +159,6 @@ __device__ __forceinline__ void project_rows(const DecodeParams& p, const uint16
     return row + int64_t(head) * HD + E * lane;
   };
   uint16_t raw[kMostRows][E], q_norm[E], k_norm[E];
-#pragma unroll
-  for (int i = 0; i < kMostRows; ++i)
-    if (warp + i * kWarps < rows) load_elements<E>(source(warp + i * kWarps), raw[i]);
   if (p.q_norm) load_elements<E>(p.q_norm + E * lane, q_norm);
   if (p.k_norm) load_elements<E>(p.k_norm + E * lane, k_norm);
   float c[E], s[E];
@@ -169,6 +168,10 @@ __device__ __forceinline__ void project_rows(const DecodeParams& p, const uint16
     c[j] = cosf(angle);
     s[j] = sinf(angle);
   }
+  wait_for_prior_kernels();
+#pragma unroll
+  for (int i = 0; i < kMostRows; ++i)
+    if (warp + i * kWarps < rows) load_elements<E>(source(warp + i * kWarps), raw[i]);
 #pragma unroll
   for (int i = 0; i < kMostRows; ++i) {
     const int r = warp + i * kWarps;  // uniform across the warp
@@ -206,7 +209,13 @@ __global__ void __launch_bounds__(kThreads) attention_decode_split_kernel(const 
   using Smem = DecodeSmem<HD>;
   constexpr int kPitch = Smem::kPitch;
   extern __shared__ __align__(16) uint16_t smem[];
-  wait_for_prior_kernels();
+  // attention_decode_qkv waits later (project_rows), after issuing the loads that do not depend
+  // on the kernel before it: its context length, this chunk's cached keys and values, the norm
+  // weights. In a decode step they were all written by earlier steps (the context by the last
+  // one's advance_positions; positions below the new one by earlier steps' attention), final
+  // once the projection before this kernel started. attention_decode waits here: its caller may
+  // have written anything just before.
+  if (!p.qkv) wait_for_prior_kernels();
 
   const int chunk = blockIdx.x;
   const int kv_head = int(blockIdx.y) / p.head_groups, head_group = int(blockIdx.y) % p.head_groups;
