@@ -135,6 +135,39 @@ TEST(GpuModelOps, DenseOpsMatchTheCpu) {
   EXPECT_EQ(best.download<int32_t>(g), expected) << "argmax";
 }
 
+// argmax against the CPU where the GPU splits rows into slices (a few rows of a large
+// vocabulary) and where it does not (more rows than the largest batch): the maximum planted twice
+// in different slices (the lower index wins), NaNs that must never win, a row of -inf only.
+TEST(GpuModelOps, ArgmaxOverSlicesMatchesTheCpu) {
+  REQUIRE_GPU();
+  OpsPair o(AttentionDims{4, 8, 2, 128, 64, 0.1f});  // batch 4: room for the partials of up to 4 rows
+  Backend& g = *o.gpu;
+  for (int64_t vocab : {151936, 1000, 33})
+    for (int64_t rows : {1, 3, 4, 6}) {
+      SCOPED_TRACE(::testing::Message() << "vocab " << vocab << " rows " << rows);
+      Pair logits(g, size_t(rows * vocab) * 4);
+      auto* l = reinterpret_cast<float*>(logits.host.data());
+      for (int64_t i = 0; i < rows * vocab; ++i) l[i] = synth_value(99, 80, uint64_t(i), 4.0f);
+      for (int64_t r = 0; r < rows; ++r) {
+        float* row = l + r * vocab;
+        row[(r * 7919) % vocab] = NAN;
+        if (r == 2) {
+          std::fill(row, row + vocab, -INFINITY);
+          continue;
+        }
+        const int64_t first = (vocab / 3 + r * 31) % vocab, second = std::min(vocab - 1, first + vocab / 2 + 1);
+        row[first] = row[second] = 100.0f;
+        row[vocab - 1] = std::max(row[vocab - 1], 99.0f);
+      }
+      logits.upload(g);
+      Pair best(g, size_t(rows) * 4);
+      o.gpu_ops->argmax(logits.dev.as<float>(), rows, vocab, best.dev.as<int32_t>());
+      o.cpu_ops->argmax(l, rows, vocab, reinterpret_cast<int32_t*>(best.host.data()));
+      g.synchronize();
+      EXPECT_EQ(best.download<int32_t>(g), best.on_host<int32_t>());
+    }
+}
+
 // rms_norm and add_rms_norm at row lengths that take every path of the kernel: vectors of 8 and
 // of 1 element, fewer vectors than threads, one per thread, up to the 4 a thread keeps in
 // registers, and more. The residual add is elementwise: bit for bit against the CPU.

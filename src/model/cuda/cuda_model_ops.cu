@@ -168,12 +168,20 @@ __global__ void qkv_to_cache_kernel(QkvToCacheArgs a, DType dtype) {
   }
 }
 
-// One block per row: the first index of the largest value (NaN never wins).
-// One block of 1024 threads per row; each thread keeps four loads in flight and visits its
-// indices in ascending order, so a strict > keeps the first of equal values; the reductions
-// break ties to the lower index.
+// The first index of the largest value of each row (NaN never wins). Block (s, r) of 1024
+// threads takes slice s of row r; each thread keeps four loads in flight and visits its indices
+// in ascending order, so a strict > keeps the first of equal values, and every reduction breaks
+// ties to the lower index. With one slice per row the block writes the answer; with more (a
+// decode step's one or few rows: 152k logits took one block 17 us on an H100) it writes its
+// slice's best to `partials` and argmax_merge_kernel picks per row.
 constexpr int kArgmaxThreads = 1024;
 constexpr int kArgmaxLoads = 4;
+constexpr int kArgmaxMostSlices = 32;  // argmax_merge_kernel: one warp per row
+
+struct ArgmaxPartial {
+  float value;
+  int64_t index;  // vocab: none (an all-NaN slice)
+};
 
 __device__ void keep_better(float& bv, int64_t& bi, float v, int64_t i) {
   if (v > bv || (v == bv && i < bi)) {
@@ -182,19 +190,25 @@ __device__ void keep_better(float& bv, int64_t& bi, float v, int64_t i) {
   }
 }
 
-__global__ void __launch_bounds__(kArgmaxThreads) argmax_kernel(const float* logits, int64_t vocab, int32_t* out) {
+__device__ void warp_keep_best(float& v, int64_t& i) {
+  for (int o = 16; o > 0; o >>= 1) keep_better(v, i, __shfl_xor_sync(0xffffffffu, v, o), __shfl_xor_sync(0xffffffffu, i, o));
+}
+
+__global__ void __launch_bounds__(kArgmaxThreads)
+    argmax_kernel(const float* logits, int64_t vocab, int64_t slice_len, ArgmaxPartial* partials, int32_t* out) {
   __shared__ float warp_v[32];
   __shared__ int64_t warp_i[32];
   wait_for_prior_kernels();
-  const float* row = logits + int64_t(blockIdx.x) * vocab;
+  const float* row = logits + int64_t(blockIdx.y) * vocab;
+  const int64_t begin = int64_t(blockIdx.x) * slice_len, end = min(begin + slice_len, vocab);
   float bv = -INFINITY;
   int64_t bi = vocab;  // none yet
-  for (int64_t base = threadIdx.x; base < vocab; base += int64_t(kArgmaxLoads) * blockDim.x) {
+  for (int64_t base = begin + threadIdx.x; base < end; base += int64_t(kArgmaxLoads) * blockDim.x) {
     float v[kArgmaxLoads];
 #pragma unroll
     for (int j = 0; j < kArgmaxLoads; ++j) {
       const int64_t i = base + int64_t(j) * blockDim.x;
-      v[j] = i < vocab ? row[i] : -INFINITY;
+      v[j] = i < end ? row[i] : -INFINITY;
     }
 #pragma unroll
     for (int j = 0; j < kArgmaxLoads; ++j)
@@ -203,11 +217,8 @@ __global__ void __launch_bounds__(kArgmaxThreads) argmax_kernel(const float* log
         bi = base + int64_t(j) * blockDim.x;
       }
   }
-  auto warp_reduce = [](float& v, int64_t& i) {
-    for (int o = 16; o > 0; o >>= 1) keep_better(v, i, __shfl_xor_sync(0xffffffffu, v, o), __shfl_xor_sync(0xffffffffu, i, o));
-  };
   allow_next_kernels();  // the logits are read: only the reduction is left
-  warp_reduce(bv, bi);
+  warp_keep_best(bv, bi);
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
   if (lane == 0) {
     warp_v[warp] = bv;
@@ -217,9 +228,25 @@ __global__ void __launch_bounds__(kArgmaxThreads) argmax_kernel(const float* log
   if (warp == 0) {
     bv = lane < int(blockDim.x / 32) ? warp_v[lane] : -INFINITY;
     bi = lane < int(blockDim.x / 32) ? warp_i[lane] : vocab;
-    warp_reduce(bv, bi);
-    if (lane == 0) out[blockIdx.x] = int32_t(bi == vocab ? 0 : bi);
+    warp_keep_best(bv, bi);
+    if (lane != 0) return;
+    if (partials)
+      partials[int64_t(blockIdx.y) * gridDim.x + blockIdx.x] = ArgmaxPartial{bv, bi};
+    else
+      out[blockIdx.y] = int32_t(bi == vocab ? 0 : bi);
   }
+}
+
+// One warp per row: the best of the row's slices' partials.
+__global__ void argmax_merge_kernel(const ArgmaxPartial* partials, int slices, int64_t vocab, int32_t* out) {
+  allow_next_kernels();
+  wait_for_prior_kernels();
+  const int lane = threadIdx.x;
+  const ArgmaxPartial* row = partials + int64_t(blockIdx.x) * slices;
+  float bv = lane < slices ? row[lane].value : -INFINITY;
+  int64_t bi = lane < slices ? row[lane].index : vocab;
+  warp_keep_best(bv, bi);
+  if (lane == 0) out[blockIdx.x] = int32_t(bi == vocab ? 0 : bi);
 }
 
 __global__ void advance_positions_kernel(int32_t* positions, int32_t* context_lens, int64_t batch) {
@@ -254,7 +281,9 @@ class CudaModelOps final : public ModelOps {
  public:
   CudaModelOps(Backend& backend, DType dtype, const AttentionDims& max_dims)
       : dtype_(dtype), stream_(cuda_stream(backend)), cublas_(cublas_handle(backend)),
-        decode_workspace_(backend, decode_workspace_bytes(max_dims)), max_dims_(max_dims) {}
+        decode_workspace_(backend, decode_workspace_bytes(max_dims)),
+        argmax_partials_(backend, size_t(std::max(1, max_dims.batch)) * kArgmaxMostSlices * sizeof(ArgmaxPartial)),
+        max_dims_(max_dims) {}
 
   void embed(const int32_t* tokens, int64_t rows, const void* table, int64_t hidden, void* out) override {
     if (rows == 0) return;
@@ -336,7 +365,17 @@ class CudaModelOps final : public ModelOps {
 
   void argmax(const float* logits, int64_t rows, int64_t vocab, int32_t* out) override {
     if (rows == 0) return;
-    launch_chained(argmax_kernel, unsigned(rows), kArgmaxThreads, 0, stream_, logits, vocab, out);
+    // Slices so that a few rows still spread over ~128 blocks; rows beyond the partials' room
+    // (more than the largest batch) have blocks enough one per row.
+    const int64_t capacity = int64_t(argmax_partials_.bytes() / (sizeof(ArgmaxPartial) * kArgmaxMostSlices));
+    const int64_t slices = rows <= capacity ? std::clamp<int64_t>(128 / rows, 1, kArgmaxMostSlices) : 1;
+    const int64_t slice_len = (vocab + slices - 1) / slices;
+    ArgmaxPartial* partials = slices > 1 ? argmax_partials_.as<ArgmaxPartial>() : nullptr;
+    launch_chained(argmax_kernel, dim3(unsigned(slices), unsigned(rows)), kArgmaxThreads, 0, stream_, logits, vocab,
+                   slice_len, partials, out);
+    if (partials)
+      launch_chained(argmax_merge_kernel, unsigned(rows), 32, 0, stream_, static_cast<const ArgmaxPartial*>(partials),
+                     int(slices), vocab, out);
   }
 
   void advance_positions(int32_t* positions, int32_t* context_lens, int64_t batch) override {
@@ -354,6 +393,7 @@ class CudaModelOps final : public ModelOps {
   cudaStream_t stream_;
   cublasHandle_t cublas_;
   DeviceBuffer decode_workspace_;
+  DeviceBuffer argmax_partials_;  // [rows up to the largest batch][kArgmaxMostSlices]
   AttentionDims max_dims_;
 };
 
