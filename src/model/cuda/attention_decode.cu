@@ -204,6 +204,15 @@ __device__ __forceinline__ void project_rows(const DecodeParams& p, const uint16
   }
 }
 
+// The new key and value (new_kv[0], new_kv[1]) to k and v, 16 bytes per thread.
+template <int HD>
+__device__ __forceinline__ void copy_new_kv(const uint16_t (*new_kv)[HD], uint16_t* k, uint16_t* v) {
+  for (int i = int(threadIdx.x); i < 2 * HD / 8; i += kThreads) {
+    const int which = i / (HD / 8), c = i % (HD / 8);
+    *reinterpret_cast<uint4*>((which == 0 ? k : v) + 8 * c) = *reinterpret_cast<const uint4*>(&new_kv[which][8 * c]);
+  }
+}
+
 template <typename T, int HD>
 __global__ void __launch_bounds__(kThreads) attention_decode_split_kernel(const DecodeParams p) {
   using Smem = DecodeSmem<HD>;
@@ -269,13 +278,10 @@ __global__ void __launch_bounds__(kThreads) attention_decode_split_kernel(const 
     project_rows<T, HD>(p, p.qkv + int64_t(batch) * (p.num_heads + 2 * p.num_kv_heads) * HD, head0, heads, kv_head,
                         holds_new, new_pos, q_rows, new_kv);
     __syncthreads();
-    if (holds_new && head_group == 0)  // one CTA per kv head writes the cache
-      for (int i = int(threadIdx.x); i < 2 * HD / 8; i += kThreads) {
-        const int which = i / (HD / 8), c = i % (HD / 8);
-        uint16_t* cache = which == 0 ? p.k_out : p.v_out;
-        *reinterpret_cast<uint4*>(cache + (int64_t(batch) * p.max_context + new_pos) * kv_stride +
-                                  int64_t(kv_head) * HD + 8 * c) = *reinterpret_cast<const uint4*>(&new_kv[which][8 * c]);
-      }
+    if (holds_new && head_group == 0) {  // one CTA per kv head writes the cache
+      const int64_t slot = (int64_t(batch) * p.max_context + new_pos) * kv_stride + int64_t(kv_head) * HD;
+      copy_new_kv<HD>(new_kv, p.k_out + slot, p.v_out + slot);
+    }
   }
 
   // Q as m16n8k16 A fragments: row = query head, k = head_dim; rows past the group are zero.
@@ -304,11 +310,7 @@ __global__ void __launch_bounds__(kThreads) attention_decode_split_kernel(const 
     if (holds_new && (new_pos - key_begin) / kTileKeys == t) {
       // The new key and value replace what the cache held at their position (not written yet).
       uint16_t* stage = smem + (t % kStages) * 2 * Smem::kTileElems + ((new_pos - key_begin) % kTileKeys) * kPitch;
-      for (int i = int(threadIdx.x); i < 2 * HD / 8; i += kThreads) {
-        const int which = i / (HD / 8), c = i % (HD / 8);
-        *reinterpret_cast<uint4*>(stage + which * Smem::kTileElems + 8 * c) =
-            *reinterpret_cast<const uint4*>(&new_kv[which][8 * c]);
-      }
+      copy_new_kv<HD>(new_kv, stage, stage + Smem::kTileElems);
       __syncthreads();
     }
     if (t + kStages - 1 < n_tiles) load_tile(t + kStages - 1, (t + kStages - 1) % kStages);

@@ -6,6 +6,7 @@
 
 #include "backend/cuda_check.hpp"
 #include "backend/cuda_launch.cuh"
+#include "moe/cuda/weight_stream.cuh"  // warp_sum
 
 namespace moebench {
 
@@ -31,10 +32,6 @@ __device__ __forceinline__ Candidate warp_best(Candidate c) {
   return c;
 }
 
-__device__ __forceinline__ float warp_sum(float v) {
-  for (int offset = 16; offset > 0; offset >>= 1) v += __shfl_xor_sync(0xffffffffu, v, offset);
-  return v;
-}
 __device__ __forceinline__ float warp_max(float v) {
   for (int offset = 16; offset > 0; offset >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, offset));
   return v;

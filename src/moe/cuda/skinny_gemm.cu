@@ -76,7 +76,7 @@ void launch_tokens(const uint4* x, const uint4* w, void* out, int64_t n, int64_t
                    cudaStream_t stream) {
   // 8 rows per block; 4 where those blocks still fill the GPU once (4 per SM), 2 where 8 would
   // leave SMs without a block. Measured on an H100 (qwen3-30b-a3b decode): the O projection's
-  // 2048 rows 8.5 -> 7.9 us with 4 rows (256 -> 512 blocks); 12 rows, to make QKV's 5120 one wave,
+  // 2048 rows 8.5 -> 7.2 us with 4 rows (256 -> 512 blocks); 12 rows, to make QKV's 5120 one wave,
   // took it 8.5 -> 9.3 us; 16 rows 10 -> 15 us.
   if (n < 1024)
     launch_shape<Half2, 2, kTokens>(x, w, out, n, k, out_fp32, accumulate, stream);

@@ -93,7 +93,7 @@ __global__ void __launch_bounds__(kWarps * 32) gate_up_kernel(const uint4* x, co
 // one of its expert: no expert_slots() pass (its barriers and dependent loads ran in every one
 // of the ~1500 blocks of a qwen3-30b layer).
 template <typename Half2>
-__global__ void __launch_bounds__(kWarps * 32, 4)  // 64 registers (8 bytes spilled): 4 blocks per SM
+__global__ void __launch_bounds__(kWarps * 32, 4)  // 64 registers, no spills: 4 blocks per SM
     gate_up_split_kernel(const uint4* x, const int32_t* ids, const uint4* w13, int64_t hidden, int64_t inter,
                          Activation activation, uint16_t* h) {
   __shared__ float partial[kWarps][2 * kSplitCols][1];
@@ -103,7 +103,6 @@ __global__ void __launch_bounds__(kWarps * 32, 4)  // 64 registers (8 bytes spil
   const int last = int(std::min<int64_t>(kSplitCols, inter - c0)) - 1;  // columns past inter: not written
   const uint4* gate = w13 + (int64_t(ids[slot]) * 2 * inter + c0) * vecs;
   const uint4* up = gate + inter * vecs;
-  const uint4* token = x;
   float acc[2 * kSplitCols][1] = {};
   for (int64_t v = threadIdx.x; v < vecs; v += blockDim.x) {
     uint4 wv[2 * kSplitCols];
@@ -113,7 +112,7 @@ __global__ void __launch_bounds__(kWarps * 32, 4)  // 64 registers (8 bytes spil
       wv[kSplitCols + j] = __ldg(up + int64_t(min(j, last)) * vecs + v);
     }
     float a[8];
-    to_floats<Half2>(token[v], a);
+    to_floats<Half2>(x[v], a);  // the token
 #pragma unroll
     for (int j = 0; j < 2 * kSplitCols; ++j) {
       float wf[8];
