@@ -26,15 +26,27 @@ __global__ void __launch_bounds__(kThreads, 4)
     skinny_gemm_kernel(const uint4* x, const uint4* w, void* out, int64_t n, int64_t vecs, bool out_fp32,
                        bool accumulate) {
   __shared__ float partial[kThreads / 32][kRows][kTokens];
-  wait_for_prior_kernels();
   const int64_t row0 = int64_t(blockIdx.x) * kRows;
   const uint4* block_rows = w + row0 * vecs;
   const int last = int(std::min<int64_t>(kRows, n - row0)) - 1;  // rows past n: computed, not written
-  float acc[kRows][kTokens] = {};
-  for (int64_t v = threadIdx.x; v < vecs; v += kThreads) {
-    uint4 wv[kRows];
+  // A thread's first weight vectors are loaded before the chained wait (no kernel writes
+  // weights): at one token row, and in the 2-row shape (fewer than 1024 rows: an MoE router) at
+  // two. Where a block is resident before the kernel before it ends (the router's few blocks,
+  // the first wave of the QKV projection), that round trip to HBM overlaps it. Measured on an
+  // H100 (qwen3-30b-a3b decode TPOT): the router's 3.26 -> 3.24 ms at batch 1 (5.17 -> 5.14 at
+  // batch 2), one token's other shapes 3.24 -> 3.23/3.24. The 8-row shape at two tokens spills
+  // with it (5.14 -> 5.28 ms at batch 2), hence not there.
+  constexpr bool kEarly = kTokens == 1 || kRows == 2;
+  uint4 wv[kRows];
+  auto load_rows = [&](int64_t v) {
 #pragma unroll
     for (int r = 0; r < kRows; ++r) wv[r] = __ldg(block_rows + int64_t(min(r, last)) * vecs + v);
+  };
+  if (kEarly && threadIdx.x < vecs) load_rows(threadIdx.x);
+  wait_for_prior_kernels();
+  float acc[kRows][kTokens] = {};
+  for (int64_t v = threadIdx.x; v < vecs; v += kThreads) {
+    if (!kEarly || v != threadIdx.x) load_rows(v);
     float a[kTokens][8];
 #pragma unroll
     for (int b = 0; b < kTokens; ++b) to_floats<Half2>(x[int64_t(b) * vecs + v], a[b]);
