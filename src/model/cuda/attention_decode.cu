@@ -418,9 +418,12 @@ constexpr int kCombineBatch = 32;
 
 template <typename T, int HD>
 __global__ void __launch_bounds__(HD) attention_decode_combine_kernel(const DecodeParams p) {
-  wait_for_prior_kernels();
   const int head = blockIdx.x, batch = blockIdx.y, d = threadIdx.x;
+  // The context before the wait, so that its round trip is not in the chain after it: the split
+  // kernel before this one does not write it, and whatever kernel wrote it before the split had
+  // completed when the split let this kernel launch (after its own wait).
   const int context = context_of(p, batch);
+  wait_for_prior_kernels();
   const int used = min(p.chunks, (context + p.chunk_len - 1) / p.chunk_len);
   const int64_t slot0 = (int64_t(batch) * p.num_heads + head) * p.chunks;
   float max_all = -INFINITY, acc = 0.0f, sum = 0.0f;
