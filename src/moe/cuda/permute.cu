@@ -4,6 +4,7 @@
 #include <cub/device/device_scan.cuh>
 
 #include "backend/cuda_check.hpp"
+#include "backend/cuda_launch.cuh"
 
 namespace moebench {
 
@@ -21,6 +22,84 @@ __global__ void slot_rows_kernel(const int32_t* sorted_slots, int64_t n, int32_t
     slot_rows[sorted_slots[r]] = int32_t(r);
 }
 
+// Up to kOneBlockMaxSlots slots and kOneBlockMaxExperts experts the whole permutation is one
+// chained kernel of one block, where the CUB path is a memset, a count, a scan, a sort and the
+// inverse: five or six launches of a few microseconds each at decode and small-prefill sizes.
+// Counts go through shared memory; the placement is a stable counting sort, 1024 slots (one per
+// thread, in slot order) at a time: a slot's row is its expert's offset, plus the slots of its
+// expert in earlier chunks, in earlier warps of this chunk (per-warp counts in shared memory)
+// and on lower lanes of its warp (__match_any_sync). The same rows as the stable radix sort.
+constexpr int64_t kOneBlockMaxSlots = 8192;
+constexpr int kOneBlockMaxExperts = 256;  // the per-warp counts: 32 x 256 ints, 32 KB
+constexpr int kOneBlockThreads = 1024;
+constexpr int kOneBlockWarps = kOneBlockThreads / 32;
+
+__global__ void __launch_bounds__(kOneBlockThreads)
+    permute_one_block_kernel(const int32_t* ids, int n, int num_experts, int32_t* counts, int32_t* offsets,
+                             int32_t* sorted_slots, int32_t* slot_rows) {
+  extern __shared__ int32_t warp_counts[];          // [kOneBlockWarps][num_experts]
+  __shared__ int32_t base[kOneBlockMaxExperts];     // counts, then each expert's next row
+  allow_next_kernels();  // the gather may launch: it waits for this kernel
+  wait_for_prior_kernels();
+  const int E = num_experts, t = int(threadIdx.x), warp = t / 32, lane = t % 32;
+  for (int i = t; i < kOneBlockWarps * E; i += kOneBlockThreads) warp_counts[i] = 0;
+  for (int e = t; e < E; e += kOneBlockThreads) base[e] = 0;
+  __syncthreads();
+  for (int i = t; i < n; i += kOneBlockThreads) atomicAdd(&base[ids[i]], 1);
+  __syncthreads();
+  if (warp == 0) {  // exclusive scan: lane l takes experts [l * per, l * per + per)
+    const int per = (E + 31) / 32;
+    int local[kOneBlockMaxExperts / 32], sum = 0;
+#pragma unroll
+    for (int j = 0; j < kOneBlockMaxExperts / 32; ++j) {
+      const int e = lane * per + j;
+      local[j] = j < per && e < E ? base[e] : 0;
+      sum += local[j];
+    }
+    int inclusive = sum;
+    for (int o = 1; o < 32; o <<= 1) {
+      const int v = __shfl_up_sync(0xffffffffu, inclusive, o);
+      if (lane >= o) inclusive += v;
+    }
+    int run = inclusive - sum;
+#pragma unroll
+    for (int j = 0; j < kOneBlockMaxExperts / 32; ++j) {
+      const int e = lane * per + j;
+      if (j < per && e < E) {
+        counts[e] = local[j];
+        offsets[e] = run;
+        base[e] = run;
+      }
+      run += local[j];
+    }
+    if (lane == 31) offsets[E] = inclusive;
+  }
+  __syncthreads();
+  for (int c0 = 0; c0 < n; c0 += kOneBlockThreads) {
+    const int i = c0 + t;
+    const int e = i < n ? ids[i] : -1;
+    const unsigned peers = __match_any_sync(0xffffffffu, e);
+    const int rank = __popc(peers & ((1u << lane) - 1u));
+    if (e >= 0 && rank == 0) warp_counts[warp * E + e] = __popc(peers);
+    __syncthreads();
+    if (e >= 0) {
+      int row = base[e] + rank;
+      for (int w = 0; w < warp; ++w) row += warp_counts[w * E + e];
+      sorted_slots[row] = i;
+      slot_rows[i] = row;
+    }
+    __syncthreads();  // every row of the chunk is placed: advance the bases, clear the counts
+    for (int x = t; x < E; x += kOneBlockThreads) {
+      int chunk = 0;
+      for (int w = 0; w < kOneBlockWarps; ++w) chunk += warp_counts[w * E + x];
+      base[x] += chunk;
+    }
+    __syncthreads();
+    if (e >= 0 && rank == 0) warp_counts[warp * E + e] = 0;
+    __syncthreads();
+  }
+}
+
 unsigned grid_for(int64_t n, int threads) {
   return unsigned(std::min<int64_t>((n + threads - 1) / threads, 65535));
 }
@@ -32,6 +111,7 @@ __device__ int64_t bounded_rows(int64_t num_rows, const int32_t* device_rows) {
 // 16-byte vectors of 8 halves when the row length allows, single elements otherwise.
 __global__ void gather_rows_vec_kernel(const uint4* x, const int32_t* sorted_slots, int top_k, int64_t num_rows,
                                        const int32_t* device_rows, int64_t vecs_per_row, uint4* rows) {
+  wait_for_prior_kernels();
   const int64_t n = bounded_rows(num_rows, device_rows);
   for (int64_t r = blockIdx.x; r < n; r += gridDim.x) {
     const uint4* src = x + int64_t(sorted_slots[r] / top_k) * vecs_per_row;
@@ -42,6 +122,7 @@ __global__ void gather_rows_vec_kernel(const uint4* x, const int32_t* sorted_slo
 
 __global__ void gather_rows_scalar_kernel(const uint16_t* x, const int32_t* sorted_slots, int top_k, int64_t num_rows,
                                           const int32_t* device_rows, int64_t hidden, uint16_t* rows) {
+  wait_for_prior_kernels();
   const int64_t n = bounded_rows(num_rows, device_rows);
   for (int64_t r = blockIdx.x; r < n; r += gridDim.x) {
     const uint16_t* src = x + int64_t(sorted_slots[r] / top_k) * hidden;
@@ -145,6 +226,12 @@ ExpertPermutation::ExpertPermutation(Backend& backend, int num_experts, int top_
 
 void ExpertPermutation::build(const int32_t* ids, int64_t num_tokens, cudaStream_t stream) {
   const int64_t n = num_tokens * top_k_;
+  if (n <= kOneBlockMaxSlots && num_experts_ <= kOneBlockMaxExperts) {
+    launch_chained(permute_one_block_kernel, 1, kOneBlockThreads, size_t(kOneBlockWarps) * num_experts_ * 4, stream,
+                   ids, int(n), num_experts_, counts_.as<int32_t>(), offsets_.as<int32_t>(),
+                   sorted_slots_.as<int32_t>(), slot_rows_.as<int32_t>());
+    return;
+  }
   // Counts carry a trailing 0, so the exclusive scan of E+1 entries ends with offsets[E] = T*k.
   MB_CUDA_CHECK(cudaMemsetAsync(counts_.get(), 0, size_t(num_experts_ + 1) * 4, stream));
   count_experts_kernel<<<grid_for(n, 256), 256, 0, stream>>>(ids, n, counts_.as<int32_t>(), slot_iota_.as<int32_t>());
@@ -165,14 +252,13 @@ void gather_rows(const void* x, const int32_t* sorted_slots, int top_k, int64_t 
   (void)dtype;
   if (num_rows == 0) return;
   unsigned grid = unsigned(std::min<int64_t>(num_rows, 65535));
-  if (hidden % 8 == 0) {
-    gather_rows_vec_kernel<<<grid, 128, 0, stream>>>(static_cast<const uint4*>(x), sorted_slots, top_k, num_rows,
-                                                     device_rows, hidden / 8, static_cast<uint4*>(rows));
-  } else {
-    gather_rows_scalar_kernel<<<grid, 128, 0, stream>>>(static_cast<const uint16_t*>(x), sorted_slots, top_k,
-                                                        num_rows, device_rows, hidden, static_cast<uint16_t*>(rows));
-  }
-  MB_CUDA_CHECK_LAUNCH();
+  // Chained: its launch overlaps the permutation kernel before it.
+  if (hidden % 8 == 0)
+    launch_chained(gather_rows_vec_kernel, grid, 128, 0, stream, static_cast<const uint4*>(x), sorted_slots, top_k,
+                   num_rows, device_rows, hidden / 8, static_cast<uint4*>(rows));
+  else
+    launch_chained(gather_rows_scalar_kernel, grid, 128, 0, stream, static_cast<const uint16_t*>(x), sorted_slots,
+                   top_k, num_rows, device_rows, hidden, static_cast<uint16_t*>(rows));
 }
 
 void combine_rows(const void* y, const int32_t* slot_rows, const float* weights, int top_k, int64_t num_tokens,

@@ -2,9 +2,10 @@
 // Moving token slots to expert order and back.
 //
 // A slot is one (token, choice) pair, slot = token * top_k + j. Routing gives each slot an
-// expert; `ExpertPermutation` sorts the slots by expert with a stable CUB radix sort, so the
-// rows of one expert are contiguous and in token order, and computes per-expert counts and
-// offsets (CUB scan) and the row of every slot. gather() builds the expert-ordered
+// expert; `ExpertPermutation` sorts the slots by expert, stably, so the rows of one expert are
+// contiguous and in token order, and computes per-expert counts and offsets and the row of
+// every slot: in one single-block kernel up to 8192 slots and 256 experts, else with CUB (a
+// radix sort and a scan). gather() builds the expert-ordered
 // activations; combine() sums each token's expert outputs with its routing weights (fp32,
 // fixed order: deterministic, no atomics). No host synchronisation anywhere.
 #include <cuda_runtime.h>
