@@ -15,8 +15,8 @@
 //    output rows and its threads split the (slot, vector) pairs; the sums run in a fixed order,
 //    so the result is deterministic. An expert's row is read once per slot that routes to it:
 //    the faster choice at 1-2 tokens, not at 8 (fused.cu).
-// One warp per weight row, 16-byte loads (moe/cuda/weight_stream.cuh). Rows of H and I elements
-// must be multiples of 8; at most kSmallBatchMaxSlots slots. Both launch chained
+// 16-byte loads and fp32 sums (moe/cuda/weight_stream.cuh). Rows of H and I elements must be
+// multiples of 8; at most kSmallBatchMaxSlots slots. All three launch chained
 // (backend/cuda_launch.cuh).
 #include <cuda_runtime.h>
 
