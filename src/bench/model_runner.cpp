@@ -341,6 +341,7 @@ ModelResult run_model_benchmark(Backend& backend, const ModelRunOptions& o, std:
     spec.dtype = d.dtype;
     spec.max_tokens = limits.max_step_rows();
     spec.seed = layer_seed(o.seed, first_moe_layer(d));
+    spec.binds_other_layers = true;  // one implementation serves every MoE layer
     s.moe->prepare(spec, s.weights->layer(first_moe_layer(d)).experts->view());
     backend.synchronize();
     s.moe_workspace_bytes = backend.peak_allocated_bytes() - allocated;

@@ -33,4 +33,27 @@ MB_HD T gated_activation(Activation act, T gate, T up) {
   return T(0);
 }
 
+#ifdef __CUDACC__
+// The same activations through the fast-math intrinsics (__expf, __fdividef), each as
+// x * sigmoid(y) (gelu's tanh form too: 0.5 * (1 + tanh(z)) = sigmoid(2z)): for GEMM epilogues,
+// where this math runs between tensor-core tiles instead of hiding under memory traffic (the
+// accurate expf and division took a few microseconds per 256x128 tile). Their relative error,
+// ~1e-6, is far below the rounding of the bf16/fp16 result.
+__device__ inline float gated_activation_fast(Activation act, float gate, float up) {
+  switch (act) {
+    case Activation::silu:
+      return __fdividef(gate * up, 1.0f + __expf(-gate));
+    case Activation::gelu: {
+      const float z = 0.7978845608028654f * (gate + 0.044715f * gate * gate * gate);
+      return __fdividef(gate * up, 1.0f + __expf(-2.0f * z));
+    }
+    case Activation::swigluoai: {
+      const float g = fminf(gate, kSwigluOaiLimit), u = fminf(fmaxf(up, -kSwigluOaiLimit), kSwigluOaiLimit);
+      return __fdividef((u + 1.0f) * g, 1.0f + __expf(-kSwigluOaiAlpha * g));
+    }
+  }
+  return 0.0f;
+}
+#endif
+
 }  // namespace moebench

@@ -21,6 +21,10 @@ struct LayerSpec {
   DType dtype = DType::bf16;
   int64_t max_tokens = 0;  // forward() is never called with more
   uint64_t seed = 0;
+  // bind_weights() will switch among several layers' weights (the model benchmark). An
+  // implementation then keeps no private copy of the weights: deriving it again at every bind
+  // would add a pass over each layer's weights to every forward, and its memory to the model's.
+  bool binds_other_layers = false;
 };
 
 struct LayerWeights {

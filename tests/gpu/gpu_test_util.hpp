@@ -81,10 +81,11 @@ struct NotRecordable {};
 
 // Weights, inputs and logits for `tokens`; poisons the output, runs `impl` once (eagerly, or
 // recorded as a CUDA graph and replayed), verifies every output element against the fp64
-// reference (all tokens up to `verify_tokens`).
+// reference (all tokens up to `verify_tokens`). With `rebound`, the implementation is prepared
+// on another layer's weights and then bound to these (as the model benchmark switches layers).
 inline GpuRun run_and_verify(Backend& backend, const ImplInfo& info, const ModelConfig& model, DType dtype,
                              Scenario scenario, int64_t tokens, uint64_t seed, int64_t verify_tokens = 512,
-                             bool as_graph = false) {
+                             bool as_graph = false, bool rebound = false) {
   LayerSpec spec;
   spec.model = model;
   spec.dtype = dtype;
@@ -100,11 +101,18 @@ inline GpuRun run_and_verify(Backend& backend, const ImplInfo& info, const Model
   backend.fill_bytes(out.get(), 0xFF, act * 2);
 
   std::unique_ptr<MoeImpl> impl = info.make(backend);
+  std::unique_ptr<LayerWeightStore> other_layer;
+  if (rebound) {
+    LayerSpec other = spec;
+    other.seed = seed + 1;
+    other_layer = std::make_unique<LayerWeightStore>(backend, other);
+  }
   try {
-    impl->prepare(spec, weights.view());
+    impl->prepare(spec, rebound ? other_layer->view() : weights.view());
   } catch (const InputError& e) {
     throw Unsupported{e.what()};
   }
+  if (rebound) impl->bind_weights(weights.view());
   LayerArgs args{x.get(), logits_dev.as<float>(), out.get(), tokens};
   if (as_graph) {
     if (!impl->recordable(tokens)) throw NotRecordable{};

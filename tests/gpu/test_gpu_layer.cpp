@@ -78,6 +78,27 @@ TEST(GpuLayer, CudaGraphReplayMatchesReference) {
   EXPECT_GE(recorded, 2 * 2 * (int(gpu_test_models().size()) - 1));
 }
 
+// The model benchmark prepares one implementation and binds each layer's weights in turn: the
+// output must follow the bound weights (an implementation with a private weight layout, such as
+// fused's interleaved gate/up rows, derives it again), in both of fused's paths.
+TEST(GpuLayer, BoundWeightsReplaceThePreparedOnes) {
+  REQUIRE_GPU();
+  auto gpu = make_backend(BackendKind::cuda);
+  for (const ImplInfo* impl : cuda_impls())
+    for (const ModelConfig& model : gpu_test_models())
+      for (int64_t tokens : {2, 129}) {
+        std::string what = impl->name + " " + model.name + " T=" + std::to_string(tokens) + " rebound";
+        SCOPED_TRACE(what);
+        try {
+          expect_verified(run_and_verify(*gpu, *impl, model, DType::bf16, Scenario::random, tokens, 17, 512, false,
+                                         true),
+                          what);
+        } catch (const moebench::testing::Unsupported& refused) {
+          EXPECT_FALSE(tma_friendly(model)) << what << " refused a shape it must run: " << refused.why;
+        }
+      }
+}
+
 TEST(GpuLayer, ImbalancedRoutingLeavesExpertsEmpty) {
   REQUIRE_GPU();
   auto gpu = make_backend(BackendKind::cuda);

@@ -42,6 +42,15 @@ __global__ void gated_activation_scalar_kernel(Activation activation, const uint
   }
 }
 
+// One block per output row; 16-byte vectors.
+__global__ void interleave_gate_up_kernel(const uint4* w13, uint4* out, int64_t inter, int64_t row_vecs) {
+  const int64_t out_row = blockIdx.x, expert = out_row / (2 * inter), q = out_row % (2 * inter);
+  const int64_t block = q / 128, in_block = q % 128, v = in_block / 8, lane_pair = in_block % 8 / 2;
+  const int64_t output = block * 64 + lane_pair * 16 + (v & ~int64_t(1)) + in_block % 2;
+  const int64_t src_row = expert * 2 * inter + (v % 2 == 0 ? output : inter + output);
+  for (int64_t v = threadIdx.x; v < row_vecs; v += blockDim.x) out[out_row * row_vecs + v] = w13[src_row * row_vecs + v];
+}
+
 cudaDataType_t cuda_type(DType dtype) { return dtype == DType::fp16 ? CUDA_R_16F : CUDA_R_16BF; }
 
 }  // namespace
@@ -58,6 +67,14 @@ void launch_gated_activation(Activation activation, const void* h, int64_t rows,
   else
     gated_activation_scalar_kernel<<<grid, 256, 0, stream>>>(activation, static_cast<const uint16_t*>(h), rows,
                                                              device_rows, inter, dtype, static_cast<uint16_t*>(act));
+  MB_CUDA_CHECK_LAUNCH();
+}
+
+void interleave_gate_up(const void* w13, void* out, int64_t experts, int64_t inter, int64_t hidden,
+                        cudaStream_t stream) {
+  if (experts == 0) return;
+  interleave_gate_up_kernel<<<unsigned(experts * 2 * inter), 128, 0, stream>>>(
+      static_cast<const uint4*>(w13), static_cast<uint4*>(out), inter, hidden / 8);
   MB_CUDA_CHECK_LAUNCH();
 }
 

@@ -17,6 +17,13 @@ namespace moebench {
 void launch_gated_activation(Activation activation, const void* h, int64_t rows, int64_t inter, DType dtype,
                              void* act, cudaStream_t stream, const int32_t* device_rows = nullptr);
 
+// w13 [E][2I][H] in the canonical layout (gate rows, then up rows) -> out [E][2I][H] in the
+// order the gated grouped GEMM epilogue reads it (gated_epilogue.cuh): in each block of 128
+// rows (64 outputs j0..j0+63), row 8v + 2q + c is the gate row (v even) or the up row (v odd)
+// of output j0 + 16q + (v & ~1) + c. I must be a multiple of 64 and H of 8.
+void interleave_gate_up(const void* w13, void* out, int64_t experts, int64_t inter, int64_t hidden,
+                        cudaStream_t stream);
+
 // out[M][N] = x[M][K] . w[N][K]^T (+ beta * out). x, w in `dtype`; out in `dtype`, or float
 // when out_fp32. Row-major activations, K-contiguous weights: cuBLAS "TN" on the transposes.
 void gemm_rows(cublasHandle_t handle, const void* x, const void* w, void* out, int64_t m, int64_t n, int64_t k,

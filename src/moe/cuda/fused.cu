@@ -5,13 +5,19 @@
 // weighted rows of each token into the output, for more tokens one that streams each expert's
 // down weights once and the weighted combine (moe/cuda/small_batch.cuh). Shared experts, where
 // the config has them, are added in the sum or the combine.
-// Larger batches run `grouped` (CUTLASS grouped GEMMs); the epilogue fusions of the
-// large path (activation in the first GEMM, weighted scatter in the second) are not built yet.
+// Larger batches run the permutation and gather of `grouped`, then FusedExperts: the gate+up
+// grouped GEMM with the gated activation in its epilogue (over a private copy of w13 with gate
+// and up rows interleaved), the down grouped GEMM, and the weighted combine. Where one prepared
+// implementation serves several layers (LayerSpec::binds_other_layers, the model benchmark),
+// it keeps no such copy and runs `grouped` there, as it does for intermediate sizes that are
+// not multiples of 64. The weighted scatter in the second GEMM's epilogue and the gather in
+// the first GEMM's A loads are not built (docs/PERF.md says why).
 // No host synchronisation: graph-capturable.
 #include <algorithm>
 #include <vector>
 
 #include "core/errors.hpp"
+#include "moe/cuda/fused_experts.cuh"
 #include "moe/cuda/moe_stages.cuh"
 #include "moe/cuda/small_batch.cuh"
 #include "moe/moe_impl.hpp"
@@ -41,9 +47,15 @@ class FusedMoe : public MoeImpl {
       throw InputError("fused: hidden and intermediate sizes must be multiples of 8 (16-byte loads); use --impl naive");
     spec_ = spec;
     weights_ = weights;
-    if (spec.max_tokens > kMaxSmallBatchTokens) {
+    // The gated epilogue takes whole 128-row blocks of interleaved gate/up rows: every preset's
+    // intermediate size is a multiple of 64.
+    const bool gated_epilogue = 2 * m.moe_intermediate_size % GroupedGemm::kGatedBlock == 0;
+    if (spec.max_tokens > kMaxSmallBatchTokens && (spec.binds_other_layers || !gated_epilogue)) {
       grouped_ = make_cuda_grouped(backend_);
       grouped_->prepare(spec, weights);
+    } else if (spec.max_tokens > kMaxSmallBatchTokens) {
+      large_stages_ = std::make_unique<MoeStages>(backend_, spec, weights);
+      experts_ = std::make_unique<FusedExperts>(backend_, spec, weights, large_stages_->stream());
     }
     // The small path's workspaces: slot s's activated and expert output rows are row s.
     LayerSpec small = spec;
@@ -59,11 +71,18 @@ class FusedMoe : public MoeImpl {
     weights_ = weights;
     stages_->bind_weights(weights);
     if (grouped_) grouped_->bind_weights(weights);
+    if (experts_) {
+      large_stages_->bind_weights(weights);
+      experts_->bind_weights(weights, large_stages_->stream());
+    }
   }
 
   void forward(const LayerArgs& args) override {
     if (args.num_tokens > kMaxSmallBatchTokens) {
-      grouped_->forward(args);
+      if (grouped_) return grouped_->forward(args);
+      large_stages_->route_and_gather(args);
+      experts_->run(*large_stages_, large_stages_->permutation().offsets(), args.num_tokens * spec_.model.top_k);
+      large_stages_->shared_and_combine(args);
       return;
     }
     const ModelConfig& m = spec_.model;
@@ -89,8 +108,12 @@ class FusedMoe : public MoeImpl {
   LayerSpec spec_;
   LayerWeights weights_;
   std::unique_ptr<MoeStages> stages_;
-  std::unique_ptr<MoeImpl> grouped_;  // batches above kMaxSmallBatchTokens
-  DeviceBuffer slot_rows_;            // the identity: slot s's expert output is row s
+  // Batches above kMaxSmallBatchTokens: the fused experts with their own stages, or, for a
+  // model's layers, `grouped`.
+  std::unique_ptr<MoeStages> large_stages_;
+  std::unique_ptr<FusedExperts> experts_;
+  std::unique_ptr<MoeImpl> grouped_;
+  DeviceBuffer slot_rows_;  // the identity: slot s's expert output is row s
 };
 
 }  // namespace

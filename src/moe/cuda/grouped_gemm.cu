@@ -9,18 +9,25 @@ namespace moebench {
 
 GroupedGemm::Kernels make_grouped_gemm_kernels_bf16(Backend& backend, int groups, int64_t n, int64_t k);
 GroupedGemm::Kernels make_grouped_gemm_kernels_fp16(Backend& backend, int groups, int64_t n, int64_t k);
+GroupedGemm::Kernels make_gated_grouped_gemm_kernels_bf16(Backend& backend, int groups, int64_t n, int64_t k,
+                                                          Activation activation);
+GroupedGemm::Kernels make_gated_grouped_gemm_kernels_fp16(Backend& backend, int groups, int64_t n, int64_t k,
+                                                          Activation activation);
 
-GroupedGemm::GroupedGemm(Backend& backend, DType dtype, int num_groups, int64_t n, int64_t k)
+GroupedGemm::GroupedGemm(Backend& backend, DType dtype, int num_groups, int64_t n, int64_t k,
+                         std::optional<Activation> gated)
     : num_groups_(num_groups) {
-  if (n % 8 != 0 || k % 8 != 0)
+  if (n % 8 != 0 || k % 8 != 0 || (gated && n % kGatedBlock != 0))
     throw InputError("the CUTLASS grouped GEMM needs hidden and intermediate sizes that are multiples of 8 (got N=" +
                      std::to_string(n) + ", K=" + std::to_string(k) + "); use --impl naive");
-  if (dtype == DType::bf16)
-    kernels_ = make_grouped_gemm_kernels_bf16(backend, num_groups, n, k);
-  else if (dtype == DType::fp16)
-    kernels_ = make_grouped_gemm_kernels_fp16(backend, num_groups, n, k);
+  if (dtype != DType::bf16 && dtype != DType::fp16) throw InputError("the CUTLASS grouped GEMM runs bf16 or fp16");
+  const bool bf16 = dtype == DType::bf16;
+  if (gated)
+    kernels_ = bf16 ? make_gated_grouped_gemm_kernels_bf16(backend, num_groups, n, k, *gated)
+                    : make_gated_grouped_gemm_kernels_fp16(backend, num_groups, n, k, *gated);
   else
-    throw InputError("the CUTLASS grouped GEMM runs bf16 or fp16");
+    kernels_ = bf16 ? make_grouped_gemm_kernels_bf16(backend, num_groups, n, k)
+                    : make_grouped_gemm_kernels_fp16(backend, num_groups, n, k);
   if (const char* forced = std::getenv("MOEBENCH_GROUPED_TILES")) {
     const std::string v = forced;
     if (v == "small")

@@ -7,6 +7,11 @@
 // device offsets into CUTLASS's problem shapes and pointer arrays, so run() is asynchronous
 // and can be captured in a CUDA graph. bf16 or fp16, fp32 accumulation.
 //
+// With a gated activation, B is an expert's gate+up projection with its rows interleaved
+// (interleave_gate_up()) and D [rows][N/2] = act(gate) * up, computed in the epilogue from the
+// fp32 accumulators: the [rows][N] product is never stored. N must be a multiple of
+// kGatedBlock (128).
+//
 // Three tilings (grouped_gemm_kernel.cuh): 64-row tiles for a few rows per group, 128-row
 // tiles for hundreds, 256-row tiles for thousands. run() picks by the average rows per group, which the host knows (total rows / groups)
 // without reading the per-group counts.
@@ -14,16 +19,20 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 
 #include "backend/backend.hpp"
 #include "core/dtype.hpp"
+#include "core/model_config.hpp"
 
 namespace moebench {
 
 class GroupedGemm {
  public:
-  // Throws InputError when N or K is not a multiple of 8 (TMA needs 16-byte aligned rows).
-  GroupedGemm(Backend& backend, DType dtype, int num_groups, int64_t n, int64_t k);
+  // Throws InputError when N or K is not a multiple of 8 (TMA needs 16-byte aligned rows), or,
+  // gated, N not a multiple of kGatedBlock.
+  GroupedGemm(Backend& backend, DType dtype, int num_groups, int64_t n, int64_t k,
+              std::optional<Activation> gated = std::nullopt);
   ~GroupedGemm();
   GroupedGemm(const GroupedGemm&) = delete;
   GroupedGemm& operator=(const GroupedGemm&) = delete;
@@ -42,6 +51,8 @@ class GroupedGemm {
   static constexpr int64_t kSmallTilesBelow = 48;
   static constexpr int64_t kMediumBands[2][2] = {{48, 96}, {192, 384}};  // [from, below)
   static constexpr int kSmallTileRows = 64, kMediumTileRows = 128, kLargeTileRows = 256;
+  // The gated epilogue's unit: 128 interleaved gate/up rows give 64 outputs.
+  static constexpr int64_t kGatedBlock = 128;
 
   // One CUTLASS instantiation (grouped_gemm_{bf16,fp16}.cu).
   struct Kernel {

@@ -12,7 +12,9 @@
 //   tiles, one's epilogue hiding under the other's MMAs). A group of a few rows pads to 64,
 //   not 256: with 4 rows per expert the 256-row tile spends more time multiplying padding
 //   than streaming the weights.
-// The epilogue has no C source (D = acc), so it reads nothing.
+// The epilogue has no C source (D = acc), so it reads nothing. The gated variant
+// (GroupedGemm's gated activation) stores act(gate) * up instead, from registers
+// (gated_epilogue.cuh).
 #include <cutlass/cutlass.h>
 #include <cutlass/epilogue/collective/collective_builder.hpp>
 #include <cutlass/gemm/collective/collective_builder.hpp>
@@ -28,6 +30,7 @@
 #include "backend/cuda_backend.hpp"
 #include "backend/cuda_check.hpp"
 #include "core/errors.hpp"
+#include "moe/cuda/gated_epilogue.cuh"
 #include "moe/cuda/grouped_gemm.cuh"
 
 namespace moebench::grouped_gemm_detail {
@@ -55,7 +58,10 @@ struct SmallTiles {
   using EpilogueSchedule = cutlass::epilogue::PtrArrayTmaWarpSpecializedPingpong;
 };
 
-template <typename Element, typename Tiling>
+// What the epilogue writes: the product D [rows][N], or the gated activation [rows][N/2].
+enum class Output { product, gated };
+
+template <typename Element, typename Tiling, Output kOutput>
 struct Config {
   using ProblemShape = cutlass::gemm::GroupProblemShape<Shape<int, int, int>>;
   using LayoutA = cutlass::layout::RowMajor;     // activations [M][K]
@@ -65,11 +71,14 @@ struct Config {
   using TileShape = typename Tiling::Tile;
   using ClusterShape = typename Tiling::Cluster;
 
-  using Epilogue = typename cutlass::epilogue::collective::CollectiveBuilder<
+  using ProductEpilogue = typename cutlass::epilogue::collective::CollectiveBuilder<
       cutlass::arch::Sm90, cutlass::arch::OpClassTensorOp, TileShape, ClusterShape,
       cutlass::epilogue::collective::EpilogueTileAuto, float, float, void, LayoutD*, kAlignment, Element,
       LayoutD*, kAlignment, typename Tiling::EpilogueSchedule,
       cutlass::epilogue::fusion::LinearCombination<Element, float>>::CollectiveOp;
+  using GatedEpilogue = cutlass::epilogue::collective::detail::Sm90TmaWarpSpecializedAdapter<
+      GatedActivationEpilogueArray<Element, cutlass::detail::TagToStrideC_t<LayoutD*>>>;
+  using Epilogue = std::conditional_t<kOutput == Output::gated, GatedEpilogue, ProductEpilogue>;
 
   using Mainloop = typename cutlass::gemm::collective::CollectiveBuilder<
       cutlass::arch::Sm90, cutlass::arch::OpClassTensorOp, Element, LayoutA*, kAlignment, Element, LayoutB*,
@@ -85,27 +94,29 @@ struct Config {
   using StrideD = typename Kernel::InternalStrideD;
 };
 
-// One thread per group: shapes and pointers of every group from the expert offsets.
+// One thread per group: shapes and pointers of every group from the expert offsets. D's rows
+// are d_cols apart (N, or N/2 for the gated activation).
 template <typename Element, typename Shape3>
-__global__ void setup_groups_kernel(int num_groups, int n, int k, const int32_t* offsets, const Element* a,
-                                    const Element* b, Element* d, Shape3* problems, const Element** ptr_a,
-                                    const Element** ptr_b, Element** ptr_d) {
+__global__ void setup_groups_kernel(int num_groups, int n, int k, int d_cols, const int32_t* offsets,
+                                    const Element* a, const Element* b, Element* d, Shape3* problems,
+                                    const Element** ptr_a, const Element** ptr_b, Element** ptr_d) {
   int g = blockIdx.x * blockDim.x + threadIdx.x;
   if (g >= num_groups) return;
   int begin = offsets[g], rows = offsets[g + 1] - begin;
   problems[g] = Shape3{rows, n, k};
   ptr_a[g] = a + int64_t(begin) * k;
   ptr_b[g] = b + int64_t(g) * n * k;
-  ptr_d[g] = d + int64_t(begin) * n;
+  ptr_d[g] = d + int64_t(begin) * d_cols;
 }
 
-template <typename Element, typename Tiling>
+template <typename Element, typename Tiling, Output kOutput>
 class TypedGroupedGemm : public GroupedGemm::Kernel {
-  using C = Config<Element, Tiling>;
+  using C = Config<Element, Tiling, kOutput>;
 
  public:
-  TypedGroupedGemm(Backend& backend, int num_groups, int64_t n, int64_t k)
-      : num_groups_(num_groups), n_(int(n)), k_(int(k)) {
+  TypedGroupedGemm(Backend& backend, int num_groups, int64_t n, int64_t k, Activation activation)
+      : num_groups_(num_groups), n_(int(n)), k_(int(k)), d_cols_(kOutput == Output::gated ? n_ / 2 : n_),
+        activation_(activation) {
     const size_t G = size_t(num_groups);
     problems_ = DeviceBuffer(backend, G * sizeof(typename C::UnderlyingShape));
     ptr_a_ = DeviceBuffer(backend, G * sizeof(void*));
@@ -136,7 +147,7 @@ class TypedGroupedGemm : public GroupedGemm::Kernel {
 
   void run(const void* a, const void* b, void* d, const int32_t* offsets, cudaStream_t stream) override {
     setup_groups_kernel<Element, typename C::UnderlyingShape><<<(num_groups_ + 127) / 128, 128, 0, stream>>>(
-        num_groups_, n_, k_, offsets, static_cast<const Element*>(a), static_cast<const Element*>(b),
+        num_groups_, n_, k_, d_cols_, offsets, static_cast<const Element*>(a), static_cast<const Element*>(b),
         static_cast<Element*>(d), problems_.as<typename C::UnderlyingShape>(), ptr_a_.as<const Element*>(),
         ptr_b_.as<const Element*>(), ptr_d_.as<Element*>());
     MB_CUDA_CHECK_LAUNCH();
@@ -154,19 +165,25 @@ class TypedGroupedGemm : public GroupedGemm::Kernel {
     args.problem_shape = {num_groups_, problems_.as<typename C::UnderlyingShape>(), nullptr};
     args.mainloop = {ptr_a_.as<const Element*>(), stride_a_.as<typename C::StrideA>(), ptr_b_.as<const Element*>(),
                      stride_b_.as<typename C::StrideB>()};
-    args.epilogue.ptr_C = nullptr;
-    args.epilogue.dC = stride_d_.as<typename C::StrideD>();
-    args.epilogue.ptr_D = ptr_d_.as<Element*>();
-    args.epilogue.dD = stride_d_.as<typename C::StrideD>();
-    auto& fusion = args.epilogue.thread;
-    fusion.alpha = 1.0f;
-    fusion.beta = 0.0f;
-    fusion.alpha_ptr = nullptr;
-    fusion.beta_ptr = nullptr;
-    fusion.alpha_ptr_array = nullptr;
-    fusion.beta_ptr_array = nullptr;
-    fusion.dAlpha = {cute::_0{}, cute::_0{}, 0};
-    fusion.dBeta = {cute::_0{}, cute::_0{}, 0};
+    if constexpr (kOutput == Output::gated) {
+      args.epilogue.ptr_D = ptr_d_.as<Element*>();
+      args.epilogue.ldd = d_cols_;
+      args.epilogue.activation = activation_;
+    } else {
+      args.epilogue.ptr_C = nullptr;
+      args.epilogue.dC = stride_d_.as<typename C::StrideD>();
+      args.epilogue.ptr_D = ptr_d_.as<Element*>();
+      args.epilogue.dD = stride_d_.as<typename C::StrideD>();
+      auto& fusion = args.epilogue.thread;
+      fusion.alpha = 1.0f;
+      fusion.beta = 0.0f;
+      fusion.alpha_ptr = nullptr;
+      fusion.beta_ptr = nullptr;
+      fusion.alpha_ptr_array = nullptr;
+      fusion.beta_ptr_array = nullptr;
+      fusion.dAlpha = {cute::_0{}, cute::_0{}, 0};
+      fusion.dBeta = {cute::_0{}, cute::_0{}, 0};
+    }
     args.hw_info = hw_info_;
     return args;
   }
@@ -177,17 +194,18 @@ class TypedGroupedGemm : public GroupedGemm::Kernel {
                            std::string("CUTLASS grouped GEMM ") + what + ": " + cutlassGetStatusString(status));
   }
 
-  int num_groups_, n_, k_;
+  int num_groups_, n_, k_, d_cols_;
+  Activation activation_;
   cutlass::KernelHardwareInfo hw_info_;
   typename C::Gemm gemm_;
   DeviceBuffer problems_, ptr_a_, ptr_b_, ptr_d_, stride_a_, stride_b_, stride_d_, workspace_;
 };
 
-template <typename Element>
-GroupedGemm::Kernels make_typed(Backend& backend, int groups, int64_t n, int64_t k) {
-  return {std::make_unique<TypedGroupedGemm<Element, SmallTiles>>(backend, groups, n, k),
-          std::make_unique<TypedGroupedGemm<Element, MediumTiles>>(backend, groups, n, k),
-          std::make_unique<TypedGroupedGemm<Element, LargeTiles>>(backend, groups, n, k)};
+template <typename Element, Output kOutput>
+GroupedGemm::Kernels make_typed(Backend& backend, int groups, int64_t n, int64_t k, Activation activation) {
+  return {std::make_unique<TypedGroupedGemm<Element, SmallTiles, kOutput>>(backend, groups, n, k, activation),
+          std::make_unique<TypedGroupedGemm<Element, MediumTiles, kOutput>>(backend, groups, n, k, activation),
+          std::make_unique<TypedGroupedGemm<Element, LargeTiles, kOutput>>(backend, groups, n, k, activation)};
 }
 
 }  // namespace moebench::grouped_gemm_detail
