@@ -1,8 +1,9 @@
-// ExpertPermutation against a stable sort on the host, through both of its paths: one block
-// (up to 8192 slots and 256 experts) and CUB (beyond either). Slot counts below, at and above a
-// multiple of the block's 1024 threads, experts with no slots, every slot on one expert. Each
-// permutation is built twice on the same object, the second time from other ids: anything the
-// second build leaves over from the first shows.
+// ExpertPermutation against a stable sort on the host, through its three paths: one block (up
+// to 8192 slots and 256 experts), chunks of slots (more slots, up to 256 experts) and CUB (more
+// experts). Slot counts below, at and above a multiple of the block's 1024 threads and of the
+// chunk, experts with no slots, every slot on one expert. Each permutation is built twice on
+// the same object (sized for more tokens than it is given), the second time from other ids:
+// anything the second build leaves over from the first shows.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -68,16 +69,18 @@ TEST(GpuPermutation, MatchesAStableSortOnTheHost) {
   const Case cases[] = {
       {128, 8, 1, Ids::spread},         {128, 8, 7, Ids::spread},       {128, 8, 129, Ids::spread},
       {128, 8, 1024, Ids::spread},      // 8192 slots: one block, eight full chunks
-      {128, 8, 1025, Ids::spread},      // 8200 slots: CUB
+      {128, 8, 1025, Ids::spread},      // 8200 slots: chunks, the last of 8 slots
+      {128, 8, 4096, Ids::spread},      // 32768 slots: 16 full chunks
+      {256, 8, 2049, Ids::even_experts}, {8, 2, 9001, Ids::one_expert},  // chunks
       {256, 8, 1000, Ids::even_experts}, {60, 4, 100, Ids::even_experts}, {8, 2, 333, Ids::one_expert},
       {257, 2, 64, Ids::spread},        // 257 experts: CUB
-      {384, 8, 16, Ids::spread},
+      {384, 8, 16, Ids::spread},        {384, 8, 2048, Ids::spread},  // CUB
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(std::to_string(c.experts) + " experts, top_k " + std::to_string(c.top_k) + ", " +
                  std::to_string(c.tokens) + " tokens");
     const int64_t slots = c.tokens * c.top_k;
-    ExpertPermutation permutation(*gpu, c.experts, c.top_k, c.tokens);
+    ExpertPermutation permutation(*gpu, c.experts, c.top_k, 2 * c.tokens + 1024);
     DeviceBuffer d_ids(*gpu, size_t(slots) * sizeof(int32_t));
     for (uint64_t seed : {7u, 8u}) {
       const std::vector<int32_t> ids = make_ids(slots, c.experts, seed == 7u ? Ids::spread : c.ids, seed);

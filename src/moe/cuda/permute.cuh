@@ -4,8 +4,9 @@
 // A slot is one (token, choice) pair, slot = token * top_k + j. Routing gives each slot an
 // expert; `ExpertPermutation` sorts the slots by expert, stably, so the rows of one expert are
 // contiguous and in token order, and computes per-expert counts and offsets and the row of
-// every slot: in one single-block kernel up to 8192 slots and 256 experts, else with CUB (a
-// radix sort and a scan). gather() builds the expert-ordered
+// every slot: in one single-block kernel up to 8192 slots and 256 experts, in three chained
+// kernels over chunks of slots above that (up to 256 experts), else with CUB (a radix sort and
+// a scan). gather() builds the expert-ordered
 // activations; combine() sums each token's expert outputs with its routing weights (fp32,
 // fixed order: deterministic, no atomics). No host synchronisation anywhere.
 #include <cuda_runtime.h>
@@ -36,6 +37,7 @@ class ExpertPermutation {
   int top_k_;
   int key_bits_;
   DeviceBuffer counts_, offsets_, keys_sorted_, slot_iota_, sorted_slots_, slot_rows_, temp_;
+  DeviceBuffer chunk_counts_, chunk_bases_;  // [chunks][E], the multi-chunk path
   size_t temp_bytes_ = 0;
 };
 
