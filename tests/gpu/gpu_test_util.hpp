@@ -60,6 +60,8 @@ inline std::vector<ModelConfig> gpu_test_models() {
   qw.shared_intermediate_size = 512;
   qw.shared_expert_gate = true;
   models.push_back(qw);
+  // Multiples of 8 for the CUTLASS kernels, but not of 64 for fused's gated epilogue.
+  models.push_back(gpu_test_model("inter-72", 16, 2, 256, 72));
   models.push_back(gpu_test_model("odd-sizes", 12, 3, 200, 100));
   for (ModelConfig& m : models) m.validate(true);
   return models;

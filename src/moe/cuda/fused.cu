@@ -54,13 +54,13 @@ class FusedMoe : public MoeImpl {
       grouped_ = make_cuda_grouped(backend_);
       grouped_->prepare(spec, weights);
     } else if (spec.max_tokens > kMaxSmallBatchTokens) {
-      large_stages_ = std::make_unique<MoeStages>(backend_, spec, weights);
+      large_stages_ = std::make_unique<MoeStages>(backend_, spec, weights, 0, MoeStages::GateUpOut::none);
       experts_ = std::make_unique<FusedExperts>(backend_, spec, weights, large_stages_->stream());
     }
     // The small path's workspaces: slot s's activated and expert output rows are row s.
     LayerSpec small = spec;
     small.max_tokens = std::min(spec.max_tokens, kMaxSmallBatchTokens);
-    stages_ = std::make_unique<MoeStages>(backend_, small, weights);
+    stages_ = std::make_unique<MoeStages>(backend_, small, weights, 0, MoeStages::GateUpOut::none);
     std::vector<int32_t> identity(static_cast<size_t>(small.max_tokens * m.top_k));
     for (size_t s = 0; s < identity.size(); ++s) identity[s] = int32_t(s);
     slot_rows_ = DeviceBuffer(backend_, identity.size() * sizeof(int32_t));

@@ -6,7 +6,8 @@
 
 namespace moebench {
 
-MoeStages::MoeStages(Backend& backend, const LayerSpec& spec, const LayerWeights& weights, int64_t extra_rows)
+MoeStages::MoeStages(Backend& backend, const LayerSpec& spec, const LayerWeights& weights, int64_t extra_rows,
+                     GateUpOut gate_up_out)
     : backend_(backend),
       spec_(spec),
       weights_(weights),
@@ -20,7 +21,8 @@ MoeStages::MoeStages(Backend& backend, const LayerSpec& spec, const LayerWeights
   route_weights_ = DeviceBuffer(backend, size_t(slots) * 4);
   rows_ = DeviceBuffer(backend, size_t(rows * m.hidden_size) * elem);
   expert_out_ = DeviceBuffer(backend, size_t(rows * m.hidden_size) * elem);
-  gate_up_out_ = DeviceBuffer(backend, size_t(rows * 2 * m.moe_intermediate_size) * elem);
+  if (gate_up_out == GateUpOut::allocate)
+    gate_up_out_ = DeviceBuffer(backend, size_t(rows * 2 * m.moe_intermediate_size) * elem);
   activated_ = DeviceBuffer(backend, size_t(rows * m.moe_intermediate_size) * elem);
   if (m.num_shared_experts > 0) {
     shared_h_ = DeviceBuffer(backend, size_t(spec.max_tokens * 2 * m.shared_intermediate_size) * elem);

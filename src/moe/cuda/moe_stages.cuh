@@ -16,7 +16,11 @@ namespace moebench {
 
 class MoeStages {
  public:
-  MoeStages(Backend& backend, const LayerSpec& spec, const LayerWeights& weights, int64_t extra_rows = 0);
+  // gate_up_out() is allocated unless the implementation's gate+up step writes the activated
+  // rows itself (fused: the activation in the GEMM epilogue, or the decode kernels).
+  enum class GateUpOut { allocate, none };
+  MoeStages(Backend& backend, const LayerSpec& spec, const LayerWeights& weights, int64_t extra_rows = 0,
+            GateUpOut gate_up_out = GateUpOut::allocate);
   // Another layer's weights of the same shape, for the stages enqueued from now on.
   void bind_weights(const LayerWeights& weights) { weights_ = weights; }
 
@@ -41,7 +45,7 @@ class MoeStages {
   const ExpertPermutation& permutation() const { return permutation_; }
   void* rows() const { return rows_.get(); }
   void* expert_out() const { return expert_out_.get(); }
-  void* gate_up_out() const { return gate_up_out_.get(); }
+  void* gate_up_out() const { return gate_up_out_.get(); }  // null with GateUpOut::none
   void* activated() const { return activated_.get(); }
   const int32_t* expert_ids() const { return ids_.as<int32_t>(); }  // [T][k]
   const float* route_weights() const { return route_weights_.as<float>(); }  // [T][k]
