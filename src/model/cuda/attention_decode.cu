@@ -190,7 +190,7 @@ __device__ __forceinline__ void project_rows(const DecodeParams& p, const uint16
       float ss = 0.0f;
 #pragma unroll
       for (int j = 0; j < E; ++j) ss += x[j] * x[j];
-      for (int o = 16; o > 0; o >>= 1) ss += __shfl_xor_sync(0xffffffffu, ss, o);
+      ss = warp_sum(ss);
       const float rs = 1.0f / sqrtf(ss / float(HD) + p.eps);
 #pragma unroll
       for (int j = 0; j < E; ++j)

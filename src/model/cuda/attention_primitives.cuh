@@ -11,6 +11,7 @@
 #include <type_traits>
 
 #include "backend/cuda_check.hpp"
+#include "backend/cuda_device_math.cuh"  // half_bits, warp_sum
 #include "core/errors.hpp"
 #include "model/cuda/attention.cuh"
 
@@ -60,13 +61,6 @@ __device__ __forceinline__ uint32_t pack_half2(float lo, float hi) {
     memcpy(&bits, &v, 4);
   }
   return bits;
-}
-template <typename T>
-__device__ __forceinline__ uint16_t half_bits(float f) {
-  if constexpr (std::is_same_v<T, __half>)
-    return __half_as_ushort(__float2half_rn(f));
-  else
-    return __bfloat16_as_ushort(__float2bfloat16_rn(f));
 }
 
 __device__ __forceinline__ uint32_t smem_u32(const void* p) {

@@ -10,6 +10,7 @@
 
 #include "backend/cuda_backend.hpp"
 #include "backend/cuda_check.hpp"
+#include "backend/cuda_device_math.cuh"  // block_sum
 #include "backend/cuda_launch.cuh"
 #include "model/cuda/attention.cuh"
 #include "model/model_ops.hpp"
@@ -24,18 +25,6 @@ constexpr int kThreads = 256;
 constexpr int kHeadThreads = 128;
 
 unsigned grid_for(int64_t work) { return unsigned(std::min<int64_t>((work + kThreads - 1) / kThreads, 65535)); }
-
-// Sum of `v` over the block (blockDim.x a multiple of 32, at most 1024); every thread gets it.
-__device__ float block_sum(float v, float* scratch) {
-  for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
-  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, warps = blockDim.x / 32;
-  __syncthreads();  // scratch may still be read by a previous call
-  if (lane == 0) scratch[warp] = v;
-  __syncthreads();
-  float total = 0;
-  for (int w = 0; w < warps; ++w) total += scratch[w];
-  return total;
-}
 
 __global__ void embed_kernel(const int32_t* tokens, int64_t rows, const uint16_t* table, int64_t hidden,
                              uint16_t* out) {

@@ -6,7 +6,7 @@
 
 #include "backend/cuda_check.hpp"
 #include "backend/cuda_launch.cuh"
-#include "moe/cuda/weight_stream.cuh"  // warp_sum
+#include "backend/cuda_device_math.cuh"  // warp_sum
 
 namespace moebench {
 

@@ -71,7 +71,7 @@ __global__ void __launch_bounds__(kThreads, 4)
       float* o = static_cast<float*>(out);
       o[i] = accumulate ? o[i] + sum : sum;
     } else {
-      static_cast<uint16_t*>(out)[i] = to_half_bits<Half2>(sum);
+      static_cast<uint16_t*>(out)[i] = half_bits<Half2>(sum);
     }
   }
 }

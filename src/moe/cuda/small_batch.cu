@@ -77,7 +77,7 @@ __global__ void __launch_bounds__(kWarps * 32) gate_up_kernel(const uint4* x, co
       for (int b = 0; b < kStreamTokenBatch; ++b)
         if (b < nb && lane == b)
           h[int64_t(slots[base + b]) * inter + c] =
-              to_half_bits<Half2>(gated_activation<float>(activation, acc[0][b], acc[1][b]));
+              half_bits<Half2>(gated_activation<float>(activation, acc[0][b], acc[1][b]));
     }
   }
   allow_next_kernels();
@@ -126,7 +126,7 @@ __global__ void __launch_bounds__(kWarps * 32, 4)  // 64 registers, no spills: 4
   const int j = threadIdx.x;
   if (j <= last) {
     const float g = block_total(partial, j, 0), u = block_total(partial, kSplitCols + j, 0);
-    h[int64_t(slot) * inter + c0 + j] = to_half_bits<Half2>(gated_activation<float>(activation, g, u));
+    h[int64_t(slot) * inter + c0 + j] = half_bits<Half2>(gated_activation<float>(activation, g, u));
   }
 }
 
@@ -151,7 +151,7 @@ __global__ void __launch_bounds__(kWarps * 32) down_kernel(const uint4* h, const
       dot_rows<Half2>(rows, vecs, nb, [&](int b) { return h + int64_t(slots[base + b]) * vecs; }, acc);
 #pragma unroll
       for (int b = 0; b < kStreamTokenBatch; ++b)
-        if (b < nb && lane == b) y[int64_t(slots[base + b]) * hidden + r] = to_half_bits<Half2>(acc[0][b]);
+        if (b < nb && lane == b) y[int64_t(slots[base + b]) * hidden + r] = half_bits<Half2>(acc[0][b]);
     }
   }
   allow_next_kernels();
@@ -233,7 +233,7 @@ __global__ void __launch_bounds__(kWarps * 32)
       const float scale = shared_gate_logits ? 1.0f / (1.0f + expf(-shared_gate_logits[b])) : 1.0f;
       y += scale * shared[int64_t(b) * hidden + row0 + r];
     }
-    out[int64_t(b) * hidden + row0 + r] = to_half_bits<Half2>(y);
+    out[int64_t(b) * hidden + row0 + r] = half_bits<Half2>(y);
   }
 }
 

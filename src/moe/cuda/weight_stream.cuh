@@ -10,6 +10,8 @@
 #include <cstdint>
 #include <type_traits>
 
+#include "backend/cuda_device_math.cuh"  // warp_sum, half_bits
+
 namespace moebench {
 
 // Token rows a warp keeps in registers per pass over its weight rows.
@@ -29,20 +31,6 @@ __device__ __forceinline__ void to_floats(const uint4& v, float (&f)[8]) {
     f[2 * i] = t.x;
     f[2 * i + 1] = t.y;
   }
-}
-
-template <typename Half2>
-__device__ __forceinline__ uint16_t to_half_bits(float v) {
-  if constexpr (std::is_same_v<Half2, __nv_bfloat162>)
-    return __bfloat16_as_ushort(__float2bfloat16_rn(v));
-  else
-    return __half_as_ushort(__float2half_rn(v));
-}
-
-__device__ __forceinline__ float warp_sum(float v) {
-#pragma unroll
-  for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
-  return v;
 }
 
 // A block's threads each hold partial sums acc[r][b]; block_sums_to_shared() puts every warp's
