@@ -4,6 +4,7 @@
 
 #include "backend/cuda_check.hpp"
 #include "moe/activation.hpp"
+#include "moe/cuda/gated_layout.cuh"
 
 namespace moebench {
 
@@ -44,10 +45,9 @@ __global__ void gated_activation_scalar_kernel(Activation activation, const uint
 
 // One block per output row; 16-byte vectors.
 __global__ void interleave_gate_up_kernel(const uint4* w13, uint4* out, int64_t inter, int64_t row_vecs) {
-  const int64_t out_row = blockIdx.x, expert = out_row / (2 * inter), q = out_row % (2 * inter);
-  const int64_t block = q / 128, in_block = q % 128, v = in_block / 8, lane_pair = in_block % 8 / 2;
-  const int64_t output = block * 64 + lane_pair * 16 + (v & ~int64_t(1)) + in_block % 2;
-  const int64_t src_row = expert * 2 * inter + (v % 2 == 0 ? output : inter + output);
+  const int64_t out_row = blockIdx.x, expert = out_row / (2 * inter);
+  const GatedColumn column = gated_column(out_row % (2 * inter));
+  const int64_t src_row = expert * 2 * inter + (column.up ? inter : 0) + column.output;
   for (int64_t v = threadIdx.x; v < row_vecs; v += blockDim.x) out[out_row * row_vecs + v] = w13[src_row * row_vecs + v];
 }
 

@@ -18,9 +18,8 @@ void launch_gated_activation(Activation activation, const void* h, int64_t rows,
                              void* act, cudaStream_t stream, const int32_t* device_rows = nullptr);
 
 // w13 [E][2I][H] in the canonical layout (gate rows, then up rows) -> out [E][2I][H] in the
-// order the gated grouped GEMM epilogue reads it (gated_epilogue.cuh): in each block of 128
-// rows (64 outputs j0..j0+63), row 8v + 2q + c is the gate row (v even) or the up row (v odd)
-// of output j0 + 16q + (v & ~1) + c. I must be a multiple of 64 and H of 8.
+// order the gated grouped GEMM epilogue reads it (gated_layout.cuh). I must be a multiple of 64
+// and H of 8.
 void interleave_gate_up(const void* w13, void* out, int64_t experts, int64_t inter, int64_t hidden,
                         cudaStream_t stream);
 

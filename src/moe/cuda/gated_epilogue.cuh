@@ -9,7 +9,7 @@
 // ((2,2,V), MMA_M, MMA_N) per thread: two adjacent columns 2q, 2q+1 (q = lane % 4) x rows r and
 // r+8 x V groups of 8 columns. In each 128-column block of the product, group v (even) holds
 // gate columns and group v+1 the up columns of the same outputs, and the 16 outputs of thread
-// q are 16q..16q+15 of the block's 64 (kGatedBlock in grouped_gemm.cuh).
+// q are 16q..16q+15 of the block's 64 (gated_layout.cuh; kGatedBlock in grouped_gemm.cuh).
 //
 // The interface is that of CUTLASS's DefaultEpilogueArray (ptr-array, no shared memory: the
 // consumer warpgroups store from registers), wrapped by the builder's
@@ -23,6 +23,7 @@
 #include <cute/tensor.hpp>
 
 #include "moe/activation.hpp"
+#include "moe/cuda/gated_layout.cuh"
 
 namespace moebench::grouped_gemm_detail {
 
@@ -117,8 +118,8 @@ class GatedActivationEpilogueArray {
                 run[v + c] = ElementD(gated_activation_fast(
                     act, accumulators(make_coord(make_coord(c, r, v0 + v), mm, mn)),
                     accumulators(make_coord(make_coord(c, r, v0 + v + 1), mm, mn))));
-            const int64_t first_output = int64_t(n / 128) * 64 + (n % 8) / 2 * 16;
-            uint4* dst = reinterpret_cast<uint4*>(out + int64_t(m) * params_.ldd + first_output);
+            // Column n (v = 0, c = 0) feeds the first of the thread's 16 outputs.
+            uint4* dst = reinterpret_cast<uint4*>(out + int64_t(m) * params_.ldd + gated_column(n).output);
             const uint4* src = reinterpret_cast<const uint4*>(&run);
             dst[0] = src[0];
             dst[1] = src[1];

@@ -17,9 +17,12 @@ GroupedGemm::Kernels make_gated_grouped_gemm_kernels_fp16(Backend& backend, int 
 GroupedGemm::GroupedGemm(Backend& backend, DType dtype, int num_groups, int64_t n, int64_t k,
                          std::optional<Activation> gated)
     : num_groups_(num_groups) {
-  if (n % 8 != 0 || k % 8 != 0 || (gated && n % kGatedBlock != 0))
+  if (n % 8 != 0 || k % 8 != 0)
     throw InputError("the CUTLASS grouped GEMM needs hidden and intermediate sizes that are multiples of 8 (got N=" +
                      std::to_string(n) + ", K=" + std::to_string(k) + "); use --impl naive");
+  if (gated && n % kGatedBlock != 0)
+    throw InputError("the gated grouped GEMM needs N a multiple of " + std::to_string(kGatedBlock) +
+                     " (got N=" + std::to_string(n) + ")");
   if (dtype != DType::bf16 && dtype != DType::fp16) throw InputError("the CUTLASS grouped GEMM runs bf16 or fp16");
   const bool bf16 = dtype == DType::bf16;
   if (gated)
