@@ -2,6 +2,7 @@
 // experts left without tokens, top-k 1 and 8, shared experts (gated or not), bf16 and fp16,
 // every preset's real shape; outputs poisoned before each run.
 #include <cstdio>
+#include <cstdlib>
 
 #include "core/presets.hpp"
 #include "gpu_test_util.hpp"
@@ -97,6 +98,31 @@ TEST(GpuLayer, BoundWeightsReplaceThePreparedOnes) {
           EXPECT_FALSE(tma_friendly(model)) << what << " refused a shape it must run: " << refused.why;
         }
       }
+}
+
+// Every grouped-GEMM tiling, forced (MOEBENCH_GROUPED_TILES, read when an implementation is
+// prepared), on groups of uneven and zero sizes; each implementation runs its GEMMs through
+// every tiling it has (the gated epilogue has no swapped tiling and keeps its own choice).
+// Without the variable, mixtral-like at 1024 tokens (256 rows per expert) picks the swapped one.
+TEST(GpuLayer, EveryGroupedGemmTilingMatchesReference) {
+  REQUIRE_GPU();
+  auto gpu = make_backend(BackendKind::cuda);
+  struct UnsetOnExit {
+    ~UnsetOnExit() { unsetenv("MOEBENCH_GROUPED_TILES"); }
+  } unset_on_exit;
+  const std::vector<ModelConfig> models = {gpu_test_models()[0], gpu_test_models()[1]};  // top-2 of 8, top-8 of 64
+  for (const char* tiling : {"small", "medium", "large", "columns", ""}) {
+    setenv("MOEBENCH_GROUPED_TILES", tiling, 1);
+    for (const ImplInfo* impl : cuda_impls()) {
+      if (impl->name == "naive" || impl->name == "auto") continue;  // no grouped GEMM of its own
+      for (const ModelConfig& model : models)
+        for (int64_t tokens : {129, 1024}) {
+          std::string what = impl->name + " " + model.name + " T=" + std::to_string(tokens) + " tiles=" + tiling;
+          SCOPED_TRACE(what);
+          expect_verified(run_and_verify(*gpu, *impl, model, DType::bf16, Scenario::random, tokens, 23, 64), what);
+        }
+    }
+  }
 }
 
 TEST(GpuLayer, ImbalancedRoutingLeavesExpertsEmpty) {

@@ -39,8 +39,10 @@ GroupedGemm::GroupedGemm(Backend& backend, DType dtype, int num_groups, int64_t 
       choice_ = TileChoice::medium;
     else if (v == "large")
       choice_ = TileChoice::large;
+    else if (v == "columns")
+      choice_ = kernels_.token_column_tiles ? TileChoice::token_columns : TileChoice::by_rows;
     else if (!v.empty())
-      throw InputError("MOEBENCH_GROUPED_TILES=" + v + ": use small, medium or large (or unset it)");
+      throw InputError("MOEBENCH_GROUPED_TILES=" + v + ": use small, medium, large or columns (or unset it)");
   }
 }
 
@@ -50,6 +52,7 @@ GroupedGemm::TileChoice GroupedGemm::tiles_for(int64_t total_rows) const {
   if (choice_ != TileChoice::by_rows) return choice_;
   const int64_t g = num_groups_;
   if (total_rows < kSmallTilesBelow * g) return TileChoice::small;
+  if (kernels_.token_column_tiles && total_rows >= kTokenColumnsFrom * g) return TileChoice::token_columns;
   for (const auto& band : kMediumBands)
     if (total_rows >= band[0] * g && total_rows < band[1] * g) return TileChoice::medium;
   return TileChoice::large;
@@ -59,6 +62,7 @@ int GroupedGemm::tile_rows(int64_t total_rows) const {
   switch (tiles_for(total_rows)) {
     case TileChoice::large: return kLargeTileRows;
     case TileChoice::medium: return kMediumTileRows;
+    case TileChoice::token_columns: return kTokenColumnTile;
     default: return kSmallTileRows;
   }
 }
@@ -68,6 +72,7 @@ void GroupedGemm::run(const void* a, const void* b, void* d, const int32_t* offs
   switch (tiles_for(total_rows)) {
     case TileChoice::large: kernels_.large_tiles->run(a, b, d, offsets, stream); break;
     case TileChoice::medium: kernels_.medium_tiles->run(a, b, d, offsets, stream); break;
+    case TileChoice::token_columns: kernels_.token_column_tiles->run(a, b, d, offsets, stream); break;
     default: kernels_.small_tiles->run(a, b, d, offsets, stream); break;
   }
 }

@@ -12,9 +12,10 @@
 // fp32 accumulators: the [rows][N] product is never stored. N must be a multiple of
 // kGatedBlock (128).
 //
-// Three tilings (grouped_gemm_kernel.cuh): 64-row tiles for a few rows per group, 128-row
-// tiles for hundreds, 256-row tiles for thousands. run() picks by the average rows per group, which the host knows (total rows / groups)
-// without reading the per-group counts.
+// Four tilings (grouped_gemm_kernel.cuh): 64-, 128- and 256-row tiles, and the swapped problem
+// (weights as rows, 144 tokens as columns) for hundreds of rows per group and more. run()
+// picks by the average rows per group, which the host knows (total rows / groups) without
+// reading the per-group counts.
 #include <cuda_runtime.h>
 
 #include <cstdint>
@@ -43,14 +44,20 @@ class GroupedGemm {
   // Rows of the tiles run() uses for total_rows: what tile-rounded routing rounds to.
   int tile_rows(int64_t total_rows) const;
 
-  // The tiling by average rows per group R, from the comparison in docs/PERF.md (H100, four
+  // The tiling by average rows per group R, from the comparisons in docs/PERF.md (H100, four
   // models, R = 16..4096): 64-row tiles below 48; else the tiling that pads less where the
-  // group sizes (R +- sqrt(R)) fall: 128-row tiles around R = 64 and 256, 256-row tiles around
-  // R = 128 and from 384 on, where one M tile per expert also reads its weights once.
-  // MOEBENCH_GROUPED_TILES=small|medium|large overrides the choice, for tuning.
+  // group sizes (R +- sqrt(R)) fall: 128-row tiles around R = 64, 256-row tiles around
+  // R = 128, where one M tile per expert also reads its weights once; from R = 192 on the
+  // swapped tiles with 144 token columns (two cover 256 +- 16 rows, four 512 +- 22), where
+  // the gated epilogue, which runs unswapped tiles only, keeps 128-row tiles up to 384 and
+  // 256-row tiles above. Below 192 a group needing two token tiles reads its weight tile twice.
+  // MOEBENCH_GROUPED_TILES=small|medium|large|columns overrides the choice, for tuning.
   static constexpr int64_t kSmallTilesBelow = 48;
   static constexpr int64_t kMediumBands[2][2] = {{48, 96}, {192, 384}};  // [from, below)
+  static constexpr int64_t kTokenColumnsFrom = 192;
   static constexpr int kSmallTileRows = 64, kMediumTileRows = 128, kLargeTileRows = 256;
+  // The swapped tiling's token columns (TokenColumnTiles in grouped_gemm_kernel.cuh).
+  static constexpr int kTokenColumnTile = 144;
   // The gated epilogue's unit: 128 interleaved gate/up rows give 64 outputs.
   static constexpr int64_t kGatedBlock = 128;
 
@@ -61,10 +68,11 @@ class GroupedGemm {
   };
   struct Kernels {
     std::unique_ptr<Kernel> small_tiles, medium_tiles, large_tiles;
+    std::unique_ptr<Kernel> token_column_tiles;  // null for the gated epilogue
   };
 
  private:
-  enum class TileChoice { by_rows, small, medium, large };
+  enum class TileChoice { by_rows, small, medium, large, token_columns };
   // The tiling for total_rows: the forced one, or by the average rows per group.
   TileChoice tiles_for(int64_t total_rows) const;
 

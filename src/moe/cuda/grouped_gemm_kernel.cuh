@@ -2,7 +2,7 @@
 // The CUTLASS instantiations behind GroupedGemm, as templates over the element type and the
 // tiling; each dtype is compiled in its own .cu file (over a minute each on two cores).
 //
-// Three tilings, because the rows per expert range from one (decode) to thousands (prefill):
+// Four tilings, because the rows per expert range from one (decode) to thousands (prefill):
 // - LargeTiles: 256x128x64 tiles, a 1x2 cluster, the cooperative ptr-array schedule (two
 //   consumer warpgroups share each 256-row tile; TMA multicast of A across the cluster), the
 //   configuration DESIGN.md measured at 578-785 TFLOP/s on an H100.
@@ -12,9 +12,13 @@
 //   tiles, one's epilogue hiding under the other's MMAs). A group of a few rows pads to 64,
 //   not 256: with 4 rows per expert the 256-row tile spends more time multiplying padding
 //   than streaming the weights.
+// - TokenColumnTiles: the swapped problem, 256 weight rows x 144 token columns (below).
 // The epilogue has no C source (D = acc), so it reads nothing. The gated variant
 // (GroupedGemm's gated activation) stores act(gate) * up instead, from registers
 // (gated_epilogue.cuh).
+// CuTe picks the MMA instruction by the tile's N; without this it knows only the power-of-two
+// widths and would run a 144-wide tile as nine 16-wide instructions, re-reading A each time.
+#define CUTE_SM90_EXTENDED_MMA_SHAPES_ENABLED
 #include <cutlass/cutlass.h>
 #include <cutlass/epilogue/collective/collective_builder.hpp>
 #include <cutlass/gemm/collective/collective_builder.hpp>
@@ -38,6 +42,8 @@ namespace moebench::grouped_gemm_detail {
 using namespace cute;
 
 struct LargeTiles {
+  static constexpr bool kTokensAsColumns = false;
+  using EpilogueTile = cutlass::epilogue::collective::EpilogueTileAuto;
   using Tile = Shape<Int<GroupedGemm::kLargeTileRows>, _128, _64>;
   using Cluster = Shape<_1, _2, _1>;
   using MainloopSchedule = cutlass::gemm::KernelPtrArrayTmaWarpSpecializedCooperative;
@@ -45,6 +51,8 @@ struct LargeTiles {
 };
 
 struct MediumTiles {
+  static constexpr bool kTokensAsColumns = false;
+  using EpilogueTile = cutlass::epilogue::collective::EpilogueTileAuto;
   using Tile = Shape<Int<GroupedGemm::kMediumTileRows>, _256, _64>;
   using Cluster = Shape<_1, _2, _1>;
   using MainloopSchedule = cutlass::gemm::KernelPtrArrayTmaWarpSpecializedCooperative;
@@ -52,10 +60,30 @@ struct MediumTiles {
 };
 
 struct SmallTiles {
+  static constexpr bool kTokensAsColumns = false;
+  using EpilogueTile = cutlass::epilogue::collective::EpilogueTileAuto;
   using Tile = Shape<Int<GroupedGemm::kSmallTileRows>, _128, _64>;
   using Cluster = Shape<_1, _1, _1>;
   using MainloopSchedule = cutlass::gemm::KernelPtrArrayTmaWarpSpecializedPingpong;
   using EpilogueSchedule = cutlass::epilogue::PtrArrayTmaWarpSpecializedPingpong;
+};
+
+// The swapped problem D^T = B_g . A^T: the weights are the tile's 256 rows and the tokens its
+// 144 columns. A tile's column count can be any multiple of 8 while its row count must be a
+// multiple of 64 per warpgroup, so with the tokens as columns an expert of 128 +- 12 rows runs
+// in one 144-wide tile instead of a 256-row one that is half padding, and one of 256 +- 16 in
+// two (288) instead of three 128-row tiles (384). D^T is column-major, which is D row-major:
+// the output is the same [rows][N] as the other tilings'. A 2x1 cluster multicasts the token
+// tile to the two CTAs of neighbouring weight tiles.
+struct TokenColumnTiles {
+  static constexpr bool kTokensAsColumns = true;
+  // CUTLASS's automatic choice, 128x16 (the largest power of two up to 32 dividing 144), would
+  // store each tile in 18 steps.
+  using EpilogueTile = Shape<_128, _48>;
+  using Tile = Shape<_256, Int<GroupedGemm::kTokenColumnTile>, _64>;
+  using Cluster = Shape<_2, _1, _1>;
+  using MainloopSchedule = cutlass::gemm::KernelPtrArrayTmaWarpSpecializedCooperative;
+  using EpilogueSchedule = cutlass::epilogue::PtrArrayTmaWarpSpecializedCooperative;
 };
 
 // What the epilogue writes: the product D [rows][N], or the gated activation [rows][N/2].
@@ -64,16 +92,19 @@ enum class Output { product, gated };
 template <typename Element, typename Tiling, Output kOutput>
 struct Config {
   using ProblemShape = cutlass::gemm::GroupProblemShape<Shape<int, int, int>>;
-  using LayoutA = cutlass::layout::RowMajor;     // activations [M][K]
-  using LayoutB = cutlass::layout::ColumnMajor;  // weights [N][K]: K-contiguous
-  using LayoutD = cutlass::layout::RowMajor;     // output [M][N]
+  static constexpr bool kSwapped = Tiling::kTokensAsColumns;
+  // Unswapped: A = activations [rows][K], B = weights [N][K] (K-contiguous), D = [rows][N]
+  // row-major. Swapped: A = weights [N][K], B = activations, D^T [N][rows] column-major.
+  using LayoutA = cutlass::layout::RowMajor;
+  using LayoutB = cutlass::layout::ColumnMajor;
+  using LayoutD = std::conditional_t<kSwapped, cutlass::layout::ColumnMajor, cutlass::layout::RowMajor>;
+  static_assert(!(kSwapped && kOutput == Output::gated), "the gated epilogue runs unswapped tiles only");
   static constexpr int kAlignment = 128 / cutlass::sizeof_bits<Element>::value;
   using TileShape = typename Tiling::Tile;
   using ClusterShape = typename Tiling::Cluster;
 
   using ProductEpilogue = typename cutlass::epilogue::collective::CollectiveBuilder<
-      cutlass::arch::Sm90, cutlass::arch::OpClassTensorOp, TileShape, ClusterShape,
-      cutlass::epilogue::collective::EpilogueTileAuto, float, float, void, LayoutD*, kAlignment, Element,
+      cutlass::arch::Sm90, cutlass::arch::OpClassTensorOp, TileShape, ClusterShape, typename Tiling::EpilogueTile, float, float, void, LayoutD*, kAlignment, Element,
       LayoutD*, kAlignment, typename Tiling::EpilogueSchedule,
       cutlass::epilogue::fusion::LinearCombination<Element, float>>::CollectiveOp;
   using GatedEpilogue = cutlass::epilogue::collective::detail::Sm90TmaWarpSpecializedAdapter<
@@ -95,17 +126,20 @@ struct Config {
 };
 
 // One thread per group: shapes and pointers of every group from the expert offsets. D's rows
-// are d_cols apart (N, or N/2 for the gated activation).
-template <typename Element, typename Shape3>
+// are d_cols apart (N, or N/2 for the gated activation). Swapped, the weights are CUTLASS's A
+// and the activations its B.
+template <bool kSwapped, typename Element, typename Shape3>
 __global__ void setup_groups_kernel(int num_groups, int n, int k, int d_cols, const int32_t* offsets,
                                     const Element* a, const Element* b, Element* d, Shape3* problems,
                                     const Element** ptr_a, const Element** ptr_b, Element** ptr_d) {
   int g = blockIdx.x * blockDim.x + threadIdx.x;
   if (g >= num_groups) return;
   int begin = offsets[g], rows = offsets[g + 1] - begin;
-  problems[g] = Shape3{rows, n, k};
-  ptr_a[g] = a + int64_t(begin) * k;
-  ptr_b[g] = b + int64_t(g) * n * k;
+  const Element* activations = a + int64_t(begin) * k;
+  const Element* weights = b + int64_t(g) * n * k;
+  problems[g] = kSwapped ? Shape3{n, rows, k} : Shape3{rows, n, k};
+  ptr_a[g] = kSwapped ? weights : activations;
+  ptr_b[g] = kSwapped ? activations : weights;
   ptr_d[g] = d + int64_t(begin) * d_cols;
 }
 
@@ -122,10 +156,13 @@ class TypedGroupedGemm : public GroupedGemm::Kernel {
     ptr_a_ = DeviceBuffer(backend, G * sizeof(void*));
     ptr_b_ = DeviceBuffer(backend, G * sizeof(void*));
     ptr_d_ = DeviceBuffer(backend, G * sizeof(void*));
-    // Strides depend only on N and K, the same for every group: written once.
+    // Strides depend only on N and K, the same for every group: written once. (A and B are
+    // K-contiguous either way; D's leading dimension is N either way.)
     std::vector<typename C::StrideA> sa(G, cutlass::make_cute_packed_stride(typename C::StrideA{}, {1, k_, 1}));
-    std::vector<typename C::StrideB> sb(G, cutlass::make_cute_packed_stride(typename C::StrideB{}, {n_, k_, 1}));
-    std::vector<typename C::StrideD> sd(G, cutlass::make_cute_packed_stride(typename C::StrideD{}, {1, n_, 1}));
+    std::vector<typename C::StrideB> sb(G, cutlass::make_cute_packed_stride(typename C::StrideB{}, {1, k_, 1}));
+    std::vector<typename C::StrideD> sd(
+        G, cutlass::make_cute_packed_stride(typename C::StrideD{}, C::kSwapped ? cute::make_shape(n_, 1, 1)
+                                                                               : cute::make_shape(1, n_, 1)));
     stride_a_ = DeviceBuffer(backend, G * sizeof(typename C::StrideA));
     stride_b_ = DeviceBuffer(backend, G * sizeof(typename C::StrideB));
     stride_d_ = DeviceBuffer(backend, G * sizeof(typename C::StrideD));
@@ -146,7 +183,7 @@ class TypedGroupedGemm : public GroupedGemm::Kernel {
   }
 
   void run(const void* a, const void* b, void* d, const int32_t* offsets, cudaStream_t stream) override {
-    setup_groups_kernel<Element, typename C::UnderlyingShape><<<(num_groups_ + 127) / 128, 128, 0, stream>>>(
+    setup_groups_kernel<C::kSwapped, Element, typename C::UnderlyingShape><<<(num_groups_ + 127) / 128, 128, 0, stream>>>(
         num_groups_, n_, k_, d_cols_, offsets, static_cast<const Element*>(a), static_cast<const Element*>(b),
         static_cast<Element*>(d), problems_.as<typename C::UnderlyingShape>(), ptr_a_.as<const Element*>(),
         ptr_b_.as<const Element*>(), ptr_d_.as<Element*>());
@@ -185,6 +222,9 @@ class TypedGroupedGemm : public GroupedGemm::Kernel {
       fusion.dBeta = {cute::_0{}, cute::_0{}, 0};
     }
     args.hw_info = hw_info_;
+    // CUTLASS walks a group's tiles along M by default, which keeps one weight tile in L2 while
+    // the token tiles pass when the tokens are M. Swapped, the tokens are N.
+    if constexpr (C::kSwapped) args.scheduler.raster_order = decltype(args.scheduler.raster_order)::AlongN;
     return args;
   }
 
@@ -203,9 +243,15 @@ class TypedGroupedGemm : public GroupedGemm::Kernel {
 
 template <typename Element, Output kOutput>
 GroupedGemm::Kernels make_typed(Backend& backend, int groups, int64_t n, int64_t k, Activation activation) {
-  return {std::make_unique<TypedGroupedGemm<Element, SmallTiles, kOutput>>(backend, groups, n, k, activation),
-          std::make_unique<TypedGroupedGemm<Element, MediumTiles, kOutput>>(backend, groups, n, k, activation),
-          std::make_unique<TypedGroupedGemm<Element, LargeTiles, kOutput>>(backend, groups, n, k, activation)};
+  GroupedGemm::Kernels kernels{
+      std::make_unique<TypedGroupedGemm<Element, SmallTiles, kOutput>>(backend, groups, n, k, activation),
+      std::make_unique<TypedGroupedGemm<Element, MediumTiles, kOutput>>(backend, groups, n, k, activation),
+      std::make_unique<TypedGroupedGemm<Element, LargeTiles, kOutput>>(backend, groups, n, k, activation),
+      nullptr};
+  if constexpr (kOutput == Output::product)
+    kernels.token_column_tiles =
+        std::make_unique<TypedGroupedGemm<Element, TokenColumnTiles, kOutput>>(backend, groups, n, k, activation);
+  return kernels;
 }
 
 }  // namespace moebench::grouped_gemm_detail
