@@ -70,9 +70,11 @@ struct SmallTiles {
 
 // The swapped problem D^T = B_g . A^T: the weights are the tile's 256 rows and the tokens its
 // 144 columns. A tile's column count can be any multiple of 8 while its row count must be a
-// multiple of 64 per warpgroup, so with the tokens as columns an expert of 128 +- 12 rows runs
-// in one 144-wide tile instead of a 256-row one that is half padding, and one of 256 +- 16 in
-// two (288) instead of three 128-row tiles (384). D^T is column-major, which is D row-major:
+// multiple of 64 per warpgroup, so with the tokens as columns an expert of 256 +- 16 rows runs
+// in two 144-wide tiles (288) instead of three 128-row tiles (384), one of 512 +- 22 in four
+// (576) instead of three 256-row tiles (768). (At 128 +- 11 rows the experts over 144 take a
+// second token tile, which reads the weight tile again: there 256-row tiles win; PERF.md.)
+// D^T is column-major, which is D row-major:
 // the output is the same [rows][N] as the other tilings'. A 2x1 cluster multicasts the token
 // tile to the two CTAs of neighbouring weight tiles.
 struct TokenColumnTiles {
