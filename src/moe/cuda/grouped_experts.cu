@@ -4,11 +4,12 @@
 
 namespace moebench {
 
-GroupedExperts::GroupedExperts(Backend& backend, const LayerSpec& spec) : spec_(spec) {
+GroupedExperts::GroupedExperts(Backend& backend, const LayerSpec& spec, GroupedGemm::Tilings tilings) : spec_(spec) {
   const ModelConfig& m = spec.model;
   gate_up_ = std::make_unique<GroupedGemm>(backend, spec.dtype, m.num_experts, 2 * m.moe_intermediate_size,
-                                           m.hidden_size);
-  down_ = std::make_unique<GroupedGemm>(backend, spec.dtype, m.num_experts, m.hidden_size, m.moe_intermediate_size);
+                                           m.hidden_size, std::nullopt, tilings);
+  down_ = std::make_unique<GroupedGemm>(backend, spec.dtype, m.num_experts, m.hidden_size, m.moe_intermediate_size,
+                                        std::nullopt, tilings);
 }
 
 void GroupedExperts::run(MoeStages& stages, const LayerWeights& weights, const int32_t* offsets, int64_t slots,

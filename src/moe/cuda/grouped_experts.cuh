@@ -15,7 +15,7 @@ namespace moebench {
 
 class GroupedExperts {
  public:
-  GroupedExperts(Backend& backend, const LayerSpec& spec);
+  GroupedExperts(Backend& backend, const LayerSpec& spec, GroupedGemm::Tilings tilings = GroupedGemm::Tilings::any);
 
   // Rows of the GEMM tiles for `slots` = tokens x top_k (what tile-rounded rounds to).
   int tile_rows(int64_t slots) const { return gate_up_->tile_rows(slots); }

@@ -15,8 +15,8 @@ GroupedGemm::Kernels make_gated_grouped_gemm_kernels_fp16(Backend& backend, int 
                                                           Activation activation);
 
 GroupedGemm::GroupedGemm(Backend& backend, DType dtype, int num_groups, int64_t n, int64_t k,
-                         std::optional<Activation> gated)
-    : num_groups_(num_groups) {
+                         std::optional<Activation> gated, Tilings tilings)
+    : num_groups_(num_groups), tilings_(tilings) {
   if (n % 8 != 0 || k % 8 != 0)
     throw InputError("the CUTLASS grouped GEMM needs hidden and intermediate sizes that are multiples of 8 (got N=" +
                      std::to_string(n) + ", K=" + std::to_string(k) + "); use --impl naive");
@@ -52,7 +52,8 @@ GroupedGemm::TileChoice GroupedGemm::tiles_for(int64_t total_rows) const {
   if (choice_ != TileChoice::by_rows) return choice_;
   const int64_t g = num_groups_;
   if (total_rows < kSmallTilesBelow * g) return TileChoice::small;
-  if (kernels_.token_column_tiles && total_rows >= kTokenColumnsFrom * g) return TileChoice::token_columns;
+  if (kernels_.token_column_tiles && tilings_ == Tilings::any && total_rows >= kTokenColumnsFrom * g)
+    return TileChoice::token_columns;
   for (const auto& band : kMediumBands)
     if (total_rows >= band[0] * g && total_rows < band[1] * g) return TileChoice::medium;
   return TileChoice::large;

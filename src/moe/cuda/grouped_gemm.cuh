@@ -30,10 +30,14 @@ namespace moebench {
 
 class GroupedGemm {
  public:
+  // Which tilings the rule may pick: rows_only leaves out the swapped one, for rows already
+  // rounded to the row tiles (tile-rounded), which no tile pads.
+  enum class Tilings { any, rows_only };
+
   // Throws InputError when N or K is not a multiple of 8 (TMA needs 16-byte aligned rows), or,
   // gated, N not a multiple of kGatedBlock.
   GroupedGemm(Backend& backend, DType dtype, int num_groups, int64_t n, int64_t k,
-              std::optional<Activation> gated = std::nullopt);
+              std::optional<Activation> gated = std::nullopt, Tilings tilings = Tilings::any);
   ~GroupedGemm();
   GroupedGemm(const GroupedGemm&) = delete;
   GroupedGemm& operator=(const GroupedGemm&) = delete;
@@ -77,6 +81,7 @@ class GroupedGemm {
   TileChoice tiles_for(int64_t total_rows) const;
 
   int num_groups_;
+  Tilings tilings_;
   Kernels kernels_;
   TileChoice choice_ = TileChoice::by_rows;
 };
