@@ -41,8 +41,11 @@ GroupedGemm::GroupedGemm(Backend& backend, DType dtype, int num_groups, int64_t 
       choice_ = TileChoice::large;
     else if (v == "columns")
       choice_ = kernels_.token_column_tiles ? TileChoice::token_columns : TileChoice::by_rows;
+    else if (v == "wide-columns")
+      choice_ = kernels_.wide_token_column_tiles ? TileChoice::wide_token_columns : TileChoice::by_rows;
     else if (!v.empty())
-      throw InputError("MOEBENCH_GROUPED_TILES=" + v + ": use small, medium, large or columns (or unset it)");
+      throw InputError("MOEBENCH_GROUPED_TILES=" + v +
+                       ": use small, medium, large, columns or wide-columns (or unset it)");
   }
 }
 
@@ -52,8 +55,10 @@ GroupedGemm::TileChoice GroupedGemm::tiles_for(int64_t total_rows) const {
   if (choice_ != TileChoice::by_rows) return choice_;
   const int64_t g = num_groups_;
   if (total_rows < kSmallTilesBelow * g) return TileChoice::small;
-  if (kernels_.token_column_tiles && tilings_ == Tilings::any && total_rows >= kTokenColumnsFrom * g)
-    return TileChoice::token_columns;
+  if (kernels_.token_column_tiles && tilings_ == Tilings::any) {
+    if (total_rows >= kTokenColumnsFrom * g) return TileChoice::token_columns;
+    if (total_rows >= kWideTokenColumnsFrom * g) return TileChoice::wide_token_columns;
+  }
   for (const auto& band : kMediumBands)
     if (total_rows >= band[0] * g && total_rows < band[1] * g) return TileChoice::medium;
   return TileChoice::large;
@@ -64,17 +69,25 @@ int GroupedGemm::tile_rows(int64_t total_rows) const {
     case TileChoice::large: return kLargeTileRows;
     case TileChoice::medium: return kMediumTileRows;
     case TileChoice::token_columns: return kTokenColumnTile;
+    case TileChoice::wide_token_columns: return kWideTokenColumnTile;
     default: return kSmallTileRows;
   }
 }
 
 void GroupedGemm::run(const void* a, const void* b, void* d, const int32_t* offsets, int64_t total_rows,
                       cudaStream_t stream) {
+  const GroupRows all;
   switch (tiles_for(total_rows)) {
-    case TileChoice::large: kernels_.large_tiles->run(a, b, d, offsets, stream); break;
-    case TileChoice::medium: kernels_.medium_tiles->run(a, b, d, offsets, stream); break;
-    case TileChoice::token_columns: kernels_.token_column_tiles->run(a, b, d, offsets, stream); break;
-    default: kernels_.small_tiles->run(a, b, d, offsets, stream); break;
+    case TileChoice::large: kernels_.large_tiles->run(a, b, d, offsets, all, stream); break;
+    case TileChoice::medium: kernels_.medium_tiles->run(a, b, d, offsets, all, stream); break;
+    case TileChoice::token_columns: kernels_.token_column_tiles->run(a, b, d, offsets, all, stream); break;
+    case TileChoice::wide_token_columns:
+      // Groups that fit one 192-column tile run swapped, the rest (a group over 192 rows would
+      // read its weight tiles once per token tile) on 256-row tiles, chosen on the device.
+      kernels_.wide_token_column_tiles->run(a, b, d, offsets, {0, kWideTokenColumnTile}, stream);
+      kernels_.large_tiles->run(a, b, d, offsets, {kWideTokenColumnTile + 1, all.max}, stream);
+      break;
+    default: kernels_.small_tiles->run(a, b, d, offsets, all, stream); break;
   }
 }
 

@@ -12,13 +12,14 @@
 // fp32 accumulators: the [rows][N] product is never stored. N must be a multiple of
 // kGatedBlock (128).
 //
-// Four tilings (grouped_gemm_kernel.cuh): 64-, 128- and 256-row tiles, and the swapped problem
-// (weights as rows, 144 tokens as columns) for hundreds of rows per group and more. run()
-// picks by the average rows per group, which the host knows (total rows / groups) without
-// reading the per-group counts.
+// Five tilings (grouped_gemm_kernel.cuh): 64-, 128- and 256-row tiles, and the swapped problem
+// (weights as rows, 144 or 192 tokens as columns) for about a hundred rows per group and more.
+// run() picks by the average rows per group, which the host knows (total rows / groups)
+// without reading the per-group counts.
 #include <cuda_runtime.h>
 
 #include <cstdint>
+#include <limits>
 #include <memory>
 #include <optional>
 
@@ -51,32 +52,42 @@ class GroupedGemm {
   // The tiling by average rows per group R, from the comparisons in docs/PERF.md (H100, four
   // models, R = 16..4096): 64-row tiles below 48; else the tiling that pads less where the
   // group sizes (R +- sqrt(R)) fall: 128-row tiles around R = 64, 256-row tiles around
-  // R = 128, where one M tile per expert also reads its weights once; from R = 192 on the
-  // swapped tiles with 144 token columns (two cover 256 +- 16 rows, four 512 +- 22), where
-  // the gated epilogue, which runs unswapped tiles only, keeps 128-row tiles up to 384 and
-  // 256-row tiles above. Below 192 a group needing two token tiles reads its weight tile twice.
-  // MOEBENCH_GROUPED_TILES=small|medium|large|columns overrides the choice, for tuning.
+  // R = 128, where one M tile per expert also reads its weights once. The swapped tiles pad
+  // less from R = 96 on: 192 token columns for R in [96, 192), each group over 192 rows going
+  // to 256-row tiles in a second kernel (the split is made on the device, from the counts),
+  // since a second token tile would read the group's weight tiles again; 144 token columns
+  // from R = 192 (two cover 256 +- 16 rows, four 512 +- 22). The gated epilogue runs
+  // unswapped tiles only: 128-row tiles up to 384, 256-row tiles above.
+  // MOEBENCH_GROUPED_TILES=small|medium|large|columns|wide-columns overrides the choice.
   static constexpr int64_t kSmallTilesBelow = 48;
   static constexpr int64_t kMediumBands[2][2] = {{48, 96}, {192, 384}};  // [from, below)
-  static constexpr int64_t kTokenColumnsFrom = 192;
+  static constexpr int64_t kTokenColumnsFrom = 192, kWideTokenColumnsFrom = 96;
   static constexpr int kSmallTileRows = 64, kMediumTileRows = 128, kLargeTileRows = 256;
-  // The swapped tiling's token columns (TokenColumnTiles in grouped_gemm_kernel.cuh).
-  static constexpr int kTokenColumnTile = 144;
+  // The swapped tilings' token columns (TokenColumnTiles, WideTokenColumnTiles in
+  // grouped_gemm_kernel.cuh).
+  static constexpr int kTokenColumnTile = 144, kWideTokenColumnTile = 192;
   // The gated epilogue's unit: 128 interleaved gate/up rows give 64 outputs.
   static constexpr int64_t kGatedBlock = 128;
+
+  // The groups a kernel runs, by their row count (inclusive); the others it gives no rows.
+  struct GroupRows {
+    int min = 0, max = std::numeric_limits<int>::max();
+  };
 
   // One CUTLASS instantiation (grouped_gemm_{bf16,fp16}.cu).
   struct Kernel {
     virtual ~Kernel() = default;
-    virtual void run(const void* a, const void* b, void* d, const int32_t* offsets, cudaStream_t stream) = 0;
+    virtual void run(const void* a, const void* b, void* d, const int32_t* offsets, GroupRows take,
+                     cudaStream_t stream) = 0;
   };
   struct Kernels {
     std::unique_ptr<Kernel> small_tiles, medium_tiles, large_tiles;
-    std::unique_ptr<Kernel> token_column_tiles;  // null for the gated epilogue
+    // The swapped tilings; null for the gated epilogue.
+    std::unique_ptr<Kernel> token_column_tiles, wide_token_column_tiles;
   };
 
  private:
-  enum class TileChoice { by_rows, small, medium, large, token_columns };
+  enum class TileChoice { by_rows, small, medium, large, token_columns, wide_token_columns };
   // The tiling for total_rows: the forced one, or by the average rows per group.
   TileChoice tiles_for(int64_t total_rows) const;
 

@@ -2,7 +2,7 @@
 // The CUTLASS instantiations behind GroupedGemm, as templates over the element type and the
 // tiling; each dtype is compiled in its own .cu file (over a minute each on two cores).
 //
-// Four tilings, because the rows per expert range from one (decode) to thousands (prefill):
+// Five tilings, because the rows per expert range from one (decode) to thousands (prefill):
 // - LargeTiles: 256x128x64 tiles, a 1x2 cluster, the cooperative ptr-array schedule (two
 //   consumer warpgroups share each 256-row tile; TMA multicast of A across the cluster), the
 //   configuration DESIGN.md measured at 578-785 TFLOP/s on an H100.
@@ -12,7 +12,8 @@
 //   tiles, one's epilogue hiding under the other's MMAs). A group of a few rows pads to 64,
 //   not 256: with 4 rows per expert the 256-row tile spends more time multiplying padding
 //   than streaming the weights.
-// - TokenColumnTiles: the swapped problem, 256 weight rows x 144 token columns (below).
+// - TokenColumnTiles, WideTokenColumnTiles: the swapped problem, the weights as rows and the
+//   tokens as 144 or 192 columns (below).
 // The epilogue has no C source (D = acc), so it reads nothing. The gated variant
 // (GroupedGemm's gated activation) stores act(gate) * up instead, from registers
 // (gated_epilogue.cuh).
@@ -68,25 +69,34 @@ struct SmallTiles {
   using EpilogueSchedule = cutlass::epilogue::PtrArrayTmaWarpSpecializedPingpong;
 };
 
-// The swapped problem D^T = B_g . A^T: the weights are the tile's 256 rows and the tokens its
-// 144 columns. A tile's column count can be any multiple of 8 while its row count must be a
-// multiple of 64 per warpgroup, so with the tokens as columns an expert of 256 +- 16 rows runs
-// in two 144-wide tiles (288) instead of three 128-row tiles (384), one of 512 +- 22 in four
-// (576) instead of three 256-row tiles (768). (At 128 +- 11 rows the experts over 144 take a
-// second token tile, which reads the weight tile again: there 256-row tiles win; PERF.md.)
-// D^T is column-major, which is D row-major:
-// the output is the same [rows][N] as the other tilings'. A 2x1 cluster multicasts the token
-// tile to the two CTAs of neighbouring weight tiles.
-struct TokenColumnTiles {
+// The swapped problem D^T = B_g . A^T: the weights are the tile's rows and the tokens its
+// columns. A tile's column count can be any multiple of 8 while its row count must be a
+// multiple of 64 per warpgroup, so with the tokens as columns the padding can shrink:
+// - TokenColumnTiles: 256 weight rows x 144 tokens. An expert of 256 +- 16 rows runs in two
+//   tiles (288) instead of three 128-row tiles (384), one of 512 +- 22 in four (576) instead of
+//   three 256-row tiles (768).
+// - WideTokenColumnTiles: 128 weight rows x 192 tokens, for 128 rows per expert: one tile
+//   holds experts up to 192 rows, where a 256-row tile is half padding. 144 columns would leave
+//   the experts above 144 a second token tile, which reads the weight tile again once the
+//   persistent CTAs drift apart (PERF.md); 128 weight rows keep the tile count of the 256-row
+//   tiles, whose 128-column weight tiles fill the GPU in more waves than 256-row ones.
+// D^T is column-major, which is D row-major: the output is the same [rows][N] as the other
+// tilings'. A 2x1 cluster multicasts the token tile to the two CTAs of neighbouring weight
+// tiles.
+template <int kWeightRows, int kTokens, class EpilogueTile_>
+struct SwappedTiles {
   static constexpr bool kTokensAsColumns = true;
-  // CUTLASS's automatic choice, 128x16 (the largest power of two up to 32 dividing 144), would
-  // store each tile in 18 steps.
-  using EpilogueTile = Shape<_128, _48>;
-  using Tile = Shape<_256, Int<GroupedGemm::kTokenColumnTile>, _64>;
+  using EpilogueTile = EpilogueTile_;
+  using Tile = Shape<Int<kWeightRows>, Int<kTokens>, _64>;
   using Cluster = Shape<_2, _1, _1>;
   using MainloopSchedule = cutlass::gemm::KernelPtrArrayTmaWarpSpecializedCooperative;
   using EpilogueSchedule = cutlass::epilogue::PtrArrayTmaWarpSpecializedCooperative;
 };
+// CUTLASS's automatic epilogue tile for 144 columns, 128x16 (the largest power of two up to 32
+// dividing 144), would store each tile in 18 steps.
+using TokenColumnTiles = SwappedTiles<256, GroupedGemm::kTokenColumnTile, Shape<_128, _48>>;
+using WideTokenColumnTiles =
+    SwappedTiles<128, GroupedGemm::kWideTokenColumnTile, cutlass::epilogue::collective::EpilogueTileAuto>;
 
 // What the epilogue writes: the product D [rows][N], or the gated activation [rows][N/2].
 enum class Output { product, gated };
@@ -129,14 +139,16 @@ struct Config {
 
 // One thread per group: shapes and pointers of every group from the expert offsets. D's rows
 // are d_cols apart (N, or N/2 for the gated activation). Swapped, the weights are CUTLASS's A
-// and the activations its B.
+// and the activations its B. Groups whose rows fall outside `take` get none: another kernel
+// runs them.
 template <bool kSwapped, typename Element, typename Shape3>
 __global__ void setup_groups_kernel(int num_groups, int n, int k, int d_cols, const int32_t* offsets,
-                                    const Element* a, const Element* b, Element* d, Shape3* problems,
-                                    const Element** ptr_a, const Element** ptr_b, Element** ptr_d) {
+                                    GroupedGemm::GroupRows take, const Element* a, const Element* b, Element* d,
+                                    Shape3* problems, const Element** ptr_a, const Element** ptr_b, Element** ptr_d) {
   int g = blockIdx.x * blockDim.x + threadIdx.x;
   if (g >= num_groups) return;
   int begin = offsets[g], rows = offsets[g + 1] - begin;
+  if (rows < take.min || rows > take.max) rows = 0;
   const Element* activations = a + int64_t(begin) * k;
   const Element* weights = b + int64_t(g) * n * k;
   problems[g] = kSwapped ? Shape3{n, rows, k} : Shape3{rows, n, k};
@@ -184,9 +196,10 @@ class TypedGroupedGemm : public GroupedGemm::Kernel {
                                                        cutlassGetStatusString(status));
   }
 
-  void run(const void* a, const void* b, void* d, const int32_t* offsets, cudaStream_t stream) override {
+  void run(const void* a, const void* b, void* d, const int32_t* offsets, GroupedGemm::GroupRows take,
+           cudaStream_t stream) override {
     setup_groups_kernel<C::kSwapped, Element, typename C::UnderlyingShape><<<(num_groups_ + 127) / 128, 128, 0, stream>>>(
-        num_groups_, n_, k_, d_cols_, offsets, static_cast<const Element*>(a), static_cast<const Element*>(b),
+        num_groups_, n_, k_, d_cols_, offsets, take, static_cast<const Element*>(a), static_cast<const Element*>(b),
         static_cast<Element*>(d), problems_.as<typename C::UnderlyingShape>(), ptr_a_.as<const Element*>(),
         ptr_b_.as<const Element*>(), ptr_d_.as<Element*>());
     MB_CUDA_CHECK_LAUNCH();
@@ -249,10 +262,13 @@ GroupedGemm::Kernels make_typed(Backend& backend, int groups, int64_t n, int64_t
       std::make_unique<TypedGroupedGemm<Element, SmallTiles, kOutput>>(backend, groups, n, k, activation),
       std::make_unique<TypedGroupedGemm<Element, MediumTiles, kOutput>>(backend, groups, n, k, activation),
       std::make_unique<TypedGroupedGemm<Element, LargeTiles, kOutput>>(backend, groups, n, k, activation),
-      nullptr};
-  if constexpr (kOutput == Output::product)
+      nullptr, nullptr};
+  if constexpr (kOutput == Output::product) {
     kernels.token_column_tiles =
         std::make_unique<TypedGroupedGemm<Element, TokenColumnTiles, kOutput>>(backend, groups, n, k, activation);
+    kernels.wide_token_column_tiles =
+        std::make_unique<TypedGroupedGemm<Element, WideTokenColumnTiles, kOutput>>(backend, groups, n, k, activation);
+  }
   return kernels;
 }
 
