@@ -104,7 +104,7 @@ TEST(GpuLayer, BoundWeightsReplaceThePreparedOnes) {
 // prepared), on groups of uneven and zero sizes; each implementation runs its GEMMs through
 // every tiling it has (the gated epilogue has no swapped tiling and keeps its own choice).
 // Without the variable, at 1024 tokens, mixtral-like (256 rows per expert) picks the swapped
-// 144-column tiles and deepseek-like (128 rows) the 192-column ones.
+// 144-column tiles and deepseek-like (128 rows) the 160-column ones.
 TEST(GpuLayer, EveryGroupedGemmTilingMatchesReference) {
   REQUIRE_GPU();
   auto gpu = make_backend(BackendKind::cuda);
@@ -112,7 +112,7 @@ TEST(GpuLayer, EveryGroupedGemmTilingMatchesReference) {
     ~UnsetOnExit() { unsetenv("MOEBENCH_GROUPED_TILES"); }
   } unset_on_exit;
   const std::vector<ModelConfig> models = {gpu_test_models()[0], gpu_test_models()[1]};  // top-2 of 8, top-8 of 64
-  for (const char* tiling : {"small", "medium", "large", "columns", "wide-columns", ""}) {
+  for (const char* tiling : {"small", "medium", "large", "columns", "mid-columns", "wide-columns", ""}) {
     setenv("MOEBENCH_GROUPED_TILES", tiling, 1);
     for (const ImplInfo* impl : cuda_impls()) {
       if (impl->name == "naive" || impl->name == "auto") continue;  // no grouped GEMM of its own

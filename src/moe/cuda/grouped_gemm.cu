@@ -41,11 +41,13 @@ GroupedGemm::GroupedGemm(Backend& backend, DType dtype, int num_groups, int64_t 
       choice_ = TileChoice::large;
     else if (v == "columns")
       choice_ = kernels_.token_column_tiles ? TileChoice::token_columns : TileChoice::by_rows;
+    else if (v == "mid-columns")
+      choice_ = kernels_.mid_token_column_tiles ? TileChoice::mid_token_columns : TileChoice::by_rows;
     else if (v == "wide-columns")
       choice_ = kernels_.wide_token_column_tiles ? TileChoice::wide_token_columns : TileChoice::by_rows;
     else if (!v.empty())
       throw InputError("MOEBENCH_GROUPED_TILES=" + v +
-                       ": use small, medium, large, columns or wide-columns (or unset it)");
+                       ": use small, medium, large, columns, mid-columns or wide-columns (or unset it)");
   }
 }
 
@@ -58,6 +60,7 @@ GroupedGemm::TileChoice GroupedGemm::tiles_for(int64_t total_rows) const {
   if (kernels_.token_column_tiles && tilings_ == Tilings::any) {
     if (total_rows >= kTokenColumnsFrom * g) return TileChoice::token_columns;
     if (total_rows >= kWideTokenColumnsFrom * g) return TileChoice::wide_token_columns;
+    if (total_rows >= kMidTokenColumnsFrom * g) return TileChoice::mid_token_columns;
   }
   for (const auto& band : kMediumBands)
     if (total_rows >= band[0] * g && total_rows < band[1] * g) return TileChoice::medium;
@@ -69,6 +72,7 @@ int GroupedGemm::tile_rows(int64_t total_rows) const {
     case TileChoice::large: return kLargeTileRows;
     case TileChoice::medium: return kMediumTileRows;
     case TileChoice::token_columns: return kTokenColumnTile;
+    case TileChoice::mid_token_columns: return kMidTokenColumnTile;
     case TileChoice::wide_token_columns: return kWideTokenColumnTile;
     default: return kSmallTileRows;
   }
@@ -81,14 +85,22 @@ void GroupedGemm::run(const void* a, const void* b, void* d, const int32_t* offs
     case TileChoice::large: kernels_.large_tiles->run(a, b, d, offsets, all, stream); break;
     case TileChoice::medium: kernels_.medium_tiles->run(a, b, d, offsets, all, stream); break;
     case TileChoice::token_columns: kernels_.token_column_tiles->run(a, b, d, offsets, all, stream); break;
+    case TileChoice::mid_token_columns:
+      run_split(*kernels_.mid_token_column_tiles, kMidTokenColumnTile, a, b, d, offsets, stream);
+      break;
     case TileChoice::wide_token_columns:
-      // Groups that fit one 192-column tile run swapped, the rest (a group over 192 rows would
-      // read its weight tiles once per token tile) on 256-row tiles, chosen on the device.
-      kernels_.wide_token_column_tiles->run(a, b, d, offsets, {0, kWideTokenColumnTile}, stream);
-      kernels_.large_tiles->run(a, b, d, offsets, {kWideTokenColumnTile + 1, all.max}, stream);
+      run_split(*kernels_.wide_token_column_tiles, kWideTokenColumnTile, a, b, d, offsets, stream);
       break;
     default: kernels_.small_tiles->run(a, b, d, offsets, all, stream); break;
   }
+}
+
+void GroupedGemm::run_split(Kernel& narrow, int width, const void* a, const void* b, void* d, const int32_t* offsets,
+                            cudaStream_t stream) {
+  // Groups that fit one token tile run swapped, the rest (a group wider than the tile would
+  // read its weight tiles once per token tile) on 256-row tiles, chosen on the device.
+  narrow.run(a, b, d, offsets, {0, width}, stream);
+  kernels_.large_tiles->run(a, b, d, offsets, {width + 1, GroupRows{}.max}, stream);
 }
 
 }  // namespace moebench

@@ -2,7 +2,7 @@
 // The CUTLASS instantiations behind GroupedGemm, as templates over the element type and the
 // tiling; each dtype is compiled in its own .cu file (over a minute each on two cores).
 //
-// Five tilings, because the rows per expert range from one (decode) to thousands (prefill):
+// Six tilings, because the rows per expert range from one (decode) to thousands (prefill):
 // - LargeTiles: 256x128x64 tiles, a 1x2 cluster, the cooperative ptr-array schedule (two
 //   consumer warpgroups share each 256-row tile; TMA multicast of A across the cluster), the
 //   configuration DESIGN.md measured at 578-785 TFLOP/s on an H100.
@@ -12,8 +12,8 @@
 //   tiles, one's epilogue hiding under the other's MMAs). A group of a few rows pads to 64,
 //   not 256: with 4 rows per expert the 256-row tile spends more time multiplying padding
 //   than streaming the weights.
-// - TokenColumnTiles, WideTokenColumnTiles: the swapped problem, the weights as rows and the
-//   tokens as 144 or 192 columns (below).
+// - TokenColumnTiles, MidTokenColumnTiles, WideTokenColumnTiles: the swapped problem, the
+//   weights as rows and the tokens as 144, 160 or 192 columns (below).
 // The epilogue has no C source (D = acc), so it reads nothing. The gated variant
 // (GroupedGemm's gated activation) stores act(gate) * up instead, from registers
 // (gated_epilogue.cuh).
@@ -75,10 +75,11 @@ struct SmallTiles {
 // - TokenColumnTiles: 256 weight rows x 144 tokens. An expert of 256 +- 16 rows runs in two
 //   tiles (288) instead of three 128-row tiles (384), one of 512 +- 22 in four (576) instead of
 //   three 256-row tiles (768).
-// - WideTokenColumnTiles: 128 weight rows x 192 tokens, for 128 rows per expert: one tile
-//   holds experts up to 192 rows, where a 256-row tile is half padding. 144 columns would leave
-//   the experts above 144 a second token tile, which reads the weight tile again once the
-//   persistent CTAs drift apart (PERF.md); 128 weight rows keep the tile count of the 256-row
+// - MidTokenColumnTiles, WideTokenColumnTiles: 128 weight rows x 160 or 192 tokens, for about
+//   128 or 160 rows per expert: one tile holds experts up to its width, where a 256-row tile is
+//   half padding. A group over the width would take a second token tile, which reads the
+//   weight tile again once the persistent CTAs drift apart (PERF.md), so such groups run on
+//   256-row tiles (GroupedGemm's split); 128 weight rows keep the tile count of the 256-row
 //   tiles, whose 128-column weight tiles fill the GPU in more waves than 256-row ones.
 // D^T is column-major, which is D row-major: the output is the same [rows][N] as the other
 // tilings'. A 2x1 cluster multicasts the token tile to the two CTAs of neighbouring weight
@@ -95,6 +96,8 @@ struct SwappedTiles {
 // CUTLASS's automatic epilogue tile for 144 columns, 128x16 (the largest power of two up to 32
 // dividing 144), would store each tile in 18 steps.
 using TokenColumnTiles = SwappedTiles<256, GroupedGemm::kTokenColumnTile, Shape<_128, _48>>;
+// 160 columns, with the 128x32 epilogue tile it was measured with (PERF.md).
+using MidTokenColumnTiles = SwappedTiles<128, GroupedGemm::kMidTokenColumnTile, Shape<_128, _32>>;
 using WideTokenColumnTiles =
     SwappedTiles<128, GroupedGemm::kWideTokenColumnTile, cutlass::epilogue::collective::EpilogueTileAuto>;
 
@@ -262,10 +265,12 @@ GroupedGemm::Kernels make_typed(Backend& backend, int groups, int64_t n, int64_t
       std::make_unique<TypedGroupedGemm<Element, SmallTiles, kOutput>>(backend, groups, n, k, activation),
       std::make_unique<TypedGroupedGemm<Element, MediumTiles, kOutput>>(backend, groups, n, k, activation),
       std::make_unique<TypedGroupedGemm<Element, LargeTiles, kOutput>>(backend, groups, n, k, activation),
-      nullptr, nullptr};
+      nullptr, nullptr, nullptr};
   if constexpr (kOutput == Output::product) {
     kernels.token_column_tiles =
         std::make_unique<TypedGroupedGemm<Element, TokenColumnTiles, kOutput>>(backend, groups, n, k, activation);
+    kernels.mid_token_column_tiles =
+        std::make_unique<TypedGroupedGemm<Element, MidTokenColumnTiles, kOutput>>(backend, groups, n, k, activation);
     kernels.wide_token_column_tiles =
         std::make_unique<TypedGroupedGemm<Element, WideTokenColumnTiles, kOutput>>(backend, groups, n, k, activation);
   }
