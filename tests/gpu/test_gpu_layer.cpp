@@ -112,7 +112,7 @@ TEST(GpuLayer, EveryGroupedGemmTilingMatchesReference) {
     ~UnsetOnExit() { unsetenv("MOEBENCH_GROUPED_TILES"); }
   } unset_on_exit;
   const std::vector<ModelConfig> models = {gpu_test_models()[0], gpu_test_models()[1]};  // top-2 of 8, top-8 of 64
-  for (const char* tiling : {"small", "medium", "large", "columns", "mid-columns", "wide-columns", ""}) {
+  for (const char* tiling : {"small", "medium", "large", "columns", "mid-columns", "mid-columns-4", "wide-columns", ""}) {
     setenv("MOEBENCH_GROUPED_TILES", tiling, 1);
     for (const ImplInfo* impl : cuda_impls()) {
       if (impl->name == "naive" || impl->name == "auto") continue;  // no grouped GEMM of its own

@@ -43,11 +43,13 @@ GroupedGemm::GroupedGemm(Backend& backend, DType dtype, int num_groups, int64_t 
       choice_ = kernels_.token_column_tiles ? TileChoice::token_columns : TileChoice::by_rows;
     else if (v == "mid-columns")
       choice_ = kernels_.mid_token_column_tiles ? TileChoice::mid_token_columns : TileChoice::by_rows;
+    else if (v == "mid-columns-4")
+      choice_ = kernels_.mid_token_column_tiles_cluster4 ? TileChoice::mid_token_columns_cluster4 : TileChoice::by_rows;
     else if (v == "wide-columns")
       choice_ = kernels_.wide_token_column_tiles ? TileChoice::wide_token_columns : TileChoice::by_rows;
     else if (!v.empty())
       throw InputError("MOEBENCH_GROUPED_TILES=" + v +
-                       ": use small, medium, large, columns, mid-columns or wide-columns (or unset it)");
+                       ": use small, medium, large, columns, mid-columns, mid-columns-4 or wide-columns (or unset it)");
   }
 }
 
@@ -60,7 +62,9 @@ GroupedGemm::TileChoice GroupedGemm::tiles_for(int64_t total_rows) const {
   if (kernels_.token_column_tiles && tilings_ == Tilings::any) {
     if (total_rows >= kTokenColumnsFrom * g) return TileChoice::token_columns;
     if (total_rows >= kWideTokenColumnsFrom * g) return TileChoice::wide_token_columns;
-    if (total_rows >= kMidTokenColumnsFrom * g) return TileChoice::mid_token_columns;
+    if (total_rows >= kMidTokenColumnsFrom * g)
+      return num_groups_ >= kMidClusterOf4FromGroups ? TileChoice::mid_token_columns_cluster4
+                                                     : TileChoice::mid_token_columns;
   }
   for (const auto& band : kMediumBands)
     if (total_rows >= band[0] * g && total_rows < band[1] * g) return TileChoice::medium;
@@ -72,7 +76,8 @@ int GroupedGemm::tile_rows(int64_t total_rows) const {
     case TileChoice::large: return kLargeTileRows;
     case TileChoice::medium: return kMediumTileRows;
     case TileChoice::token_columns: return kTokenColumnTile;
-    case TileChoice::mid_token_columns: return kMidTokenColumnTile;
+    case TileChoice::mid_token_columns:
+    case TileChoice::mid_token_columns_cluster4: return kMidTokenColumnTile;
     case TileChoice::wide_token_columns: return kWideTokenColumnTile;
     default: return kSmallTileRows;
   }
@@ -87,6 +92,9 @@ void GroupedGemm::run(const void* a, const void* b, void* d, const int32_t* offs
     case TileChoice::token_columns: kernels_.token_column_tiles->run(a, b, d, offsets, all, stream); break;
     case TileChoice::mid_token_columns:
       run_split(*kernels_.mid_token_column_tiles, kMidTokenColumnTile, a, b, d, offsets, stream);
+      break;
+    case TileChoice::mid_token_columns_cluster4:
+      run_split(*kernels_.mid_token_column_tiles_cluster4, kMidTokenColumnTile, a, b, d, offsets, stream);
       break;
     case TileChoice::wide_token_columns:
       run_split(*kernels_.wide_token_column_tiles, kWideTokenColumnTile, a, b, d, offsets, stream);

@@ -54,17 +54,18 @@ class GroupedGemm {
   // models, R = 16..4096): 64-row tiles below 48; else the tiling that pads less where the
   // group sizes (R +- sqrt(R)) fall: 128-row tiles around R = 64, 256-row tiles around
   // R = 128, where one M tile per expert also reads its weights once. The swapped tiles pad
-  // less from R = 96 on: 160 token columns for R in [96, 144) and 192 for R in [144, 192),
-  // each group over the tile's width going to 256-row tiles in a second kernel (the split is
-  // made on the device, from the counts), since a second token tile would read the group's
-  // weight tiles again; 144 token columns from R = 192 (two cover 256 +- 16 rows, four
-  // 512 +- 22). The gated epilogue runs unswapped tiles only: 128-row tiles up to 384, 256-row
-  // tiles above.
-  // MOEBENCH_GROUPED_TILES=small|medium|large|columns|mid-columns|wide-columns overrides the
-  // choice.
+  // less from R = 96 on: 160 token columns for R in [96, 144) (the token tile multicast to
+  // four weight tiles instead of two from 256 groups on) and 192 for R in [144, 192), each
+  // group over the tile's width going to 256-row tiles in a second kernel (the split is made on
+  // the device, from the counts), since a second token tile would read the group's weight
+  // tiles again; 144 token columns from R = 192 (two cover 256 +- 16 rows, four 512 +- 22).
+  // The gated epilogue runs unswapped tiles only: 128-row tiles up to 384, 256-row tiles above.
+  // MOEBENCH_GROUPED_TILES=small|medium|large|columns|mid-columns|mid-columns-4|wide-columns
+  // overrides the choice.
   static constexpr int64_t kSmallTilesBelow = 48;
   static constexpr int64_t kMediumBands[2][2] = {{48, 96}, {192, 384}};  // [from, below)
   static constexpr int64_t kTokenColumnsFrom = 192, kWideTokenColumnsFrom = 144, kMidTokenColumnsFrom = 96;
+  static constexpr int kMidClusterOf4FromGroups = 256;
   static constexpr int kSmallTileRows = 64, kMediumTileRows = 128, kLargeTileRows = 256;
   // The swapped tilings' token columns (TokenColumnTiles, MidTokenColumnTiles,
   // WideTokenColumnTiles in grouped_gemm_kernel.cuh).
@@ -86,11 +87,21 @@ class GroupedGemm {
   struct Kernels {
     std::unique_ptr<Kernel> small_tiles, medium_tiles, large_tiles;
     // The swapped tilings; null for the gated epilogue.
-    std::unique_ptr<Kernel> token_column_tiles, mid_token_column_tiles, wide_token_column_tiles;
+    std::unique_ptr<Kernel> token_column_tiles, mid_token_column_tiles, mid_token_column_tiles_cluster4,
+        wide_token_column_tiles;
   };
 
  private:
-  enum class TileChoice { by_rows, small, medium, large, token_columns, mid_token_columns, wide_token_columns };
+  enum class TileChoice {
+    by_rows,
+    small,
+    medium,
+    large,
+    token_columns,
+    mid_token_columns,
+    mid_token_columns_cluster4,
+    wide_token_columns
+  };
   // The tiling for total_rows: the forced one, or by the average rows per group.
   TileChoice tiles_for(int64_t total_rows) const;
   // The groups of up to `width` rows on `narrow` (a swapped tiling), the others on 256-row tiles.

@@ -82,14 +82,14 @@ struct SmallTiles {
 //   256-row tiles (GroupedGemm's split); 128 weight rows keep the tile count of the 256-row
 //   tiles, whose 128-column weight tiles fill the GPU in more waves than 256-row ones.
 // D^T is column-major, which is D row-major: the output is the same [rows][N] as the other
-// tilings'. A 2x1 cluster multicasts the token tile to the two CTAs of neighbouring weight
-// tiles.
-template <int kWeightRows, int kTokens, class EpilogueTile_>
+// tilings'. A 2x1 cluster (4x1 for MidTokenColumnTilesCluster4) multicasts the token tile to
+// the CTAs of neighbouring weight tiles.
+template <int kWeightRows, int kTokens, class EpilogueTile_, int kClusterM = 2>
 struct SwappedTiles {
   static constexpr bool kTokensAsColumns = true;
   using EpilogueTile = EpilogueTile_;
   using Tile = Shape<Int<kWeightRows>, Int<kTokens>, _64>;
-  using Cluster = Shape<_2, _1, _1>;
+  using Cluster = Shape<Int<kClusterM>, _1, _1>;
   using MainloopSchedule = cutlass::gemm::KernelPtrArrayTmaWarpSpecializedCooperative;
   using EpilogueSchedule = cutlass::epilogue::PtrArrayTmaWarpSpecializedCooperative;
 };
@@ -98,6 +98,10 @@ struct SwappedTiles {
 using TokenColumnTiles = SwappedTiles<256, GroupedGemm::kTokenColumnTile, Shape<_128, _48>>;
 // 160 columns, with the 128x32 epilogue tile it was measured with (PERF.md).
 using MidTokenColumnTiles = SwappedTiles<128, GroupedGemm::kMidTokenColumnTile, Shape<_128, _32>>;
+// The same with the token tile multicast to four weight tiles: less L2 traffic for the token
+// tiles, which pays from 256 experts on (deepseek-v3, kimi-k2: 3-4%) but costs mixtral-8x7b's
+// 8 experts 4% (clusters of four leave SMs idle); PERF.md.
+using MidTokenColumnTilesCluster4 = SwappedTiles<128, GroupedGemm::kMidTokenColumnTile, Shape<_128, _32>, 4>;
 using WideTokenColumnTiles =
     SwappedTiles<128, GroupedGemm::kWideTokenColumnTile, cutlass::epilogue::collective::EpilogueTileAuto>;
 
@@ -265,12 +269,14 @@ GroupedGemm::Kernels make_typed(Backend& backend, int groups, int64_t n, int64_t
       std::make_unique<TypedGroupedGemm<Element, SmallTiles, kOutput>>(backend, groups, n, k, activation),
       std::make_unique<TypedGroupedGemm<Element, MediumTiles, kOutput>>(backend, groups, n, k, activation),
       std::make_unique<TypedGroupedGemm<Element, LargeTiles, kOutput>>(backend, groups, n, k, activation),
-      nullptr, nullptr, nullptr};
+      nullptr, nullptr, nullptr, nullptr};
   if constexpr (kOutput == Output::product) {
     kernels.token_column_tiles =
         std::make_unique<TypedGroupedGemm<Element, TokenColumnTiles, kOutput>>(backend, groups, n, k, activation);
     kernels.mid_token_column_tiles =
         std::make_unique<TypedGroupedGemm<Element, MidTokenColumnTiles, kOutput>>(backend, groups, n, k, activation);
+    kernels.mid_token_column_tiles_cluster4 = std::make_unique<TypedGroupedGemm<Element, MidTokenColumnTilesCluster4, kOutput>>(
+        backend, groups, n, k, activation);
     kernels.wide_token_column_tiles =
         std::make_unique<TypedGroupedGemm<Element, WideTokenColumnTiles, kOutput>>(backend, groups, n, k, activation);
   }
