@@ -13,8 +13,8 @@
 // kGatedBlock (128).
 //
 // Six tilings (grouped_gemm_kernel.cuh): 64-, 128- and 256-row tiles, and the swapped problem
-// (weights as rows, 144, 160 or 192 tokens as columns) for about a hundred rows per group and
-// more.
+// (weights as rows, 144, 160 or 192 tokens as columns; the 160-column one in two cluster
+// shapes) for about a hundred rows per group and more.
 // run() picks by the average rows per group, which the host knows (total rows / groups)
 // without reading the per-group counts.
 #include <cuda_runtime.h>
