@@ -265,11 +265,12 @@ class TypedGroupedGemm : public GroupedGemm::Kernel {
 
 template <typename Element, Output kOutput>
 GroupedGemm::Kernels make_typed(Backend& backend, int groups, int64_t n, int64_t k, Activation activation) {
-  GroupedGemm::Kernels kernels{
-      std::make_unique<TypedGroupedGemm<Element, SmallTiles, kOutput>>(backend, groups, n, k, activation),
-      std::make_unique<TypedGroupedGemm<Element, MediumTiles, kOutput>>(backend, groups, n, k, activation),
-      std::make_unique<TypedGroupedGemm<Element, LargeTiles, kOutput>>(backend, groups, n, k, activation),
-      nullptr, nullptr, nullptr, nullptr};
+  // The swapped tilings stay null for the gated epilogue.
+  GroupedGemm::Kernels kernels;
+  kernels.small_tiles = std::make_unique<TypedGroupedGemm<Element, SmallTiles, kOutput>>(backend, groups, n, k, activation);
+  kernels.medium_tiles =
+      std::make_unique<TypedGroupedGemm<Element, MediumTiles, kOutput>>(backend, groups, n, k, activation);
+  kernels.large_tiles = std::make_unique<TypedGroupedGemm<Element, LargeTiles, kOutput>>(backend, groups, n, k, activation);
   if constexpr (kOutput == Output::product) {
     kernels.token_column_tiles =
         std::make_unique<TypedGroupedGemm<Element, TokenColumnTiles, kOutput>>(backend, groups, n, k, activation);
