@@ -102,7 +102,8 @@ TEST(GpuLayer, BoundWeightsReplaceThePreparedOnes) {
 
 // Every grouped-GEMM tiling, forced (MOEBENCH_GROUPED_TILES, read when an implementation is
 // prepared), on groups of uneven and zero sizes; each implementation runs its GEMMs through
-// every tiling it has (the gated epilogue has no swapped tiling and keeps its own choice).
+// every tiling, `fused` its gated epilogue too (from registers on the row tilings, staged in
+// shared memory on the swapped ones), in bf16 and fp16 (each its own instantiations).
 // Without the variable, at 1024 tokens, mixtral-like (256 rows per expert) picks the swapped
 // 144-column tiles and deepseek-like (128 rows) the 160-column ones.
 TEST(GpuLayer, EveryGroupedGemmTilingMatchesReference) {
@@ -117,11 +118,13 @@ TEST(GpuLayer, EveryGroupedGemmTilingMatchesReference) {
     for (const ImplInfo* impl : cuda_impls()) {
       if (impl->name == "naive" || impl->name == "auto") continue;  // no grouped GEMM of its own
       for (const ModelConfig& model : models)
-        for (int64_t tokens : {129, 1024}) {
-          std::string what = impl->name + " " + model.name + " T=" + std::to_string(tokens) + " tiles=" + tiling;
-          SCOPED_TRACE(what);
-          expect_verified(run_and_verify(*gpu, *impl, model, DType::bf16, Scenario::random, tokens, 23, 64), what);
-        }
+        for (int64_t tokens : {129, 1024})
+          for (DType dtype : {DType::bf16, DType::fp16}) {
+            std::string what = impl->name + " " + model.name + " T=" + std::to_string(tokens) + " tiles=" + tiling +
+                               " " + std::string(dtype_name(dtype));
+            SCOPED_TRACE(what);
+            expect_verified(run_and_verify(*gpu, *impl, model, dtype, Scenario::random, tokens, 23, 64), what);
+          }
     }
   }
 }

@@ -1,7 +1,11 @@
 #include "moe/cuda/grouped_gemm.cuh"
 
+#include <algorithm>
 #include <cstdlib>
+#include <iterator>
 #include <string>
+#include <string_view>
+#include <utility>
 
 #include "core/errors.hpp"
 
@@ -16,7 +20,7 @@ GroupedGemm::Kernels make_gated_grouped_gemm_kernels_fp16(Backend& backend, int 
 
 GroupedGemm::GroupedGemm(Backend& backend, DType dtype, int num_groups, int64_t n, int64_t k,
                          std::optional<Activation> gated, Tilings tilings)
-    : num_groups_(num_groups), tilings_(tilings) {
+    : num_groups_(num_groups), gated_(gated.has_value()), tilings_(tilings) {
   if (n % 8 != 0 || k % 8 != 0)
     throw InputError("the CUTLASS grouped GEMM needs hidden and intermediate sizes that are multiples of 8 (got N=" +
                      std::to_string(n) + ", K=" + std::to_string(k) + "); use --impl naive");
@@ -32,23 +36,20 @@ GroupedGemm::GroupedGemm(Backend& backend, DType dtype, int num_groups, int64_t 
     kernels_ = bf16 ? make_grouped_gemm_kernels_bf16(backend, num_groups, n, k)
                     : make_grouped_gemm_kernels_fp16(backend, num_groups, n, k);
   if (const char* forced = std::getenv("MOEBENCH_GROUPED_TILES")) {
-    const std::string v = forced;
-    if (v == "small")
-      choice_ = TileChoice::small;
-    else if (v == "medium")
-      choice_ = TileChoice::medium;
-    else if (v == "large")
-      choice_ = TileChoice::large;
-    else if (v == "columns")
-      choice_ = kernels_.token_column_tiles ? TileChoice::token_columns : TileChoice::by_rows;
-    else if (v == "mid-columns")
-      choice_ = kernels_.mid_token_column_tiles ? TileChoice::mid_token_columns : TileChoice::by_rows;
-    else if (v == "mid-columns-4")
-      choice_ = kernels_.mid_token_column_tiles_cluster4 ? TileChoice::mid_token_columns_cluster4 : TileChoice::by_rows;
-    else if (v == "wide-columns")
-      choice_ = kernels_.wide_token_column_tiles ? TileChoice::wide_token_columns : TileChoice::by_rows;
+    static constexpr std::pair<std::string_view, TileChoice> kNames[] = {
+        {"small", TileChoice::small},
+        {"medium", TileChoice::medium},
+        {"large", TileChoice::large},
+        {"columns", TileChoice::token_columns},
+        {"mid-columns", TileChoice::mid_token_columns},
+        {"mid-columns-4", TileChoice::mid_token_columns_cluster4},
+        {"wide-columns", TileChoice::wide_token_columns}};
+    const std::string_view v = forced;
+    const auto* named = std::find_if(std::begin(kNames), std::end(kNames), [&](const auto& n) { return n.first == v; });
+    if (named != std::end(kNames))
+      choice_ = named->second;
     else if (!v.empty())
-      throw InputError("MOEBENCH_GROUPED_TILES=" + v +
+      throw InputError("MOEBENCH_GROUPED_TILES=" + std::string(v) +
                        ": use small, medium, large, columns, mid-columns, mid-columns-4 or wide-columns (or unset it)");
   }
 }
@@ -59,7 +60,8 @@ GroupedGemm::TileChoice GroupedGemm::tiles_for(int64_t total_rows) const {
   if (choice_ != TileChoice::by_rows) return choice_;
   const int64_t g = num_groups_;
   if (total_rows < kSmallTilesBelow * g) return TileChoice::small;
-  if (kernels_.token_column_tiles && tilings_ == Tilings::any) {
+  const bool swapped_allowed = tilings_ == Tilings::any && !(gated_ && total_rows >= kGatedTokenColumnsBelow * g);
+  if (swapped_allowed) {
     if (total_rows >= kTokenColumnsFrom * g) return TileChoice::token_columns;
     if (total_rows >= kWideTokenColumnsFrom * g) return TileChoice::wide_token_columns;
     if (total_rows >= kMidTokenColumnsFrom * g)

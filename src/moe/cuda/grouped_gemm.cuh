@@ -10,7 +10,8 @@
 // With a gated activation, B is an expert's gate+up projection with its rows interleaved
 // (interleave_gate_up()) and D [rows][N/2] = act(gate) * up, computed in the epilogue from the
 // fp32 accumulators: the [rows][N] product is never stored. N must be a multiple of
-// kGatedBlock (128).
+// kGatedBlock (128). On the swapped tilings the epilogue stages its outputs in shared memory
+// to store them in 16-byte runs (gated_epilogue.cuh).
 //
 // Six tilings (grouped_gemm_kernel.cuh): 64-, 128- and 256-row tiles, and the swapped problem
 // (weights as rows, 144, 160 or 192 tokens as columns; the 160-column one in two cluster
@@ -59,13 +60,16 @@ class GroupedGemm {
   // group over the tile's width going to 256-row tiles in a second kernel (the split is made on
   // the device, from the counts), since a second token tile would read the group's weight
   // tiles again; 144 token columns from R = 192 (two cover 256 +- 16 rows, four 512 +- 22).
-  // The gated epilogue runs unswapped tiles only: 128-row tiles up to 384, 256-row tiles above.
+  // The gated epilogue takes the swapped tiles up to R = 384 only (kGatedTokenColumnsBelow):
+  // from 512 rows per expert on its staged stores cost more than the padding saves (PERF.md),
+  // and it keeps the 256-row tiles there.
   // MOEBENCH_GROUPED_TILES=small|medium|large|columns|mid-columns|mid-columns-4|wide-columns
   // overrides the choice.
   static constexpr int64_t kSmallTilesBelow = 48;
   static constexpr int64_t kMediumBands[2][2] = {{48, 96}, {192, 384}};  // [from, below)
   static constexpr int64_t kTokenColumnsFrom = 192, kWideTokenColumnsFrom = 144, kMidTokenColumnsFrom = 96;
   static constexpr int kMidClusterOf4FromGroups = 256;
+  static constexpr int64_t kGatedTokenColumnsBelow = 384;
   static constexpr int kSmallTileRows = 64, kMediumTileRows = 128, kLargeTileRows = 256;
   // The swapped tilings' token columns (TokenColumnTiles, MidTokenColumnTiles,
   // WideTokenColumnTiles in grouped_gemm_kernel.cuh).
@@ -86,7 +90,7 @@ class GroupedGemm {
   };
   struct Kernels {
     std::unique_ptr<Kernel> small_tiles, medium_tiles, large_tiles;
-    // The swapped tilings; null for the gated epilogue.
+    // The swapped tilings.
     std::unique_ptr<Kernel> token_column_tiles, mid_token_column_tiles, mid_token_column_tiles_cluster4,
         wide_token_column_tiles;
   };
@@ -109,6 +113,7 @@ class GroupedGemm {
                  cudaStream_t stream);
 
   int num_groups_;
+  bool gated_;
   Tilings tilings_;
   Kernels kernels_;
   TileChoice choice_ = TileChoice::by_rows;

@@ -15,8 +15,8 @@
 // - TokenColumnTiles, MidTokenColumnTiles, WideTokenColumnTiles: the swapped problem, the
 //   weights as rows and the tokens as 144, 160 or 192 columns (below).
 // The epilogue has no C source (D = acc), so it reads nothing. The gated variant
-// (GroupedGemm's gated activation) stores act(gate) * up instead, from registers
-// (gated_epilogue.cuh).
+// (GroupedGemm's gated activation) stores act(gate) * up instead: from registers on the row
+// tilings, through a shared-memory staging buffer on the swapped ones (gated_epilogue.cuh).
 // CuTe picks the MMA instruction by the tile's N; without this it knows only the power-of-two
 // widths and would run a 144-wide tile as nine 16-wide instructions, re-reading A each time.
 #define CUTE_SM90_EXTENDED_MMA_SHAPES_ENABLED
@@ -117,7 +117,6 @@ struct Config {
   using LayoutA = cutlass::layout::RowMajor;
   using LayoutB = cutlass::layout::ColumnMajor;
   using LayoutD = std::conditional_t<kSwapped, cutlass::layout::ColumnMajor, cutlass::layout::RowMajor>;
-  static_assert(!(kSwapped && kOutput == Output::gated), "the gated epilogue runs unswapped tiles only");
   static constexpr int kAlignment = 128 / cutlass::sizeof_bits<Element>::value;
   using TileShape = typename Tiling::Tile;
   using ClusterShape = typename Tiling::Cluster;
@@ -126,8 +125,9 @@ struct Config {
       cutlass::arch::Sm90, cutlass::arch::OpClassTensorOp, TileShape, ClusterShape, typename Tiling::EpilogueTile, float, float, void, LayoutD*, kAlignment, Element,
       LayoutD*, kAlignment, typename Tiling::EpilogueSchedule,
       cutlass::epilogue::fusion::LinearCombination<Element, float>>::CollectiveOp;
-  using GatedEpilogue = cutlass::epilogue::collective::detail::Sm90TmaWarpSpecializedAdapter<
-      GatedActivationEpilogueArray<Element, cutlass::detail::TagToStrideC_t<LayoutD*>>>;
+  // Swapped, the gated epilogue stages the tile's token columns in shared memory.
+  using GatedEpilogue = GatedEpilogueAdapter<GatedActivationEpilogueArray<
+      Element, cutlass::detail::TagToStrideC_t<LayoutD*>, kSwapped ? int(size<1>(TileShape{})) : 0>>;
   using Epilogue = std::conditional_t<kOutput == Output::gated, GatedEpilogue, ProductEpilogue>;
 
   using Mainloop = typename cutlass::gemm::collective::CollectiveBuilder<
@@ -265,13 +265,12 @@ class TypedGroupedGemm : public GroupedGemm::Kernel {
 
 template <typename Element, Output kOutput>
 GroupedGemm::Kernels make_typed(Backend& backend, int groups, int64_t n, int64_t k, Activation activation) {
-  // The swapped tilings stay null for the gated epilogue.
   GroupedGemm::Kernels kernels;
   kernels.small_tiles = std::make_unique<TypedGroupedGemm<Element, SmallTiles, kOutput>>(backend, groups, n, k, activation);
   kernels.medium_tiles =
       std::make_unique<TypedGroupedGemm<Element, MediumTiles, kOutput>>(backend, groups, n, k, activation);
   kernels.large_tiles = std::make_unique<TypedGroupedGemm<Element, LargeTiles, kOutput>>(backend, groups, n, k, activation);
-  if constexpr (kOutput == Output::product) {
+  {
     kernels.token_column_tiles =
         std::make_unique<TypedGroupedGemm<Element, TokenColumnTiles, kOutput>>(backend, groups, n, k, activation);
     kernels.mid_token_column_tiles =
