@@ -6,6 +6,7 @@
 
 #include "core/presets.hpp"
 #include "gpu_test_util.hpp"
+#include "moe/cuda/grouped_gemm.cuh"
 
 using namespace moebench;
 using moebench::testing::cuda_impls;
@@ -126,6 +127,24 @@ TEST(GpuLayer, EveryGroupedGemmTilingMatchesReference) {
             expect_verified(run_and_verify(*gpu, *impl, model, dtype, Scenario::random, tokens, 23, 64), what);
           }
     }
+  }
+}
+
+// The rule's own choice, unforced, for 256 experts at 128 rows per expert (deepseek-v3 at 4096
+// tokens): the 160-column tiles with the 4x1 cluster for both GEMMs (`fused`'s gated one
+// included) and, in the split's second kernel, the 256-row tiles for the groups over 160 rows.
+TEST(GpuLayer, TwoHundredFiftySixExpertsRunTheClusterOfFourTiles) {
+  REQUIRE_GPU();
+  auto gpu = make_backend(BackendKind::cuda);
+  ModelConfig m = moebench::testing::gpu_test_model("256-experts", 256, 8, 256, 256);
+  m.validate(true);
+  const int64_t tokens = 4096, rows_per_expert = tokens * m.top_k / m.num_experts;
+  ASSERT_GE(m.num_experts, GroupedGemm::kMidClusterOf4FromGroups);
+  ASSERT_GE(rows_per_expert, GroupedGemm::kMidTokenColumnsFrom);
+  ASSERT_LT(rows_per_expert, GroupedGemm::kWideTokenColumnsFrom);
+  for (const ImplInfo* impl : cuda_impls()) {
+    if (impl->name == "naive") continue;  // no grouped GEMM
+    expect_verified(run_and_verify(*gpu, *impl, m, DType::bf16, Scenario::random, tokens, 29, 64), impl->name);
   }
 }
 
