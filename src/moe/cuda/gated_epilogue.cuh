@@ -61,7 +61,7 @@ class GatedActivationEpilogueArray {
   // Named by GemmUniversalAdapter (its EpilogueOutputOp) only; this epilogue does not use it.
   using ThreadEpilogueOp = cutlass::epilogue::thread::LinearCombination<ElementD, 1, float, float>;
 
-  // Swapped: per consumer warpgroup, one 64-row slice [tokens][32 outputs] (16-byte rows).
+  // Swapped: per consumer warpgroup, one 64-row slice [tokens][32 outputs], 64 bytes per token.
   struct Staged {
     alignas(16) ElementD slice[2][(kSwapped ? kStagedTokens : 1) * kSliceOutputs];
   };
@@ -114,6 +114,7 @@ class GatedActivationEpilogueArray {
     ElementD* out = params_.ptr_D[l_coord];
     if constexpr (kSwapped) {
       static_assert(size<1>(blk_shape_mnk) == kStagedTokens, "the staging holds the tile's token columns");
+      static_assert(size(TiledMma{}) == 256, "one staging slice per consumer warpgroup, two of them (cooperative)");
       store_staged(accumulators, coords, M, N, int(n_coord) * kStagedTokens, thread_idx,
                    reinterpret_cast<SharedStorage*>(smem)->slice[thread_idx / 128], out);
     } else {
