@@ -203,8 +203,8 @@ class GatedActivationEpilogueArray {
         }
       }
       cutlass::arch::NamedBarrier::sync(128, barrier);
-      if (slice_row >= M) continue;  // a slice past N in a partial tile (M is whole 128-row blocks)
-      const int64_t first_output = slice_row / 128 * 64 + (slice_row % 128 == 0 ? 0 : kRunOutputs);
+      if (slice_row >= M) continue;  // a slice past the weight rows (M is whole 128-row blocks)
+      const int64_t first_output = gated_column(slice_row).output;  // the slice's first run's first output
       constexpr int kRuns = kSliceOutputs / kRunOutputs;
       for (int item = wg_thread; item < kStagedTokens * kRuns; item += 128) {
         const int t = item / kRuns, run = item % kRuns;

@@ -270,16 +270,14 @@ GroupedGemm::Kernels make_typed(Backend& backend, int groups, int64_t n, int64_t
   kernels.medium_tiles =
       std::make_unique<TypedGroupedGemm<Element, MediumTiles, kOutput>>(backend, groups, n, k, activation);
   kernels.large_tiles = std::make_unique<TypedGroupedGemm<Element, LargeTiles, kOutput>>(backend, groups, n, k, activation);
-  {
-    kernels.token_column_tiles =
-        std::make_unique<TypedGroupedGemm<Element, TokenColumnTiles, kOutput>>(backend, groups, n, k, activation);
-    kernels.mid_token_column_tiles =
-        std::make_unique<TypedGroupedGemm<Element, MidTokenColumnTiles, kOutput>>(backend, groups, n, k, activation);
-    kernels.mid_token_column_tiles_cluster4 = std::make_unique<TypedGroupedGemm<Element, MidTokenColumnTilesCluster4, kOutput>>(
-        backend, groups, n, k, activation);
-    kernels.wide_token_column_tiles =
-        std::make_unique<TypedGroupedGemm<Element, WideTokenColumnTiles, kOutput>>(backend, groups, n, k, activation);
-  }
+  kernels.token_column_tiles =
+      std::make_unique<TypedGroupedGemm<Element, TokenColumnTiles, kOutput>>(backend, groups, n, k, activation);
+  kernels.mid_token_column_tiles =
+      std::make_unique<TypedGroupedGemm<Element, MidTokenColumnTiles, kOutput>>(backend, groups, n, k, activation);
+  kernels.mid_token_column_tiles_cluster4 = std::make_unique<TypedGroupedGemm<Element, MidTokenColumnTilesCluster4, kOutput>>(
+      backend, groups, n, k, activation);
+  kernels.wide_token_column_tiles =
+      std::make_unique<TypedGroupedGemm<Element, WideTokenColumnTiles, kOutput>>(backend, groups, n, k, activation);
   return kernels;
 }
 
