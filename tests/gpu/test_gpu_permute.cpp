@@ -3,7 +3,8 @@
 // experts). Slot counts below, at and above a multiple of the block's 1024 threads and of the
 // chunk, experts with no slots, every slot on one expert. Each permutation is built twice on
 // the same object (sized for more tokens than it is given), the second time from other ids:
-// anything the second build leaves over from the first shows.
+// anything the second build leaves over from the first shows. Then the two gathers that build
+// the expert-ordered rows from it, row order and token order, against the host.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -93,6 +94,58 @@ TEST(GpuPermutation, MatchesAStableSortOnTheHost) {
       EXPECT_EQ(download(*gpu, permutation.sorted_slots(), size_t(slots)), want.sorted_slots)
           << "sorted slots, seed " << seed;
       EXPECT_EQ(download(*gpu, permutation.slot_rows(), size_t(slots)), want.slot_rows) << "slot rows, seed " << seed;
+    }
+  }
+}
+
+// Rows of distinct values, so that a row copied from the wrong token or to the wrong place shows;
+// the output starts poisoned (0xFFFF, a NaN in bf16 and fp16), so a row left unwritten shows.
+TEST(GpuPermutation, BothGathersPutEveryTokenInItsRows) {
+  REQUIRE_GPU();
+  auto gpu = make_backend(BackendKind::cuda);
+  struct Case {
+    int experts, top_k;
+    int64_t tokens, hidden;
+  };
+  const Case cases[] = {
+      {128, 8, 129, 2048},  // 16-byte vectors, several per thread
+      {128, 8, 7, 72},      // vectors, fewer than the block's threads
+      {8, 2, 1025, 30},     // single elements: the hidden size is not a multiple of 8
+      {60, 1, 300, 264},    // top_k = 1
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(std::to_string(c.experts) + " experts, top_k " + std::to_string(c.top_k) + ", " +
+                 std::to_string(c.tokens) + " tokens, hidden " + std::to_string(c.hidden));
+    const int64_t slots = c.tokens * c.top_k;
+    const std::vector<int32_t> ids = make_ids(slots, c.experts, Ids::spread, 11);
+    DeviceBuffer d_ids(*gpu, size_t(slots) * sizeof(int32_t));
+    gpu->copy_to_device(d_ids.get(), ids.data(), ids.size() * sizeof(int32_t));
+    ExpertPermutation permutation(*gpu, c.experts, c.top_k, c.tokens);
+    permutation.build(d_ids.as<int32_t>(), c.tokens, cuda_stream(*gpu));
+
+    std::vector<uint16_t> x(size_t(c.tokens * c.hidden));
+    for (size_t i = 0; i < x.size(); ++i) x[i] = uint16_t((i * 7919u + 13u) % 0x7C00u);  // finite, distinct nearby
+    DeviceBuffer d_x(*gpu, x.size() * 2), d_rows(*gpu, size_t(slots * c.hidden) * 2);
+    gpu->copy_to_device(d_x.get(), x.data(), x.size() * 2);
+
+    const Permuted want = on_host(ids, c.experts);
+    std::vector<uint16_t> expected(size_t(slots * c.hidden));
+    for (int64_t r = 0; r < slots; ++r) {
+      const int64_t token = want.sorted_slots[size_t(r)] / c.top_k;
+      std::copy_n(x.begin() + token * c.hidden, c.hidden, expected.begin() + r * c.hidden);
+    }
+    for (const bool token_order : {false, true}) {
+      gpu->fill_bytes(d_rows.get(), 0xFF, size_t(slots * c.hidden) * 2);
+      if (token_order)
+        gather_token_rows(d_x.get(), permutation.slot_rows(), c.top_k, c.tokens, c.hidden, d_rows.get(),
+                          cuda_stream(*gpu));
+      else
+        gather_rows(d_x.get(), permutation.sorted_slots(), c.top_k, slots, c.hidden, DType::bf16, d_rows.get(),
+                    cuda_stream(*gpu));
+      gpu->synchronize();
+      std::vector<uint16_t> rows(expected.size());
+      gpu->copy_to_host(rows.data(), d_rows.get(), rows.size() * 2);
+      EXPECT_EQ(rows, expected) << (token_order ? "token order" : "row order");
     }
   }
 }

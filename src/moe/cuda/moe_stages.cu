@@ -44,8 +44,8 @@ void MoeStages::route(const LayerArgs& args) {
 
 void MoeStages::route_and_gather(const LayerArgs& args) {
   route(args);
-  gather_rows(args.x, permutation_.sorted_slots(), spec_.model.top_k, args.num_tokens * spec_.model.top_k,
-              spec_.model.hidden_size, spec_.dtype, rows_.get(), stream_);
+  gather_token_rows(args.x, permutation_.slot_rows(), spec_.model.top_k, args.num_tokens, spec_.model.hidden_size,
+                    rows_.get(), stream_);
 }
 
 MoeStages::SharedOutput MoeStages::shared_experts(const LayerArgs& args) {

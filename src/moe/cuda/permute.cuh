@@ -47,6 +47,11 @@ class ExpertPermutation {
 void gather_rows(const void* x, const int32_t* sorted_slots, int top_k, int64_t num_rows, int64_t hidden,
                  DType dtype, void* rows, cudaStream_t stream, const int32_t* device_rows = nullptr);
 
+// The same rows in token order: rows[slot_rows[t*k+j]] = x[t] for every slot with a row (>= 0).
+// Reads each token once, where gather_rows reads it k times (from DRAM once x outgrows the L2).
+void gather_token_rows(const void* x, const int32_t* slot_rows, int top_k, int64_t num_tokens, int64_t hidden,
+                       void* rows, cudaStream_t stream);
+
 // Expert rows beyond each token's top_k slots (tile-rounded routing adds some), sorted by
 // token so that a token's entries are contiguous: entry i adds weights[i] * y[rows[i]] to
 // token tokens[i]. Entries past the used ones hold token = num_tokens.
