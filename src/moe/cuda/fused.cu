@@ -7,7 +7,7 @@
 // the config has them, are added in the sum or the combine.
 // Larger batches run the permutation and gather of `grouped`, then FusedExperts: the gate+up
 // grouped GEMM with the gated activation in its epilogue (over a private copy of w13 with gate
-// and up rows interleaved; on the swapped tiles too, up to 384 rows per expert), the down
+// and up rows interleaved; on the swapped tiles too, below 640 rows per expert), the down
 // grouped GEMM, and the weighted combine. Where one prepared
 // implementation serves several layers (LayerSpec::binds_other_layers, the model benchmark),
 // it keeps no such copy and runs `grouped` there, as it does for intermediate sizes that are

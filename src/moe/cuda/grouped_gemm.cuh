@@ -60,16 +60,18 @@ class GroupedGemm {
   // group over the tile's width going to 256-row tiles in a second kernel (the split is made on
   // the device, from the counts), since a second token tile would read the group's weight
   // tiles again; 144 token columns from R = 192 (two cover 256 +- 16 rows, four 512 +- 22).
-  // The gated epilogue takes the swapped tiles up to R = 384 only (kGatedTokenColumnsBelow):
-  // from 512 rows per expert on its staged stores cost more than the padding saves (PERF.md),
-  // and it keeps the 256-row tiles there.
+  // The gated epilogue takes the swapped tiles below R = 640 only (kGatedTokenColumnsBelow):
+  // at R = 384 and 512 they pad less than the 256-row tiles (at 384 +- 20, three 144-column
+  // tiles against two 256-row ones) and were faster at 5 of 7 shapes; at R = 768 they were
+  // mixed and at 1024 slower: the padding is about equal there and the staged stores cost more
+  // (PERF.md).
   // MOEBENCH_GROUPED_TILES=small|medium|large|columns|mid-columns|mid-columns-4|wide-columns
   // overrides the choice.
   static constexpr int64_t kSmallTilesBelow = 48;
   static constexpr int64_t kMediumBands[2][2] = {{48, 96}, {192, 384}};  // [from, below)
   static constexpr int64_t kTokenColumnsFrom = 192, kWideTokenColumnsFrom = 144, kMidTokenColumnsFrom = 96;
   static constexpr int kMidClusterOf4FromGroups = 256;
-  static constexpr int64_t kGatedTokenColumnsBelow = 384;
+  static constexpr int64_t kGatedTokenColumnsBelow = 640;
   static constexpr int kSmallTileRows = 64, kMediumTileRows = 128, kLargeTileRows = 256;
   // The swapped tilings' token columns (TokenColumnTiles, MidTokenColumnTiles,
   // WideTokenColumnTiles in grouped_gemm_kernel.cuh).
