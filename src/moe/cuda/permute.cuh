@@ -6,9 +6,10 @@
 // contiguous and in token order, and computes per-expert counts and offsets and the row of
 // every slot: in one single-block kernel up to 8192 slots and 256 experts, in three chained
 // kernels over chunks of slots above that (up to 256 experts), else with CUB (a radix sort and
-// a scan). gather() builds the expert-ordered
-// activations; combine() sums each token's expert outputs with its routing weights (fp32,
-// fixed order: deterministic, no atomics). No host synchronisation anywhere.
+// a scan). gather_token_rows() builds the expert-ordered activations (gather_rows() builds them
+// row by row, where only the device knows how many rows there are); combine_rows() sums each
+// token's expert outputs with its routing weights (fp32, fixed order: deterministic, no
+// atomics). No host synchronisation anywhere.
 #include <cuda_runtime.h>
 
 #include <cstdint>
