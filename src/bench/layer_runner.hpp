@@ -12,7 +12,7 @@
 #include "backend/backend.hpp"
 #include "bench/layer_result.hpp"
 #include "core/model_config.hpp"
-#include "report/profiler.hpp"
+#include "profile/profiler.hpp"
 #include "routing/scenarios.hpp"
 
 namespace moebench {

@@ -13,7 +13,7 @@
 #include "backend/backend.hpp"
 #include "bench/model_result.hpp"
 #include "model/decoder_config.hpp"
-#include "report/profiler.hpp"
+#include "profile/profiler.hpp"
 
 namespace moebench {
 

@@ -20,12 +20,12 @@
 #include "core/errors.hpp"
 #include "core/test_fault.hpp"
 #include "moe/moe_impl.hpp"
-#include "report/layer_writers.hpp"
-#include "report/output_files.hpp"
-#include "report/profiler.hpp"
-#include "report/routing_export.hpp"
+#include "bench/layer_writers.hpp"
+#include "core/output_files.hpp"
+#include "profile/profiler.hpp"
+#include "bench/routing_export.hpp"
 #include "results/environment.hpp"
-#include "results/layer_records.hpp"
+#include "bench/layer_records.hpp"
 #include "results/timestamps.hpp"
 
 namespace moebench::cli {

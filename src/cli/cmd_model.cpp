@@ -14,10 +14,10 @@
 #include "core/errors.hpp"
 #include "core/test_fault.hpp"
 #include "model/decoder_config.hpp"
-#include "report/model_report.hpp"
-#include "report/output_files.hpp"
+#include "bench/model_report.hpp"
+#include "core/output_files.hpp"
 #include "results/environment.hpp"
-#include "results/model_records.hpp"
+#include "bench/model_records.hpp"
 #include "results/timestamps.hpp"
 
 namespace moebench::cli {

@@ -9,7 +9,7 @@
 #include "cli/command.hpp"
 #include "cli/record_options.hpp"
 #include "core/errors.hpp"
-#include "report/output_files.hpp"
+#include "core/output_files.hpp"
 #include "report/results_writers.hpp"
 #include "results/compare.hpp"
 #include "results/results_store.hpp"

@@ -5,7 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/build_info.hpp"
-#include "report/output_files.hpp"
+#include "core/output_files.hpp"
 
 namespace moebench::cli {
 

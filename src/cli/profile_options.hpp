@@ -7,7 +7,7 @@
 #include <CLI/CLI.hpp>
 
 #include "backend/backend.hpp"
-#include "report/profiler.hpp"
+#include "profile/profiler.hpp"
 
 namespace moebench::cli {
 

@@ -8,7 +8,7 @@
 #include "core/build_info.hpp"
 #include "core/errors.hpp"
 #include "report/gnuplot.hpp"
-#include "report/output_files.hpp"
+#include "core/output_files.hpp"
 #include "report/report_builder.hpp"
 #include "report/report_plots.hpp"
 #include "results/results_store.hpp"

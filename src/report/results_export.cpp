@@ -1,9 +1,9 @@
 // The machine-readable exports of stored runs: CSV, JSON, and seed 002's two tracker files.
 #include <fmt/format.h>
 
-#include "report/csv_field.hpp"
+#include "core/csv_field.hpp"
 #include "report/results_writers.hpp"
-#include "results/model_records.hpp"
+#include "bench/model_records.hpp"
 #include "results/timestamps.hpp"
 
 namespace moebench {

@@ -5,7 +5,7 @@
 #include <fmt/format.h>
 
 #include "report/results_writers.hpp"
-#include "report/text_table.hpp"
+#include "core/text_table.hpp"
 
 namespace moebench {
 

@@ -13,8 +13,8 @@
 #include "core/presets.hpp"
 #include "moe/moe_impl.hpp"
 #include "results/config_key.hpp"
-#include "results/layer_records.hpp"
-#include "results/model_records.hpp"
+#include "bench/layer_records.hpp"
+#include "bench/model_records.hpp"
 #include "routing/scenarios.hpp"
 
 namespace moebench {

@@ -8,7 +8,7 @@
 
 #include "backend/backend.hpp"
 #include "gpu_test_util.hpp"
-#include "report/device_activity.hpp"
+#include "profile/device_activity.hpp"
 #include "unit/cli_runner.hpp"
 
 namespace fs = std::filesystem;

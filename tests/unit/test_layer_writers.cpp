@@ -18,8 +18,8 @@
 
 #include "cli_runner.hpp"
 #include "core/errors.hpp"
-#include "report/layer_writers.hpp"
-#include "report/output_files.hpp"
+#include "bench/layer_writers.hpp"
+#include "core/output_files.hpp"
 
 namespace fs = std::filesystem;
 using moebench::InputError;

@@ -11,8 +11,8 @@
 
 #include "backend/backend.hpp"
 #include "cli_runner.hpp"
-#include "report/chrome_trace.hpp"
-#include "report/profiler.hpp"
+#include "profile/chrome_trace.hpp"
+#include "profile/profiler.hpp"
 
 namespace fs = std::filesystem;
 using json = nlohmann::json;

@@ -1,4 +1,4 @@
-#include "report/device_activity.hpp"
+#include "profile/device_activity.hpp"
 
 namespace moebench {
 

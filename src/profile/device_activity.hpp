@@ -7,8 +7,8 @@
 #include <vector>
 
 #include "backend/backend.hpp"
-#include "report/chrome_trace.hpp"
-#include "report/trace_clock.hpp"
+#include "profile/chrome_trace.hpp"
+#include "profile/trace_clock.hpp"
 
 namespace moebench {
 

@@ -5,7 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "report/layer_writers.hpp"
+#include "bench/layer_writers.hpp"
 
 namespace moebench {
 

@@ -8,8 +8,8 @@
 
 #include <fmt/format.h>
 
-#include "report/layer_groups.hpp"
-#include "report/layer_writers.hpp"
+#include "bench/layer_groups.hpp"
+#include "bench/layer_writers.hpp"
 
 namespace moebench {
 

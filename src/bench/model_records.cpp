@@ -1,4 +1,4 @@
-#include "results/model_records.hpp"
+#include "bench/model_records.hpp"
 
 #include <cmath>
 

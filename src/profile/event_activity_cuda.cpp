@@ -7,7 +7,7 @@
 
 #include "backend/cuda_backend.hpp"
 #include "backend/cuda_check.hpp"
-#include "report/device_activity.hpp"
+#include "profile/device_activity.hpp"
 
 namespace moebench {
 

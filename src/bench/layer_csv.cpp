@@ -7,8 +7,8 @@
 
 #include <fmt/format.h>
 
-#include "report/csv_field.hpp"
-#include "report/layer_writers.hpp"
+#include "core/csv_field.hpp"
+#include "bench/layer_writers.hpp"
 
 namespace moebench {
 

@@ -1,4 +1,4 @@
-#include "report/model_report.hpp"
+#include "bench/model_report.hpp"
 
 #include <fmt/format.h>
 
@@ -6,7 +6,7 @@
 #include <nlohmann/json.hpp>
 #include <numeric>
 
-#include "results/model_records.hpp"
+#include "bench/model_records.hpp"
 
 namespace moebench {
 

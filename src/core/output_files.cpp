@@ -1,4 +1,4 @@
-#include "report/output_files.hpp"
+#include "core/output_files.hpp"
 
 #include <sys/stat.h>
 #include <unistd.h>

@@ -15,7 +15,7 @@
 
 #include <fmt/format.h>
 
-#include "report/device_activity.hpp"
+#include "profile/device_activity.hpp"
 
 namespace moebench {
 

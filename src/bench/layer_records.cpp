@@ -1,4 +1,4 @@
-#include "results/layer_records.hpp"
+#include "bench/layer_records.hpp"
 
 #include <cmath>
 

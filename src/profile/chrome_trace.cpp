@@ -1,4 +1,4 @@
-#include "report/chrome_trace.hpp"
+#include "profile/chrome_trace.hpp"
 
 #include <algorithm>
 #include <cmath>

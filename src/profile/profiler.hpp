@@ -10,9 +10,9 @@
 #include <nlohmann/json.hpp>
 
 #include "backend/backend.hpp"
-#include "report/chrome_trace.hpp"
-#include "report/device_activity.hpp"
-#include "report/trace_clock.hpp"
+#include "profile/chrome_trace.hpp"
+#include "profile/device_activity.hpp"
+#include "profile/trace_clock.hpp"
 
 namespace moebench {
 

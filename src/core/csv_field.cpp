@@ -1,4 +1,4 @@
-#include "report/csv_field.hpp"
+#include "core/csv_field.hpp"
 
 namespace moebench {
 

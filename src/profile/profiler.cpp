@@ -1,4 +1,4 @@
-#include "report/profiler.hpp"
+#include "profile/profiler.hpp"
 
 #include <cctype>
 #include <filesystem>
@@ -6,8 +6,8 @@
 
 #include <fmt/format.h>
 
-#include "report/nvtx_range.hpp"
-#include "report/output_files.hpp"
+#include "profile/nvtx_range.hpp"
+#include "core/output_files.hpp"
 
 namespace moebench {
 

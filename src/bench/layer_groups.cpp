@@ -1,4 +1,4 @@
-#include "report/layer_groups.hpp"
+#include "bench/layer_groups.hpp"
 
 #include <algorithm>
 

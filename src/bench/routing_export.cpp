@@ -1,4 +1,4 @@
-#include "report/routing_export.hpp"
+#include "bench/routing_export.hpp"
 
 #include <filesystem>
 #include <fstream>

@@ -1,4 +1,4 @@
-#include "report/nvtx_range.hpp"
+#include "profile/nvtx_range.hpp"
 
 #ifdef MOEBENCH_WITH_NVTX
 #include <nvtx3/nvToolsExt.h>
