@@ -391,7 +391,7 @@ MemoryBreakdown estimate_memory(const MemoryRequest& r) {
     add_training_lines(out.lines, r, w);
   if (r.layout.tp > 1)
     out.lines.push_back({"nccl", "NCCL buffers", kNcclChannels * 2 * kNcclBytesPerConnection + kAllReduceWorkspaceBytes,
-                         true, fmt::format("{} channels x 2 x {} MiB + {} MiB all-reduce workspace (seed 001)",
+                         true, fmt::format("{} channels x 2 x {} MiB + {} MiB all-reduce workspace (as SGLang allocates per rank)",
                                            kNcclChannels, kNcclBytesPerConnection / kMiB,
                                            kAllReduceWorkspaceBytes / kMiB)});
   out.lines.push_back({"cuda_context", "CUDA context, library workspaces", kCudaContextBytes, true,

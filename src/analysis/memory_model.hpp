@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "analysis/parallel_layout.hpp"
+#include "core/defaults.hpp"
 #include "core/dtype.hpp"
 #include "core/model_config.hpp"
 
@@ -29,10 +30,10 @@ struct MemoryRequest {
   DType kv_dtype = DType::bf16;
   MemoryMode mode = MemoryMode::inference;
   int64_t batch_size = 1;
-  int64_t input_len = 4096;
-  int64_t output_len = 256;
+  int64_t input_len = kDefaultInputLen;
+  int64_t output_len = kDefaultOutputLen;
   // Prompt tokens one prefill step processes; 0: the whole batch's prompts at once.
-  int64_t chunked_prefill_size = 0;
+  int64_t chunked_prefill_size = kDefaultChunkedPrefillSize;
   // Largest decode batch captured in CUDA graphs; nothing: the batch size; 0: no graphs.
   std::optional<int64_t> cuda_graph_max_bs;
 

@@ -10,6 +10,8 @@
 #include "backend/backend.hpp"
 #include "cli/command.hpp"
 #include "cli/model_options.hpp"
+#include "cli/vocabulary.hpp"
+#include "core/defaults.hpp"
 #include "core/errors.hpp"
 #include "report/memory_report.hpp"
 
@@ -22,15 +24,15 @@ constexpr const char* kDefaultModel = "qwen3-30b-a3b";
 struct MemoryCommandOptions {
   ModelOptions model;
   int64_t batch_size = 1;
-  int64_t input_len = 4096;
-  int64_t output_len = 256;
+  int64_t input_len = kDefaultInputLen;
+  int64_t output_len = kDefaultOutputLen;
   int tp_size = 1;
   int ep_size = 1;
   std::string dtype;  // empty: as the model is published
   std::string kv_cache_dtype = "auto";
   std::string mode = "inference";
   std::optional<double> gpu_memory_gib;
-  int64_t chunked_prefill_size = 0;
+  int64_t chunked_prefill_size = kDefaultChunkedPrefillSize;
   std::optional<int64_t> cuda_graph_max_bs;
   std::string output_format = "table";
 };
@@ -80,11 +82,11 @@ Command add_memory_command(CLI::App& app) {
   o->model.add_to(*sub, kDefaultModel);
   o->model.add_decoder_flags_to(*sub);
   sub->add_option("--batch-size", o->batch_size, "sequences (train: micro-batch)")->capture_default_str();
-  sub->add_option("--input-len", o->input_len, "prompt tokens per sequence")->capture_default_str();
-  sub->add_option("--output-len", o->output_len, "generated tokens per sequence")->capture_default_str();
-  sub->add_option("--tp-size", o->tp_size,
+  add_input_len(*sub, o->input_len, "prompt tokens per sequence")->capture_default_str();
+  add_output_len(*sub, o->output_len, "generated tokens per sequence")->capture_default_str();
+  add_tp_size(*sub, o->tp_size,
                   "GPUs: attention, dense MLP and vocabulary split tp ways (SGLang's --tp)")->capture_default_str();
-  sub->add_option("--ep-size", o->ep_size,
+  add_ep_size(*sub, o->ep_size,
                   "expert-parallel groups: routed experts split ep ways by expert, tp/ep ways within (SGLang's --ep)")
       ->capture_default_str();
   sub->add_option("--dtype", o->dtype, "weights: bf16, fp16 or fp8 (128x128 block-scaled) (default: as published)");
@@ -94,11 +96,11 @@ Command add_memory_command(CLI::App& app) {
       ->capture_default_str();
   sub->add_option("--gpu-memory-gib", o->gpu_memory_gib,
                   "memory of one GPU (default: the visible GPU's total, else 80 for an H100 80GB)");
-  sub->add_option("--chunked-prefill-size", o->chunked_prefill_size,
+  add_chunked_prefill_size(*sub, o->chunked_prefill_size,
                   "prompt tokens per prefill step; 0: the whole batch at once")->capture_default_str();
   sub->add_option("--cuda-graph-max-bs", o->cuda_graph_max_bs,
                   "largest decode batch captured in CUDA graphs; 0: none (default: --batch-size)");
-  sub->add_option("--output-format", o->output_format, "table or json")->capture_default_str();
+  add_output_format(*sub, o->output_format, "table or json")->capture_default_str();
   return {sub, [o] { return run_memory(*o); }};
 }
 

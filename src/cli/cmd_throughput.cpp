@@ -7,6 +7,7 @@
 
 #include "analysis/throughput.hpp"
 #include "cli/command.hpp"
+#include "cli/vocabulary.hpp"
 #include "core/errors.hpp"
 #include "report/throughput_report.hpp"
 
@@ -39,8 +40,8 @@ int run_throughput(ThroughputCommandOptions o) {
     o.tokens_per_sec = kExampleTokensPerSec;
     o.compare_tokens_per_sec = kExampleCompareTokensPerSec;
     if (!o.gpus) o.gpus = kExampleGpus;
-    std::fprintf(stderr, "moebench throughput: no --tokens-per-sec given: seed 004's example, %s vs %s tok/s on "
-                         "%d GPUs\n",
+    std::fprintf(stderr, "moebench throughput: no --tokens-per-sec given: the SonicMoE training example "
+                         "(DeepSeek-V3.2-Exp), %s tok/s baseline vs %s tok/s on %d H100s\n",
                  kExampleTokensPerSec, kExampleCompareTokensPerSec, *o.gpus);
   }
 
@@ -73,7 +74,7 @@ Command add_throughput_command(CLI::App& app) {
   auto o = std::make_shared<ThroughputCommandOptions>();
   CLI::App* sub = app.add_subcommand("throughput", "tokens/s -> tokens/day, GPU-hours, cost, multi-GPU scaling");
   sub->add_option("--tokens-per-sec", o->tokens_per_sec,
-                  "throughput of all GPUs together; K/M/B/T suffixes (default: seed 004's example, 1240 vs 2305)");
+                  "throughput of all GPUs together; K/M/B/T suffixes (default: the SonicMoE training example, 1240 vs 2305)");
   sub->add_option("--gpus", o->gpus, "GPUs that throughput used (default: 1; 8 for the example)");
   sub->add_option("--target-tokens", o->target_tokens, "tokens to process, e.g. 100B or 1T")->capture_default_str();
   sub->add_option("--price-per-gpu-hour", o->price_per_gpu_hour, "dollars per GPU-hour")->capture_default_str();
@@ -81,7 +82,7 @@ Command add_throughput_command(CLI::App& app) {
                   "a second result, compared with the first (time and money saved)");
   sub->add_option("--compare-gpus", o->compare_gpus, "GPUs of the second result (default: --gpus)");
   sub->add_option("--scaling", o->scaling, "GPUS:TOKENS_PER_SEC pairs for scaling efficiency, e.g. 1:1200,2:2300,4:4400");
-  sub->add_option("--output-format", o->output_format, "table or json")->capture_default_str();
+  add_output_format(*sub, o->output_format, "table or json")->capture_default_str();
   return {sub, [o] { return run_throughput(*o); }};
 }
 

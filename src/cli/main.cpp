@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include "cli/command.hpp"
+#include "cli/vocabulary.hpp"
 #include "core/build_info.hpp"
 #include "core/errors.hpp"
 #include "results/results_store.hpp"
@@ -49,8 +50,12 @@ int main(int argc, char** argv) {
       cli::add_report_command(app),
   };
 
+  // vLLM's `-tp 8` is read as `--tp-size 8` (cli/vocabulary.hpp); the invocation keeps what was typed.
+  std::vector<std::string> args = cli::expand_short_aliases(argc, argv);
+  std::vector<char*> arg_pointers;
+  for (std::string& a : args) arg_pointers.push_back(a.data());
   try {
-    app.parse(argc, argv);
+    app.parse(int(arg_pointers.size()), arg_pointers.data());
   } catch (const CLI::CallForHelp& e) {
     return app.exit(e);
   } catch (const CLI::CallForAllHelp& e) {

@@ -113,6 +113,7 @@ std::string memory_json(const MemoryAssessment& a) {
       {"batch_size", r.batch_size},
       {"input_len", r.input_len},
       {"output_len", r.output_len},
+      {"chunked_prefill_size", r.chunked_prefill_size},
       {"parameters_per_gpu", b.parameters_per_gpu},
       {"kv_cache_bytes_per_token", b.kv_bytes_per_token},
       {"components", components},

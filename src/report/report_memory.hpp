@@ -7,13 +7,14 @@
 #include <vector>
 
 #include "analysis/parallel_layout.hpp"
+#include "core/defaults.hpp"
 
 namespace moebench {
 
 struct MemorySettings {
   int64_t batch_size = 1;
-  int64_t input_len = 2048;
-  int64_t output_len = 256;
+  int64_t input_len = kDefaultInputLen;
+  int64_t output_len = kDefaultOutputLen;
   ParallelLayout layout;
 };
 

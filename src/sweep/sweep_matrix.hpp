@@ -33,6 +33,7 @@
 #include <nlohmann/json.hpp>
 
 #include "backend/backend.hpp"
+#include "core/defaults.hpp"
 
 namespace moebench {
 
@@ -55,8 +56,8 @@ struct SweepBlock {
   std::vector<int64_t> num_tokens;  // layer; empty: the command's default
   std::vector<std::string> scenarios = {"random"};
   std::vector<int64_t> batch_sizes = {1};  // model
-  std::vector<int64_t> input_lens = {4096};
-  std::vector<int64_t> output_lens = {512};
+  std::vector<int64_t> input_lens = {kDefaultInputLen};
+  std::vector<int64_t> output_lens = {kDefaultOutputLen};
   std::vector<int> num_layers;  // model; empty: the whole model
   std::optional<int> warmup;     // warmup_iters (layer) or warmup_runs (model)
   std::optional<int> benchmark;  // benchmark_iters (layer) or benchmark_runs (model)

@@ -1,0 +1,112 @@
+// One vocabulary (cli/vocabulary.hpp): every other spelling of a shared flag reaches the same
+// option as its canonical name, so the same command typed either way prints the same thing;
+// the shared defaults are one per idea across commands; no user-facing text names the
+// internal documents users have never seen.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <regex>
+
+#include "cli/vocabulary.hpp"
+#include "cli_runner.hpp"
+#include "core/defaults.hpp"
+
+namespace fs = std::filesystem;
+using moebench::testing::CliResult;
+using moebench::testing::fresh_temp_dir;
+using moebench::testing::run_moebench;
+
+namespace {
+
+// Runs `base + canonical` and `base + alias` and expects the same exit code and stdout.
+void expect_same(const std::string& base, const std::string& canonical, const std::string& alias) {
+  CliResult a = run_moebench(base + " " + canonical);
+  CliResult b = run_moebench(base + " " + alias);
+  EXPECT_EQ(a.exit_code, b.exit_code) << alias << "\n" << b.err;
+  EXPECT_EQ(a.out, b.out) << canonical << " vs " << alias;
+  EXPECT_FALSE(a.out.empty()) << a.err;
+}
+
+const std::string kMemory = "memory --model qwen3-235b-a22b --gpu-memory-gib 80";
+
+}  // namespace
+
+TEST(Vocabulary, TensorParallelAliases) {
+  for (const char* alias : {"--tp 8", "-tp 8", "-tp=8", "--tensor-parallel-size 8", "--tp-degree 8", "--tp=8"})
+    expect_same(kMemory, "--tp-size 8", alias);
+}
+
+TEST(Vocabulary, ExpertParallelAliases) {
+  for (const char* alias : {"--ep 2", "-ep 2", "--expert-parallel-size 2", "--moe-ep-degree 2"})
+    expect_same(kMemory + " --tp-size 8", "--ep-size 2", alias);
+}
+
+TEST(Vocabulary, AliasesChangeTheResult) {
+  // The test above would pass if the aliases were ignored and the default ran both times.
+  CliResult one = run_moebench(kMemory + " --tp-size 1");
+  CliResult eight = run_moebench(kMemory + " -tp 8");
+  EXPECT_NE(one.out, eight.out);
+}
+
+TEST(Vocabulary, OutputFormatAlias) {
+  expect_same(kMemory, "--output-format json", "--format json");
+  expect_same("throughput --tokens-per-sec 1000", "--output-format json", "--format json");
+}
+
+TEST(Vocabulary, SweepAliases) {
+  const std::string base = "sweep --backend cpu --dry-run --model tiny --command model --batch-size 1";
+  expect_same(base, "--impl reference", "--moe-impl reference");
+  expect_same(base, "--tp-size 1 --ep-size 1", "--tp 1 --ep 1");
+  expect_same(base, "--warmup-iters 2 --benchmark-iters 3", "--warmup-runs 2 --benchmark-runs 3");
+  // The children's command lines use the canonical names.
+  CliResult r = run_moebench(base + " --benchmark-runs 3 --moe-impl reference");
+  EXPECT_NE(r.out.find("--impl reference"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("--benchmark-iters 3"), std::string::npos) << r.out;
+}
+
+TEST(Vocabulary, ReportFormatSpellings) {
+  auto dir = fresh_temp_dir("vocabulary_report");
+  const std::string base = "report --no-plots --results-db '" + (dir / "none.db").string() + "' --output-dir '" +
+                           (dir / "out").string() + "'";
+  // Both spellings are accepted, and so is `md` for markdown; an unknown one is refused naming the flag.
+  CliResult a = run_moebench(base + " --output-format markdown");
+  CliResult b = run_moebench(base + " --format md");
+  EXPECT_EQ(a.exit_code, b.exit_code) << b.err;
+  CliResult bad = run_moebench(base + " --format pdf");
+  EXPECT_EQ(bad.exit_code, 2);
+  fs::remove_all(dir);
+}
+
+TEST(Vocabulary, ShortAliasesAreExpandedOnlyAsFlags) {
+  const char* argv[] = {"moebench", "memory", "-tp", "8", "-ep=2", "--", "-tp"};
+  std::vector<std::string> args = moebench::cli::expand_short_aliases(7, const_cast<char**>(argv));
+  EXPECT_EQ(args, (std::vector<std::string>{"moebench", "memory", "--tp-size", "8", "--ep-size=2", "--", "-tp"}));
+}
+
+TEST(Vocabulary, OneDefaultLengthEverywhere) {
+  // memory and sweep take the shared default lengths and prefill chunk unless told otherwise.
+  CliResult memory = run_moebench("memory --model qwen3-30b-a3b --gpu-memory-gib 80 --output-format json");
+  ASSERT_EQ(memory.exit_code, 0) << memory.err;
+  EXPECT_NE(memory.out.find("\"input_len\": " + std::to_string(moebench::kDefaultInputLen)), std::string::npos)
+      << memory.out.substr(0, 2000);
+  EXPECT_NE(memory.out.find("\"chunked_prefill_size\": " + std::to_string(moebench::kDefaultChunkedPrefillSize)),
+            std::string::npos);
+  CliResult sweep = run_moebench("sweep --backend cpu --dry-run --model tiny --command model --batch-size 1");
+  ASSERT_EQ(sweep.exit_code, 0) << sweep.err;
+  EXPECT_NE(sweep.out.find("--input-len " + std::to_string(moebench::kDefaultInputLen) + " --output-len " +
+                           std::to_string(moebench::kDefaultOutputLen)),
+            std::string::npos)
+      << sweep.out;
+}
+
+TEST(Vocabulary, NoInternalDocumentNamesInHelp) {
+  const std::regex internal("[Ss]eeds? 0[0-9]{2}");
+  for (const char* command : {"layer", "model", "memory", "throughput", "sweep", "results", "results export",
+                              "report", "info"}) {
+    CliResult r = run_moebench(std::string(command) + " --help");
+    EXPECT_EQ(r.exit_code, 0) << command;
+    EXPECT_FALSE(std::regex_search(r.out + r.err, internal)) << command << ":\n" << r.out;
+  }
+  CliResult example = run_moebench("throughput");
+  EXPECT_FALSE(std::regex_search(example.out + example.err, internal)) << example.err;
+}
