@@ -201,7 +201,8 @@ int run_layer(const LayerCommandOptions& o, const std::string& command_line) {
 Command add_layer_command(CLI::App& app) {
   auto o = std::make_shared<LayerCommandOptions>();
   CLI::App* sub = app.add_subcommand("layer", "MoE layer benchmark: implementations x scenarios x token counts");
-  o->model.add_to(*sub, std::string(kGpuDefaultModel) + " on a GPU, " + kCpuDefaultModel + " on the CPU");
+  add_model_flags(*sub, o->model,
+                  std::string(kGpuDefaultModel) + " on a GPU, " + kCpuDefaultModel + " on the CPU");
   sub->add_option("--num-tokens", o->num_tokens, "token counts (default: 64 512 4096 on a GPU, 32 128 on the CPU)")
       ->delimiter(',');
   sub->add_option("--scenarios", o->scenarios, "random, balanced, imbalanced")->delimiter(',')->capture_default_str();
@@ -228,8 +229,8 @@ Command add_layer_command(CLI::App& app) {
                 "leave the shared experts out: the routed experts alone, as the roofline floor counts them");
   sub->add_option("--export-routing", o->export_routing_dir,
                   "write each run's router logits and routing to DIR (raw arrays + manifest.json), for bench/peers.py");
-  o->record.add_to(*sub);
-  o->profile.add_to(*sub,
+  add_record_flags(*sub, o->record);
+  add_profile_flags(*sub, o->profile,
                     "write a Chrome trace (Perfetto) per scenario x implementation x token count, "
                     "with kernel spans on a GPU");
   return {sub, [o] { return run_layer(*o, invocation()); }};

@@ -133,8 +133,9 @@ int run_model(const ModelCommandOptions& o, const std::string& command_line) {
 Command add_model_command(CLI::App& app) {
   auto o = std::make_shared<ModelCommandOptions>();
   CLI::App* sub = app.add_subcommand("model", "end-to-end inference benchmark: TTFT, TPOT, ITL, throughput per batch size");
-  o->model.add_to(*sub, std::string(kGpuDefaultModel) + " on a GPU, " + kCpuDefaultModel + " on the CPU");
-  o->model.add_decoder_flags_to(*sub);
+  add_model_flags(*sub, o->model,
+                  std::string(kGpuDefaultModel) + " on a GPU, " + kCpuDefaultModel + " on the CPU");
+  add_decoder_flags(*sub, o->model);
   sub->add_option("--batch-size", o->batch_sizes, "batch sizes, comma-separated (default: 1,8 on a GPU, 1,2 on the CPU)")
       ->delimiter(',');
   sub->add_option("--input-len", o->input_len, "prompt tokens per sequence (default: 1024 on a GPU, 32 on the CPU)");
@@ -154,9 +155,10 @@ Command add_model_command(CLI::App& app) {
   sub->add_option("--output-format", o->output_format, "csv (batch sweep), markdown, json, all");
   sub->add_option("--output-file", o->output_file, "output base path (default ./model_results)");
   sub->add_flag("--quiet", o->quiet, "no progress on stderr");
-  o->profile.add_to(
-      *sub, "after each batch size's timed runs, trace a prefill and a few decode steps (Chrome trace per batch size)");
-  o->record.add_to(*sub);
+  add_profile_flags(
+      *sub, o->profile,
+      "after each batch size's timed runs, trace a prefill and a few decode steps (Chrome trace per batch size)");
+  add_record_flags(*sub, o->record);
   return {sub, [o] { return run_model(*o, invocation()); }};
 }
 
