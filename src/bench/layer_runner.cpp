@@ -67,6 +67,211 @@ LayerArgs args_for(const RotatingInputs& in, int r, int64_t tokens) {
   return a;
 }
 
+// One implementation, prepared once for the largest token count and reused for every scenario
+// and token count.
+struct PreparedImpl {
+  const ImplInfo* info = nullptr;
+  std::unique_ptr<MoeImpl> impl;
+  int64_t workspace_bytes = 0;      // what preparing it allocated beyond the weights
+  Profiler::SpanId setup_span = 0;  // its preparation, for its traces
+};
+
+std::vector<PreparedImpl> prepare_impls(Backend& backend, const LayerRunOptions& opt,
+                                        const std::vector<const ImplInfo*>& infos, const LayerSpec& spec,
+                                        const LayerWeightStore& weights) {
+  std::vector<PreparedImpl> prepared;
+  for (const ImplInfo* info : infos) {
+    PhaseScope setup(opt.profiler, fmt::format("setup {}", info->name), "setup");
+    PreparedImpl p;
+    p.info = info;
+    p.setup_span = setup.span();
+    backend.reset_peak_allocated();
+    int64_t before = backend.peak_allocated_bytes();
+    p.impl = info->make(backend);
+    p.impl->prepare(spec, weights.view());
+    backend.synchronize();
+    p.workspace_bytes = backend.peak_allocated_bytes() - before;
+    prepared.push_back(std::move(p));
+  }
+  return prepared;
+}
+
+// The inputs of one scenario x token count, which every implementation runs on: the router
+// logits and what their routing implies, and the rotating input sets on the backend.
+struct CaseInputs {
+  Scenario scenario = Scenario::random;
+  int64_t tokens = 0;
+  std::vector<float> logits;
+  LoadStats load;
+  LayerWork work;
+  int64_t set_bytes = 0;  // one rotating set
+  int rotations = 0;
+  RotatingInputs inputs;
+  std::vector<uint16_t> x_host;       // the first set's hidden states, for verification
+  Profiler::SpanId inputs_span = 0;   // their making, for every run's trace
+};
+
+CaseInputs make_case_inputs(Backend& backend, const LayerRunOptions& opt, const DeviceInfo& device,
+                            const std::vector<float>& bias, Scenario scenario, int64_t tokens) {
+  const ModelConfig& m = opt.model;
+  PhaseScope inputs_phase(opt.profiler, fmt::format("inputs {} tokens={}", scenario_name(scenario), tokens), "setup");
+  CaseInputs c;
+  c.scenario = scenario;
+  c.tokens = tokens;
+  c.inputs_span = inputs_phase.span();
+  c.logits = scenario_logits(m, scenario, tokens, opt.imbalance_factor, opt.seed);
+  c.load = load_stats(route(m, c.logits.data(), tokens, bias));
+  c.work = layer_work(m, tokens, opt.dtype, c.load.active_experts);
+  c.set_bytes = io_set_bytes(m, tokens, opt.dtype);
+  c.rotations = rotation_count(c.set_bytes, device.l2_bytes);
+  c.inputs = make_inputs(backend, opt, tokens, c.logits, c.rotations);
+  c.x_host.resize(size_t(tokens * m.hidden_size));
+  backend.copy_to_host(c.x_host.data(), c.inputs.x[0].get(), c.x_host.size() * sizeof(uint16_t));
+  return c;
+}
+
+// What identifies a result: the run's configuration, the implementation and the case.
+LayerResult result_identity(const LayerRunOptions& opt, const Backend& backend, const DeviceInfo& device,
+                            const std::string& impl, const CaseInputs& c) {
+  const ModelConfig& m = opt.model;
+  LayerResult r;
+  r.model = m.name;
+  r.impl = impl;
+  r.scenario = scenario_name(c.scenario);
+  r.backend = backend_kind_name(backend.kind());
+  r.device = device.name;
+  r.dtype = dtype_name(opt.dtype);
+  r.num_tokens = c.tokens;
+  r.ep_size = opt.ep_size;
+  r.tp_size = opt.tp_size;
+  r.num_experts = m.num_experts;
+  r.top_k = m.top_k;
+  r.hidden_size = m.hidden_size;
+  r.intermediate_size = m.moe_intermediate_size;
+  r.num_shared_experts = m.num_shared_experts;
+  r.load = c.load;
+  return r;
+}
+
+// The forward of one implementation on one case's rotating input sets: recorded once per set
+// where the implementation allows it (CUDA graphs), so that the timed path, and the path
+// verified, are the replays; eager otherwise.
+class CaseForward {
+ public:
+  CaseForward(Backend& backend, MoeImpl& impl, const CaseInputs& c) : impl_(impl), c_(c) {
+    if (!impl.recordable(c.tokens)) return;
+    for (int rot = 0; rot < c.rotations; ++rot) {
+      recorded_.push_back(backend.record([&] { impl.forward(args_for(c.inputs, rot, c.tokens)); }));
+      if (!recorded_.back()) {
+        recorded_.clear();
+        return;
+      }
+    }
+  }
+
+  void operator()(int rot) const {
+    if (recorded_.empty())
+      impl_.forward(args_for(c_.inputs, rot, c_.tokens));
+    else
+      recorded_[size_t(rot)]->replay();
+  }
+
+  const char* launch() const { return recorded_.empty() ? "eager" : "graph"; }
+
+ private:
+  MoeImpl& impl_;
+  const CaseInputs& c_;
+  std::vector<std::unique_ptr<RecordedWork>> recorded_;
+};
+
+// Verified run on poisoned output: every element must be written and match fp64.
+void verify_forward(Backend& backend, const LayerRunOptions& opt, const LayerSpec& spec,
+                    const LayerWeightStore& weights, MoeImpl& impl, const CaseInputs& c,
+                    const CaseForward& forward, LayerResult& r) {
+  PhaseScope verify_phase(opt.profiler, "verify");
+  const size_t act_elems = c.x_host.size();
+  std::vector<uint16_t> out_host(act_elems);
+  backend.fill_bytes(c.inputs.out[0].get(), 0xFF, act_elems * sizeof(uint16_t));
+  forward(0);
+  backend.synchronize();
+  backend.copy_to_host(out_host.data(), c.inputs.out[0].get(), act_elems * sizeof(uint16_t));
+  VerifyResult v = verify_layer_output(backend, spec, weights.view(), c.x_host.data(), c.logits.data(), c.tokens,
+                                       out_host.data(), opt.verify_tokens, impl.routing_tile_rows(c.tokens));
+  r.verified = true;
+  r.verify_passed = v.passed;
+  r.verify_error = v.rel_error;
+  r.verify_tokens = v.tokens_checked;
+  r.unwritten_outputs = v.unwritten;
+}
+
+void warm_up(const LayerRunOptions& opt, const CaseInputs& c, const CaseForward& forward) {
+  if (opt.warmup_iters <= 0) return;
+  PhaseScope warmup_phase(opt.profiler, "warmup");
+  for (int w = 0; w < opt.warmup_iters; ++w) forward(w % c.rotations);
+}
+
+// The timed iterations' latencies in ms, continuing the rotation where the warm-up left it. On
+// a GPU an iteration's host span is the time to enqueue it; its device time is the kernels'
+// spans (CUPTI) or the phase's event span.
+std::vector<double> time_iterations(Backend& backend, const LayerRunOptions& opt, const CaseInputs& c,
+                                    const CaseForward& forward) {
+  std::vector<std::unique_ptr<IntervalTimer>> timers;
+  for (int it = 0; it < opt.benchmark_iters; ++it) {
+    timers.push_back(backend.make_timer());
+    PhaseScope iteration_phase(opt.profiler, fmt::format("iteration {}", it));
+    timers.back()->start();
+    forward((opt.warmup_iters + it) % c.rotations);
+    timers.back()->stop();
+  }
+  {
+    PhaseScope drain_phase(opt.profiler, "synchronize");
+    backend.synchronize();
+  }
+  std::vector<double> samples;
+  for (auto& t : timers) samples.push_back(t->elapsed_ms());
+  return samples;
+}
+
+// The figures derived from the measured latency: throughput, achieved rates, the roofline
+// floor and the efficiency against it.
+void fill_figures(LayerResult& r, const CaseInputs& c, const Ceilings& ceilings) {
+  const double seconds = r.latency_ms.mean * 1e-3;
+  r.throughput_tok_per_sec = double(c.tokens) / seconds;
+  r.flops = c.work.flops;
+  r.bytes_min = c.work.bytes_min;
+  r.tflops = c.work.flops / seconds / 1e12;
+  r.gbps = c.work.bytes_min / seconds / 1e9;
+  r.floor_ms = roofline_floor_ms(c.work, ceilings);
+  r.efficiency = r.floor_ms / r.latency_ms.p50;
+}
+
+// One implementation on one case: record or not, verify, warm up, time, fill the result, and
+// with a profiler write the run's trace.
+LayerResult run_case(Backend& backend, const LayerRunOptions& opt, const LayerSpec& spec,
+                     const LayerWeightStore& weights, const Ceilings& ceilings, const DeviceInfo& device,
+                     PreparedImpl& p, const CaseInputs& c) {
+  MoeImpl& impl = *p.impl;
+  PhaseScope run_phase(opt.profiler,
+                       fmt::format("{} {} tokens={}", p.info->name, scenario_name(c.scenario), c.tokens), "run");
+  LayerResult r = result_identity(opt, backend, device, p.info->name, c);
+
+  PhaseScope prepare_phase(opt.profiler, "prepare");
+  const CaseForward forward(backend, impl, c);
+  r.launch = forward.launch();
+  prepare_phase.end();
+
+  if (opt.verify) verify_forward(backend, opt, spec, weights, impl, c, forward, r);
+  warm_up(opt, c, forward);
+  r.latency_ms = summarize(time_iterations(backend, opt, c, forward));
+  r.counters = impl.counters();
+  fill_figures(r, c, ceilings);
+  r.peak_memory_bytes = weights.bytes() + int64_t(c.rotations) * c.set_bytes + p.workspace_bytes;
+  run_phase.end();
+  if (opt.profiler)
+    opt.profiler->write_run({r.model, r.impl, r.scenario, c.tokens}, run_phase.span(), {p.setup_span, c.inputs_span});
+  return r;
+}
+
 }  // namespace
 
 void validate_layer_options(const LayerRunOptions& opt) {
@@ -109,149 +314,27 @@ int64_t layer_weight_bytes(const LayerRunOptions& opt) { return weight_bytes(opt
 std::vector<LayerResult> run_layer_benchmark(Backend& backend, const LayerRunOptions& opt,
                                              const Ceilings& ceilings, const ProgressFn& progress) {
   validate_layer_options(opt);
-  const ModelConfig& m = opt.model;
   const DeviceInfo device = backend.device_info();
-  std::vector<const ImplInfo*> infos = select_impls(opt.impls, backend.kind());
-
+  const std::vector<const ImplInfo*> infos = select_impls(opt.impls, backend.kind());
   LayerSpec spec;
-  spec.model = m;
+  spec.model = opt.model;
   spec.dtype = opt.dtype;
   spec.max_tokens = *std::max_element(opt.num_tokens.begin(), opt.num_tokens.end());
   spec.seed = opt.seed;
   LayerWeightStore weights(backend, spec);
-  const std::vector<float> bias = score_bias_values(m, opt.seed);
+  const std::vector<float> bias = score_bias_values(opt.model, opt.seed);
+  std::vector<PreparedImpl> impls = prepare_impls(backend, opt, infos, spec, weights);
 
-  // Implementations are prepared once for the largest token count and reused.
-  std::vector<std::unique_ptr<MoeImpl>> impls;
-  std::vector<int64_t> workspace_bytes;
-  std::vector<Profiler::SpanId> setup_spans;  // each implementation's preparation, for its traces
-  for (const ImplInfo* info : infos) {
-    PhaseScope setup(opt.profiler, fmt::format("setup {}", info->name), "setup");
-    setup_spans.push_back(setup.span());
-    backend.reset_peak_allocated();
-    int64_t before = backend.peak_allocated_bytes();
-    impls.push_back(info->make(backend));
-    impls.back()->prepare(spec, weights.view());
-    backend.synchronize();
-    workspace_bytes.push_back(backend.peak_allocated_bytes() - before);
-  }
-
-  const int total = int(opt.scenarios.size() * opt.num_tokens.size() * infos.size());
+  const int total = int(opt.scenarios.size() * opt.num_tokens.size() * impls.size());
   int done = 0;
   std::vector<LayerResult> results;
   for (Scenario scenario : opt.scenarios) {
     for (int64_t tokens : opt.num_tokens) {
-      PhaseScope inputs_phase(opt.profiler, fmt::format("inputs {} tokens={}", scenario_name(scenario), tokens),
-                              "setup");
-      std::vector<float> logits = scenario_logits(m, scenario, tokens, opt.imbalance_factor, opt.seed);
-      LoadStats load = load_stats(route(m, logits.data(), tokens, bias));
-      LayerWork work = layer_work(m, tokens, opt.dtype, load.active_experts);
-      const int64_t set_bytes = io_set_bytes(m, tokens, opt.dtype);
-      const int rotations = rotation_count(set_bytes, device.l2_bytes);
-      RotatingInputs inputs = make_inputs(backend, opt, tokens, logits, rotations);
-      const size_t act_elems = size_t(tokens * m.hidden_size);
-      std::vector<uint16_t> x_host(act_elems), out_host(act_elems);
-      backend.copy_to_host(x_host.data(), inputs.x[0].get(), act_elems * sizeof(uint16_t));
-      inputs_phase.end();
-
-      for (size_t i = 0; i < infos.size(); ++i) {
-        MoeImpl& impl = *impls[i];
+      const CaseInputs c = make_case_inputs(backend, opt, device, bias, scenario, tokens);
+      for (PreparedImpl& p : impls) {
         if (progress)
-          progress(done, total, fmt::format("{} tokens={} impl={}", scenario_name(scenario), tokens, infos[i]->name));
-        PhaseScope run_phase(opt.profiler,
-                             fmt::format("{} {} tokens={}", infos[i]->name, scenario_name(scenario), tokens), "run");
-        LayerResult r;
-        r.model = m.name;
-        r.impl = infos[i]->name;
-        r.scenario = scenario_name(scenario);
-        r.backend = backend_kind_name(backend.kind());
-        r.device = device.name;
-        r.dtype = dtype_name(opt.dtype);
-        r.num_tokens = tokens;
-        r.ep_size = opt.ep_size;
-        r.tp_size = opt.tp_size;
-        r.num_experts = m.num_experts;
-        r.top_k = m.top_k;
-        r.hidden_size = m.hidden_size;
-        r.intermediate_size = m.moe_intermediate_size;
-        r.num_shared_experts = m.num_shared_experts;
-        r.load = load;
-
-        // One recorded forward per rotating input set where the implementation allows it (CUDA
-        // graphs): the timed path, and the path verified below, are the replays.
-        PhaseScope prepare_phase(opt.profiler, "prepare");
-        std::vector<std::unique_ptr<RecordedWork>> recorded;
-        if (impl.recordable(tokens))
-          for (int rot = 0; rot < rotations; ++rot) {
-            recorded.push_back(backend.record([&] { impl.forward(args_for(inputs, rot, tokens)); }));
-            if (!recorded.back()) {
-              recorded.clear();
-              break;
-            }
-          }
-        auto run_forward = [&](int rot) {
-          if (recorded.empty())
-            impl.forward(args_for(inputs, rot, tokens));
-          else
-            recorded[size_t(rot)]->replay();
-        };
-        r.launch = recorded.empty() ? "eager" : "graph";
-        prepare_phase.end();
-
-        // Verified run on poisoned output: every element must be written and match fp64.
-        if (opt.verify) {
-          PhaseScope verify_phase(opt.profiler, "verify");
-          backend.fill_bytes(inputs.out[0].get(), 0xFF, act_elems * sizeof(uint16_t));
-          run_forward(0);
-          backend.synchronize();
-          backend.copy_to_host(out_host.data(), inputs.out[0].get(), act_elems * sizeof(uint16_t));
-          VerifyResult v = verify_layer_output(backend, spec, weights.view(), x_host.data(), logits.data(),
-                                               tokens, out_host.data(), opt.verify_tokens,
-                                               impl.routing_tile_rows(tokens));
-          r.verified = true;
-          r.verify_passed = v.passed;
-          r.verify_error = v.rel_error;
-          r.verify_tokens = v.tokens_checked;
-          r.unwritten_outputs = v.unwritten;
-        }
-
-        if (opt.warmup_iters > 0) {
-          PhaseScope warmup_phase(opt.profiler, "warmup");
-          for (int w = 0; w < opt.warmup_iters; ++w) run_forward(w % rotations);
-        }
-        // On a GPU an iteration's host span is the time to enqueue it; its device time is
-        // the kernels' spans (CUPTI) or the phase's event span.
-        std::vector<std::unique_ptr<IntervalTimer>> timers;
-        for (int it = 0; it < opt.benchmark_iters; ++it) {
-          timers.push_back(backend.make_timer());
-          PhaseScope iteration_phase(opt.profiler, fmt::format("iteration {}", it));
-          timers.back()->start();
-          run_forward((opt.warmup_iters + it) % rotations);
-          timers.back()->stop();
-        }
-        {
-          PhaseScope drain_phase(opt.profiler, "synchronize");
-          backend.synchronize();
-        }
-        std::vector<double> samples;
-        for (auto& t : timers) samples.push_back(t->elapsed_ms());
-        r.latency_ms = summarize(samples);
-        r.counters = impl.counters();
-
-        const double seconds = r.latency_ms.mean * 1e-3;
-        r.throughput_tok_per_sec = double(tokens) / seconds;
-        r.flops = work.flops;
-        r.bytes_min = work.bytes_min;
-        r.tflops = work.flops / seconds / 1e12;
-        r.gbps = work.bytes_min / seconds / 1e9;
-        r.floor_ms = roofline_floor_ms(work, ceilings);
-        r.efficiency = r.floor_ms / r.latency_ms.p50;
-        r.peak_memory_bytes = weights.bytes() + int64_t(rotations) * set_bytes + workspace_bytes[i];
-        run_phase.end();
-        if (opt.profiler)
-          opt.profiler->write_run({r.model, r.impl, r.scenario, tokens}, run_phase.span(),
-                                  {setup_spans[i], inputs_phase.span()});
-        results.push_back(std::move(r));
+          progress(done, total, fmt::format("{} tokens={} impl={}", scenario_name(scenario), tokens, p.info->name));
+        results.push_back(run_case(backend, opt, spec, weights, ceilings, device, p, c));
         ++done;
       }
     }

@@ -95,78 +95,70 @@ void profile_batch(Backend& backend, const ModelRunOptions& o, Decoder& decoder,
   o.profiler->write_run({o.decoder.model.name, o.moe_impl, "decode", batch}, run.span(), {});
 }
 
-void run_batch(Backend& backend, const ModelRunOptions& o, const ModelResult& result, ModelSetup& s,
-               BatchResult& br, const ModelProgressFn& progress) {
-  const DecoderConfig& d = o.decoder;
-  const int64_t B = br.batch_size, L = o.input_len, steps = o.output_len - 1;
-  Decoder& decoder = *s.decoder;
+// The decode step recorded as one CUDA graph where the backend and the MoE implementation allow
+// it, after one eager step (kernels set their attributes and cuBLAS picks its algorithms on first
+// use, outside the capture); null where the steps run eagerly. Every run then prefills and
+// restarts the positions. Notes the capture's time and, on a GPU, the memory the graph holds.
+std::unique_ptr<RecordedWork> record_decode_graph(Backend& backend, const ModelSetup& s, Decoder& decoder,
+                                                  KvCache& cache, int64_t L, int64_t steps, BatchResult& br) {
+  const int64_t B = br.batch_size;
   const bool gpu = backend.kind() == BackendKind::cuda;
-
-  auto t0 = std::chrono::steady_clock::now();
-  KvCache cache(backend, d, B, o.input_len + o.output_len);
-  backend.synchronize();
-  br.kv_alloc_ms = ms_since(t0);
-  std::vector<int32_t> prompts_host = prompt_tokens(o.seed, B, L, d.model.vocab_size);
-  DeviceBuffer prompts(backend, prompts_host.size() * sizeof(int32_t));
-  backend.copy_to_device(prompts.get(), prompts_host.data(), prompts.bytes());
-
   std::unique_ptr<RecordedWork> graph;
   if (gpu && steps > 0 && (!s.moe || s.moe->recordable(B))) {
-    // One eager step first, outside the capture: kernels set their attributes and cuBLAS picks
-    // its algorithms on first use. Every run then prefills and restarts the positions.
     decoder.start_decode(B, L);
     decoder.decode_step(cache, B);
     const int64_t free_before = backend.device_info().free_memory_bytes;
-    t0 = std::chrono::steady_clock::now();
+    const auto t0 = std::chrono::steady_clock::now();
     graph = backend.record([&] { decoder.decode_step(cache, B); });
     backend.synchronize();
     br.graph_capture_ms = graph ? ms_since(t0) : 0;
     if (graph && gpu) br.memory.graphs = std::max<int64_t>(0, free_before - backend.device_info().free_memory_bytes);
   }
-  br.decode_launch = graph ? "graph" : "eager";
+  return graph;
+}
 
-  std::unique_ptr<IntervalTimer> prefill_timer = backend.make_timer(), decode_timer = backend.make_timer();
-  std::vector<std::unique_ptr<IntervalTimer>> step_timers;
-  for (int64_t i = 0; i < steps; ++i) step_timers.push_back(backend.make_timer());
-  auto one_run = [&] {
-    ModelRunTimes t;
-    prefill_timer->start();
-    decoder.prefill(cache, prompts.as<int32_t>(), B, L);
-    prefill_timer->stop();
-    t.ttft_ms = prefill_timer->elapsed_ms();
-    decoder.start_decode(B, L);
-    decode_timer->start();
-    for (int64_t i = 0; i < steps; ++i) {
-      step_timers[size_t(i)]->start();
-      if (graph)
-        graph->replay();
-      else
-        decoder.decode_step(cache, B);
-      step_timers[size_t(i)]->stop();
-    }
-    decode_timer->stop();
-    backend.synchronize();
-    t.decode_ms = steps > 0 ? decode_timer->elapsed_ms() : 0;
-    for (auto& timer : step_timers) t.step_ms.push_back(timer->elapsed_ms());
-    return t;
-  };
-  for (int w = 0; w < o.warmup_runs; ++w) {
-    if (progress) progress(fmt::format("batch {}: warm-up run {}/{}", B, w + 1, o.warmup_runs));
-    one_run();
+// The timers of one run (prefill, the whole decode, each decode step), made once per batch size
+// and reused by every run of it.
+struct RunTimers {
+  std::unique_ptr<IntervalTimer> prefill, decode;
+  std::vector<std::unique_ptr<IntervalTimer>> steps;
+
+  RunTimers(Backend& backend, int64_t decode_steps) : prefill(backend.make_timer()), decode(backend.make_timer()) {
+    for (int64_t i = 0; i < decode_steps; ++i) steps.push_back(backend.make_timer());
   }
-  for (int r = 0; r < o.benchmark_runs; ++r) {
-    if (progress) progress(fmt::format("batch {}: run {}/{}", B, r + 1, o.benchmark_runs));
-    br.runs.push_back(one_run());
+};
+
+// One run of a batch: the prefill of the prompts, then the decode steps (graph replays where
+// there is a graph), each timed.
+ModelRunTimes time_one_run(Backend& backend, Decoder& decoder, KvCache& cache, const DeviceBuffer& prompts,
+                           RecordedWork* graph, int64_t B, int64_t L, RunTimers& timers) {
+  const int64_t steps = int64_t(timers.steps.size());
+  ModelRunTimes t;
+  timers.prefill->start();
+  decoder.prefill(cache, prompts.as<int32_t>(), B, L);
+  timers.prefill->stop();
+  t.ttft_ms = timers.prefill->elapsed_ms();
+  decoder.start_decode(B, L);
+  timers.decode->start();
+  for (int64_t i = 0; i < steps; ++i) {
+    timers.steps[size_t(i)]->start();
+    if (graph)
+      graph->replay();
+    else
+      decoder.decode_step(cache, B);
+    timers.steps[size_t(i)]->stop();
   }
-  br.metrics = model_metrics(br.runs, B, L, o.output_len);
+  timers.decode->stop();
+  backend.synchronize();
+  t.decode_ms = steps > 0 ? timers.decode->elapsed_ms() : 0;
+  for (auto& timer : timers.steps) t.step_ms.push_back(timer->elapsed_ms());
+  return t;
+}
 
-  // The cache holds input_len + output_len positions: one more step after the last run fits.
-  if (d.model.moe_layer_count() > 0) br.active_experts = count_active_experts(backend, o, decoder, cache, B);
-  br.floor_context = L + (steps + 1) / 2;
-  br.floor_bytes = decode_step_bytes(d.model, d.dtype, B, br.floor_context, br.active_experts);
-  br.tpot_floor_ms = bandwidth_floor_ms(br.floor_bytes.total(), result.ceilings.copy_gbps);
-
-  ModelMemory& mem = br.memory;
+// The memory the batch holds, by part, and in total as the device reports it.
+void measure_memory(Backend& backend, const ModelSetup& s, const Decoder& decoder, const KvCache& cache,
+                    ModelMemory& mem) {
+  const bool gpu = backend.kind() == BackendKind::cuda;
   mem.weights = s.weights->bytes();
   mem.kv_cache = cache.bytes();
   mem.activations = decoder.activation_bytes() + s.moe_workspace_bytes;
@@ -180,11 +172,132 @@ void run_batch(Backend& backend, const ModelRunOptions& o, const ModelResult& re
     mem.measured_bytes = backend.peak_allocated_bytes();
     mem.measured_source = "CPU backend: peak bytes allocated";
   }
+}
+
+void run_batch(Backend& backend, const ModelRunOptions& o, const ModelResult& result, ModelSetup& s,
+               BatchResult& br, const ModelProgressFn& progress) {
+  const DecoderConfig& d = o.decoder;
+  const int64_t B = br.batch_size, L = o.input_len, steps = o.output_len - 1;
+  Decoder& decoder = *s.decoder;
+
+  auto t0 = std::chrono::steady_clock::now();
+  KvCache cache(backend, d, B, o.input_len + o.output_len);
+  backend.synchronize();
+  br.kv_alloc_ms = ms_since(t0);
+  std::vector<int32_t> prompts_host = prompt_tokens(o.seed, B, L, d.model.vocab_size);
+  DeviceBuffer prompts(backend, prompts_host.size() * sizeof(int32_t));
+  backend.copy_to_device(prompts.get(), prompts_host.data(), prompts.bytes());
+
+  std::unique_ptr<RecordedWork> graph = record_decode_graph(backend, s, decoder, cache, L, steps, br);
+  br.decode_launch = graph ? "graph" : "eager";
+
+  RunTimers timers(backend, steps);
+  for (int w = 0; w < o.warmup_runs; ++w) {
+    if (progress) progress(fmt::format("batch {}: warm-up run {}/{}", B, w + 1, o.warmup_runs));
+    time_one_run(backend, decoder, cache, prompts, graph.get(), B, L, timers);
+  }
+  for (int r = 0; r < o.benchmark_runs; ++r) {
+    if (progress) progress(fmt::format("batch {}: run {}/{}", B, r + 1, o.benchmark_runs));
+    br.runs.push_back(time_one_run(backend, decoder, cache, prompts, graph.get(), B, L, timers));
+  }
+  br.metrics = model_metrics(br.runs, B, L, o.output_len);
+
+  // The cache holds input_len + output_len positions: one more step after the last run fits.
+  if (d.model.moe_layer_count() > 0) br.active_experts = count_active_experts(backend, o, decoder, cache, B);
+  br.floor_context = L + (steps + 1) / 2;
+  br.floor_bytes = decode_step_bytes(d.model, d.dtype, B, br.floor_context, br.active_experts);
+  br.tpot_floor_ms = bandwidth_floor_ms(br.floor_bytes.total(), result.ceilings.copy_gbps);
+
+  measure_memory(backend, s, decoder, cache, br.memory);
   if (o.profiler && steps > 0) {
     if (progress) progress(fmt::format("batch {}: profiling a prefill and {} decode steps", B,
                                        std::min(steps, kProfiledDecodeSteps)));
     profile_batch(backend, o, decoder, cache, prompts, graph.get(), B, steps);
   }
+}
+
+// What a run reports before anything is measured: the model, the device, the settings and the
+// planned batch sizes.
+ModelResult describe_run(const Backend& backend, const ModelRunOptions& o, std::vector<BatchResult> planned) {
+  const DecoderConfig& d = o.decoder;
+  const ModelConfig& m = d.model;
+  const DeviceInfo device = backend.device_info();
+  ModelResult result;
+  result.model = d.full_layers == m.num_layers ? m.name : fmt::format("{} (first {} layers)", m.name, m.num_layers);
+  result.device = device.name;
+  result.backend = backend_kind_name(backend.kind());
+  result.dtype = dtype_name(d.dtype);
+  result.moe_impl = m.moe_layer_count() > 0 ? o.moe_impl : "none (no MoE layers)";
+  result.layers = m.num_layers;
+  result.full_layers = d.full_layers;
+  for (const std::string& note : {d.truncation_note, d.attention_note})
+    if (!note.empty()) result.notes.push_back(note);
+  result.input_len = o.input_len;
+  result.output_len = o.output_len;
+  result.prefill_chunk = o.prefill_chunk;
+  result.warmup_runs = o.warmup_runs;
+  result.benchmark_runs = o.benchmark_runs;
+  result.seed = o.seed;
+  result.batches = std::move(planned);
+  return result;
+}
+
+// The one MoE implementation every MoE layer shares, prepared on the first MoE layer's experts
+// for the longest step; what it allocated is its workspace.
+void prepare_moe(Backend& backend, const ModelRunOptions& o, const DecoderLimits& limits, ModelSetup& s) {
+  const DecoderConfig& d = o.decoder;
+  // After the reset the peak is what is allocated now (the ceilings' buffers are gone).
+  backend.reset_peak_allocated();
+  const int64_t allocated = backend.peak_allocated_bytes();
+  s.moe = select_impls({o.moe_impl}, backend.kind()).front()->make(backend);
+  LayerSpec spec;
+  spec.model = d.model;
+  spec.dtype = d.dtype;
+  spec.max_tokens = limits.max_step_rows();
+  spec.seed = layer_seed(o.seed, first_moe_layer(d));
+  spec.binds_other_layers = true;  // one implementation serves every MoE layer
+  s.moe->prepare(spec, s.weights->layer(first_moe_layer(d)).experts->view());
+  backend.synchronize();
+  s.moe_workspace_bytes = backend.peak_allocated_bytes() - allocated;
+}
+
+// Attention sized for the largest batch that runs at the longest context.
+AttentionDims max_attention_dims(const ModelConfig& m, const DecoderLimits& limits) {
+  AttentionDims dims;
+  dims.batch = int(limits.max_batch);
+  dims.num_heads = m.num_attention_heads;
+  dims.num_kv_heads = m.num_kv_heads;
+  dims.head_dim = m.head_dim;
+  dims.max_context = int(limits.max_context);
+  dims.softmax_scale = 1.0f / std::sqrt(float(m.head_dim));
+  return dims;
+}
+
+// Weights, the MoE implementation, the ops and the decoder for every batch size that runs,
+// their preparation timed into `result`.
+ModelSetup prepare_model(Backend& backend, const ModelRunOptions& o, ModelResult& result,
+                         const ModelProgressFn& progress) {
+  const DecoderConfig& d = o.decoder;
+  int64_t max_batch = 0;
+  for (const BatchResult& b : result.batches)
+    if (b.status == BatchResult::Status::ok) max_batch = std::max(max_batch, b.batch_size);
+  const DecoderLimits limits{max_batch, o.input_len, o.input_len + o.output_len, o.prefill_chunk};
+
+  ModelSetup s;
+  if (progress) progress("initialising weights");
+  auto t0 = std::chrono::steady_clock::now();
+  s.weights = std::make_unique<ModelWeights>(backend, d, o.seed);
+  backend.synchronize();
+  result.weight_init_ms = ms_since(t0);
+  if (d.model.moe_layer_count() > 0) {
+    if (progress) progress("preparing the MoE implementation " + o.moe_impl);
+    t0 = std::chrono::steady_clock::now();
+    prepare_moe(backend, o, limits, s);
+    result.moe_prepare_ms = ms_since(t0);
+  }
+  s.ops = make_model_ops(backend, d.dtype, max_attention_dims(d.model, limits));
+  s.decoder = std::make_unique<Decoder>(backend, d, *s.weights, *s.ops, s.moe.get(), limits);
+  return s;
 }
 
 }  // namespace
@@ -292,71 +405,13 @@ std::vector<BatchResult> plan_batches(Backend& backend, const ModelRunOptions& o
 
 ModelResult run_model_benchmark(Backend& backend, const ModelRunOptions& o, std::vector<BatchResult> planned,
                                 const ModelProgressFn& progress) {
-  const DecoderConfig& d = o.decoder;
-  const ModelConfig& m = d.model;
-  const DeviceInfo device = backend.device_info();
-  ModelResult result;
-  result.model = d.full_layers == m.num_layers ? m.name : fmt::format("{} (first {} layers)", m.name, m.num_layers);
-  result.device = device.name;
-  result.backend = backend_kind_name(backend.kind());
-  result.dtype = dtype_name(d.dtype);
-  result.moe_impl = m.moe_layer_count() > 0 ? o.moe_impl : "none (no MoE layers)";
-  result.layers = m.num_layers;
-  result.full_layers = d.full_layers;
-  for (const std::string& note : {d.truncation_note, d.attention_note})
-    if (!note.empty()) result.notes.push_back(note);
-  result.input_len = o.input_len;
-  result.output_len = o.output_len;
-  result.prefill_chunk = o.prefill_chunk;
-  result.warmup_runs = o.warmup_runs;
-  result.benchmark_runs = o.benchmark_runs;
-  result.seed = o.seed;
-  result.batches = std::move(planned);
-
+  ModelResult result = describe_run(backend, o, std::move(planned));
   if (progress) progress("measuring copy bandwidth");
-  auto t0 = std::chrono::steady_clock::now();
+  const auto t0 = std::chrono::steady_clock::now();
   result.ceilings = measure_ceilings(backend);
   result.ceilings_ms = ms_since(t0);
 
-  int64_t max_batch = 0;
-  for (const BatchResult& b : result.batches)
-    if (b.status == BatchResult::Status::ok) max_batch = std::max(max_batch, b.batch_size);
-  DecoderLimits limits{max_batch, o.input_len, o.input_len + o.output_len, o.prefill_chunk};
-
-  ModelSetup s;
-  if (progress) progress("initialising weights");
-  t0 = std::chrono::steady_clock::now();
-  s.weights = std::make_unique<ModelWeights>(backend, d, o.seed);
-  backend.synchronize();
-  result.weight_init_ms = ms_since(t0);
-  if (m.moe_layer_count() > 0) {
-    if (progress) progress("preparing the MoE implementation " + o.moe_impl);
-    t0 = std::chrono::steady_clock::now();
-    // After the reset the peak is what is allocated now (the ceilings' buffers are gone).
-    backend.reset_peak_allocated();
-    const int64_t allocated = backend.peak_allocated_bytes();
-    s.moe = select_impls({o.moe_impl}, backend.kind()).front()->make(backend);
-    LayerSpec spec;
-    spec.model = m;
-    spec.dtype = d.dtype;
-    spec.max_tokens = limits.max_step_rows();
-    spec.seed = layer_seed(o.seed, first_moe_layer(d));
-    spec.binds_other_layers = true;  // one implementation serves every MoE layer
-    s.moe->prepare(spec, s.weights->layer(first_moe_layer(d)).experts->view());
-    backend.synchronize();
-    s.moe_workspace_bytes = backend.peak_allocated_bytes() - allocated;
-    result.moe_prepare_ms = ms_since(t0);
-  }
-  AttentionDims max_dims;
-  max_dims.batch = int(max_batch);
-  max_dims.num_heads = m.num_attention_heads;
-  max_dims.num_kv_heads = m.num_kv_heads;
-  max_dims.head_dim = m.head_dim;
-  max_dims.max_context = int(limits.max_context);
-  max_dims.softmax_scale = 1.0f / std::sqrt(float(m.head_dim));
-  s.ops = make_model_ops(backend, d.dtype, max_dims);
-  s.decoder = std::make_unique<Decoder>(backend, d, *s.weights, *s.ops, s.moe.get(), limits);
-
+  ModelSetup s = prepare_model(backend, o, result, progress);
   for (BatchResult& br : result.batches) {
     if (br.status != BatchResult::Status::ok) continue;
     try {

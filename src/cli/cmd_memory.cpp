@@ -79,8 +79,8 @@ int run_memory(const MemoryCommandOptions& o) {
 Command add_memory_command(CLI::App& app) {
   auto o = std::make_shared<MemoryCommandOptions>();
   CLI::App* sub = app.add_subcommand("memory", "per-GPU memory breakdown and fit verdict, before running");
-  o->model.add_to(*sub, kDefaultModel);
-  o->model.add_decoder_flags_to(*sub);
+  add_model_flags(*sub, o->model, kDefaultModel);
+  add_decoder_flags(*sub, o->model);
   sub->add_option("--batch-size", o->batch_size, "sequences (train: micro-batch)")->capture_default_str();
   add_input_len(*sub, o->input_len, "prompt tokens per sequence")->capture_default_str();
   add_output_len(*sub, o->output_len, "generated tokens per sequence")->capture_default_str();

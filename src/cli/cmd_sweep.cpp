@@ -8,9 +8,9 @@
 #include <fmt/format.h>
 
 #include "backend/backend.hpp"
+#include "bench/layer_defaults.hpp"
 #include "cli/command.hpp"
 #include "cli/vocabulary.hpp"
-#include "cli/layer_defaults.hpp"
 #include "cli/record_options.hpp"
 #include "core/errors.hpp"
 #include "report/results_writers.hpp"
@@ -61,9 +61,10 @@ SweepMatrix matrix_of(const SweepCommandOptions& o, const CLI::App& app, Backend
   m.timeout_s = o.timeout_s;
   SweepBlock b = o.axes;
   const bool gpu = backend == BackendKind::cuda;
-  if (b.models.empty() && b.model_paths.empty()) b.models = {gpu ? kGpuDefaultModel : kCpuDefaultModel};
-  b.num_tokens = o.num_tokens.empty() && b.command == "layer" ? (gpu ? kGpuDefaultTokens : kCpuDefaultTokens)
-                                                              : o.num_tokens;
+  if (b.models.empty() && b.model_paths.empty()) b.models = {gpu ? kLayerGpuDefaultModel : kLayerCpuDefaultModel};
+  b.num_tokens = o.num_tokens.empty() && b.command == "layer"
+                     ? (gpu ? kLayerGpuDefaultTokens : kLayerCpuDefaultTokens)
+                     : o.num_tokens;
   m.blocks = {b};
   validate_sweep_matrix(m);
   return m;
@@ -108,8 +109,8 @@ Command add_sweep_command(CLI::App& app) {
   sub->add_option("--matrix", o->matrix_file, "JSON or YAML sweep file (see README); or the axis flags below");
   sub->add_option("--command", b.command, "layer or model")->capture_default_str();
   sub->add_option("--model", b.models,
-                  fmt::format("presets, comma-separated (default: {} on a GPU, {} on the CPU)", kGpuDefaultModel,
-                              kCpuDefaultModel))
+                  fmt::format("presets, comma-separated (default: {} on a GPU, {} on the CPU)",
+                              kLayerGpuDefaultModel, kLayerCpuDefaultModel))
       ->delimiter(',');
   sub->add_option("--model-path", b.model_paths, "Hugging Face config.json files or directories")->delimiter(',');
   add_tp_size(*sub, b.tp_sizes, "TP sizes")->delimiter(',')->capture_default_str();

@@ -1,105 +1,34 @@
+// The model selection flags (model_options.hpp), bound to a ModelOptions.
 #include "cli/model_options.hpp"
 
-#include <fmt/format.h>
-
-#include <limits>
-
-#include "core/errors.hpp"
 #include "core/presets.hpp"
 
 namespace moebench::cli {
 
-void ModelOptions::add_to(CLI::App& app, const std::string& default_text) {
+void add_model_flags(CLI::App& app, ModelOptions& o, const std::string& default_text) {
   std::string presets;
   for (const std::string& n : preset_names()) presets += (presets.empty() ? "" : ", ") + n;
-  app.add_option("--model", model, "shipped preset: " + presets + " (default: " + default_text + ")");
-  app.add_option("--model-path", model_path, "Hugging Face config.json, or a directory holding one");
-  app.add_flag("--manual-config", manual, "describe the layer with the flags below instead of a model");
-  app.add_option("--num-experts", num_experts, "manual: routed experts");
-  app.add_option("--num-experts-per-tok", top_k, "manual: experts per token (top-k)");
-  app.add_option("--hidden-size", hidden_size, "manual: hidden size");
-  app.add_option("--intermediate-size", intermediate_size, "manual: intermediate size of one expert");
-  app.add_option("--activation", activation, "manual: silu, gelu or swigluoai")->capture_default_str();
-  app.add_option("--num-shared-experts", num_shared_experts, "manual: shared experts")->capture_default_str();
-  app.add_option("--shared-intermediate-size", shared_intermediate_size,
+  app.add_option("--model", o.model, "shipped preset: " + presets + " (default: " + default_text + ")");
+  app.add_option("--model-path", o.model_path, "Hugging Face config.json, or a directory holding one");
+  app.add_flag("--manual-config", o.manual, "describe the layer with the flags below instead of a model");
+  app.add_option("--num-experts", o.num_experts, "manual: routed experts");
+  app.add_option("--num-experts-per-tok", o.top_k, "manual: experts per token (top-k)");
+  app.add_option("--hidden-size", o.hidden_size, "manual: hidden size");
+  app.add_option("--intermediate-size", o.intermediate_size, "manual: intermediate size of one expert");
+  app.add_option("--activation", o.activation, "manual: silu, gelu or swigluoai")->capture_default_str();
+  app.add_option("--num-shared-experts", o.num_shared_experts, "manual: shared experts")->capture_default_str();
+  app.add_option("--shared-intermediate-size", o.shared_intermediate_size,
                  "manual: intermediate size of one shared expert (default: --intermediate-size)");
 }
 
-void ModelOptions::add_decoder_flags_to(CLI::App& app) {
-  app.add_option("--num-hidden-layers", num_hidden_layers, "manual: decoder layers");
-  app.add_option("--num-attention-heads", num_attention_heads, "manual: attention heads");
-  app.add_option("--num-key-value-heads", num_key_value_heads, "manual: KV heads (default: --num-attention-heads)");
-  app.add_option("--head-dim", head_dim, "manual: head size (default: --hidden-size / --num-attention-heads)");
-  app.add_option("--vocab-size", vocab_size, "manual: vocabulary size");
-  app.add_option("--max-position-embeddings", max_position_embeddings, "manual: longest context (default: no limit)");
-}
-
-namespace {
-
-// --manual-config's decoder stack: every layer MoE, GQA attention, untied embeddings.
-void fill_manual_decoder(const ModelOptions& o, ModelConfig& c) {
-  const char* missing = !o.num_hidden_layers     ? "--num-hidden-layers"
-                        : !o.num_attention_heads ? "--num-attention-heads"
-                        : !o.vocab_size          ? "--vocab-size"
-                                                 : nullptr;
-  if (missing) throw InputError(fmt::format("--manual-config needs {} for the whole model", missing));
-  c.num_layers = *o.num_hidden_layers;
-  c.num_attention_heads = *o.num_attention_heads;
-  c.num_kv_heads = o.num_key_value_heads.value_or(c.num_attention_heads);
-  if (o.head_dim) {
-    c.head_dim = *o.head_dim;
-  } else {
-    if (c.num_attention_heads <= 0 || c.hidden_size % c.num_attention_heads != 0)
-      throw InputError(fmt::format("--head-dim: give it, --hidden-size ({}) is not a multiple of "
-                                   "--num-attention-heads ({})",
-                                   c.hidden_size, c.num_attention_heads));
-    c.head_dim = int(c.hidden_size / c.num_attention_heads);
-  }
-  c.vocab_size = *o.vocab_size;
-  c.max_position_embeddings = o.max_position_embeddings.value_or(std::numeric_limits<int>::max());
-}
-
-}  // namespace
-
-ModelConfig ModelOptions::resolve(const std::string& fallback_preset, bool whole_model) const {
-  int sources = int(!model.empty()) + int(!model_path.empty()) + int(manual);
-  if (sources > 1)
-    throw InputError("choose one of --model, --model-path and --manual-config");
-  bool shape_flags = num_experts || top_k || hidden_size || intermediate_size || shared_intermediate_size ||
-                     num_shared_experts != 0;
-  if (shape_flags && !manual)
-    throw InputError("--num-experts, --num-experts-per-tok, --hidden-size and --intermediate-size need "
-                     "--manual-config");
-  bool decoder_flags = num_hidden_layers || num_attention_heads || num_key_value_heads || head_dim || vocab_size ||
-                       max_position_embeddings;
-  if (decoder_flags && !manual)
-    throw InputError("--num-hidden-layers, --num-attention-heads, --num-key-value-heads, --head-dim, --vocab-size "
-                     "and --max-position-embeddings need --manual-config");
-  if (!model.empty()) return load_preset(model);
-  if (!model_path.empty()) return load_hf_config(model_path);
-  if (!manual) return load_preset(fallback_preset);
-
-  const char* missing = !num_experts ? "--num-experts"
-                        : !top_k     ? "--num-experts-per-tok"
-                        : !hidden_size ? "--hidden-size"
-                        : !intermediate_size ? "--intermediate-size"
-                                             : nullptr;
-  if (missing) throw InputError(fmt::format("--manual-config needs {}", missing));
-  ModelConfig c;
-  c.name = manual_model_name(*num_experts, *top_k, *hidden_size, *intermediate_size);
-  c.family = "manual";
-  c.num_experts = *num_experts;
-  c.top_k = *top_k;
-  c.hidden_size = *hidden_size;
-  c.moe_intermediate_size = *intermediate_size;
-  c.activation = parse_activation(activation);
-  c.num_shared_experts = num_shared_experts;
-  c.shared_intermediate_size = num_shared_experts > 0 ? shared_intermediate_size.value_or(*intermediate_size) : 0;
-  c.scoring = ScoringFunc::softmax;
-  c.norm_topk_prob = true;
-  if (whole_model) fill_manual_decoder(*this, c);
-  c.validate(/*layer_only=*/!whole_model);
-  return c;
+void add_decoder_flags(CLI::App& app, ModelOptions& o) {
+  app.add_option("--num-hidden-layers", o.num_hidden_layers, "manual: decoder layers");
+  app.add_option("--num-attention-heads", o.num_attention_heads, "manual: attention heads");
+  app.add_option("--num-key-value-heads", o.num_key_value_heads, "manual: KV heads (default: --num-attention-heads)");
+  app.add_option("--head-dim", o.head_dim, "manual: head size (default: --hidden-size / --num-attention-heads)");
+  app.add_option("--vocab-size", o.vocab_size, "manual: vocabulary size");
+  app.add_option("--max-position-embeddings", o.max_position_embeddings,
+                 "manual: longest context (default: no limit)");
 }
 
 }  // namespace moebench::cli

@@ -1,0 +1,63 @@
+#pragma once
+// `moebench layer` as a job: what the user asked for, as given (LayerJob), and the whole run of
+// it (run_layer_job): the checks of the input, the backend and its defaults, the refusal of a
+// layer that does not fit, the results store, the ceilings, the benchmark, the table, the files
+// and the records, and the exit code. The command line only fills a LayerJob; tests build one.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "backend/backend.hpp"
+#include "bench/layer_runner.hpp"
+#include "core/model_options.hpp"
+#include "profile/profile_options.hpp"
+#include "results/record_options.hpp"
+
+namespace moebench {
+
+struct LayerJob {
+  ModelOptions model;                 // none named: bench/layer_defaults.hpp's for the backend
+  std::vector<int64_t> num_tokens;    // empty: the backend's default token counts
+  std::vector<std::string> scenarios = {"random", "balanced", "imbalanced"};
+  std::vector<std::string> impls = {"all"};
+  double imbalance_factor = 3.0;
+  int ep_size = 1;
+  int tp_size = 1;
+  // Multi-node flags: anything but one node is refused until src/dist exists.
+  std::string dist_init_addr;
+  int nnodes = 1;
+  int node_rank = 0;
+  int warmup_iters = 1;
+  int benchmark_iters = 10;
+  std::string dtype = "bf16";
+  std::string backend = "auto";  // auto, cuda or cpu
+  uint64_t seed = 0;
+  bool no_verify = false;
+  int64_t verify_tokens = 64;
+  // Result files: written when either is set (format "all", base ./benchmark_results by default).
+  std::string output_format;
+  std::string output_file;
+  bool quiet = false;                 // no progress on stderr
+  std::string export_routing_dir;     // empty: no routing export
+  bool routed_only = false;           // leave the shared experts out
+  RecordOptions record;
+  ProfileOptions profile;
+};
+
+// The run `job` asks for on a backend of `backend` kind (cpu or cuda): the model resolved (the
+// backend's default when none was named, without shared experts when routed_only), the token
+// counts (the backend's default when none were given), the names parsed; then checked.
+// Throws InputError naming the flag.
+LayerRunOptions layer_run_options(const LayerJob& job, BackendKind backend);
+
+// The exit code of a finished run: 1, with the count on stderr, when a verified result failed
+// its verification; 0 otherwise.
+int layer_exit_code(const std::vector<LayerResult>& results);
+
+// Runs `job` start to end, `command_line` recorded with its results. Returns the exit code: 0,
+// or 1 when a result failed verification. Throws InputError for bad input before any work (and
+// before a results store is created), RuntimeFailure when the run itself failed (its planned
+// rows recorded as failures first).
+int run_layer_job(const LayerJob& job, const std::string& command_line);
+
+}  // namespace moebench

@@ -1,0 +1,67 @@
+#pragma once
+// `moebench model` as a job: what the user asked for, as given (ModelJob), and the whole run of
+// it (run_model_job): the checks of the input, the backend's defaults, the refusal of a run of
+// which no batch size fits, the results store, the profiler, the benchmark, the report, the
+// files and the records, and the exit code. The command line only fills a ModelJob; tests build
+// one.
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "backend/backend.hpp"
+#include "bench/model_runner.hpp"
+#include "core/model_options.hpp"
+#include "profile/profile_options.hpp"
+#include "results/record_options.hpp"
+
+namespace moebench {
+
+// The embedded default: a real model on a GPU at sizes that finish in about a minute, and the
+// tiny preset on the CPU, where the whole default runs in seconds.
+inline constexpr const char* kModelGpuDefaultModel = "qwen3-30b-a3b";
+inline constexpr const char* kModelCpuDefaultModel = "tiny";
+inline const std::vector<int64_t> kModelGpuDefaultBatches = {1, 8};
+inline const std::vector<int64_t> kModelCpuDefaultBatches = {1, 2};
+inline constexpr int64_t kModelGpuDefaultInput = 1024, kModelGpuDefaultOutput = 64;
+inline constexpr int64_t kModelCpuDefaultInput = 32, kModelCpuDefaultOutput = 8;
+
+struct ModelJob {
+  ModelOptions model;                   // none named: the backend's default above
+  std::vector<int64_t> batch_sizes;     // empty: the backend's default
+  std::optional<int64_t> input_len;     // unset: the backend's default
+  std::optional<int64_t> output_len;    // unset: the backend's default
+  int warmup_runs = 1;
+  int benchmark_runs = 3;
+  std::string dtype = "bf16";
+  std::optional<int> num_layers;        // unset: the whole stack
+  std::string moe_impl;                 // empty: auto on the GPU, reference on the CPU
+  int tp_size = 1;
+  int ep_size = 1;
+  int64_t chunked_prefill_size = 8192;
+  std::string backend = "auto";         // auto, cuda or cpu
+  uint64_t seed = 0;
+  // Result files: written when either is set (format "all", base ./model_results by default).
+  std::string output_format;
+  std::string output_file;
+  bool quiet = false;                   // no progress on stderr
+  ProfileOptions profile;
+  RecordOptions record;
+};
+
+// The run `job` asks for on a backend of `backend` kind (cpu or cuda): the decoder resolved
+// (the backend's default model when none was named), the batch sizes, lengths and MoE
+// implementation defaulted for the backend; then checked. Throws InputError naming the flag.
+ModelRunOptions model_run_options(const ModelJob& job, BackendKind backend);
+
+// The exit code of a finished run: 1, said on stderr, when a batch size failed at run time; 0
+// otherwise.
+int model_exit_code(const ModelResult& result);
+
+// Runs `job` start to end, `command_line` recorded with its results. Returns the exit code: 0,
+// or 1 when a batch size failed at run time. Throws InputError for bad input before any work
+// (and before a results store is created, also when no batch size fits), RuntimeFailure when
+// the run itself failed (its planned batch sizes recorded as failures first).
+int run_model_job(const ModelJob& job, const std::string& command_line);
+
+}  // namespace moebench
