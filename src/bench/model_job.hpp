@@ -11,6 +11,7 @@
 
 #include "backend/backend.hpp"
 #include "bench/model_runner.hpp"
+#include "core/defaults.hpp"
 #include "core/model_options.hpp"
 #include "profile/profile_options.hpp"
 #include "results/record_options.hpp"
@@ -23,7 +24,7 @@ inline constexpr const char* kModelGpuDefaultModel = "qwen3-30b-a3b";
 inline constexpr const char* kModelCpuDefaultModel = "tiny";
 inline const std::vector<int64_t> kModelGpuDefaultBatches = {1, 8};
 inline const std::vector<int64_t> kModelCpuDefaultBatches = {1, 2};
-inline constexpr int64_t kModelGpuDefaultInput = 1024, kModelGpuDefaultOutput = 64;
+inline constexpr int64_t kModelGpuDefaultInput = kDefaultInputLen, kModelGpuDefaultOutput = kDefaultOutputLen;
 inline constexpr int64_t kModelCpuDefaultInput = 32, kModelCpuDefaultOutput = 8;
 
 struct ModelJob {
@@ -38,7 +39,7 @@ struct ModelJob {
   std::string moe_impl;                 // empty: auto on the GPU, reference on the CPU
   int tp_size = 1;
   int ep_size = 1;
-  int64_t chunked_prefill_size = 8192;
+  int64_t chunked_prefill_size = kDefaultChunkedPrefillSize;
   std::string backend = "auto";         // auto, cuda or cpu
   uint64_t seed = 0;
   // Result files: written when either is set (format "all", base ./model_results by default).

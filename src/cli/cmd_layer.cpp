@@ -1,4 +1,4 @@
-// moebench layer: the MoE layer benchmark (seeds 003 and 004). The flags fill a LayerJob; the
+// moebench layer: the MoE layer benchmark (as sgl-jax's MoE benchmark and SonicMoE's suite run it). The flags fill a LayerJob; the
 // job itself, checks, run and output, is bench/layer_job.
 #include <string>
 
@@ -8,6 +8,7 @@
 #include "cli/model_options.hpp"
 #include "cli/profile_options.hpp"
 #include "cli/record_options.hpp"
+#include "cli/vocabulary.hpp"
 
 namespace moebench::cli {
 
@@ -21,16 +22,16 @@ Command add_layer_command(CLI::App& app) {
   sub->add_option("--scenarios", o->scenarios, "random, balanced, imbalanced")->delimiter(',')->capture_default_str();
   sub->add_option("--imbalance-factor", o->imbalance_factor,
                   "imbalanced scenario: busiest expert load / average load")->capture_default_str();
-  sub->add_option("--impl", o->impls, "implementations, comma-separated, or all")->delimiter(',')->capture_default_str();
-  sub->add_option("--ep-size", o->ep_size, "expert-parallel size")->capture_default_str();
-  sub->add_option("--tp-size", o->tp_size, "total devices (tensor parallel = tp_size / ep_size)")->capture_default_str();
-  sub->add_option("--dist-init-addr", o->dist_init_addr, "multi-node rendezvous address HOST:PORT");
-  sub->add_option("--nnodes", o->nnodes, "number of nodes")->capture_default_str();
-  sub->add_option("--node-rank", o->node_rank, "this node's rank")->capture_default_str();
-  sub->add_option("--warmup-iters", o->warmup_iters, "untimed iterations first")->capture_default_str();
-  sub->add_option("--benchmark-iters", o->benchmark_iters, "timed iterations")->capture_default_str();
-  sub->add_option("--dtype", o->dtype, "bf16 or fp16")->capture_default_str();
-  sub->add_option("--backend", o->backend, "auto (GPU if present), cuda or cpu")->capture_default_str();
+  add_impl(*sub, o->impls, impl_help("implementations, comma-separated, or all:"))->delimiter(',')->capture_default_str();
+  add_ep_size(*sub, o->ep_size, ep_size_help())->capture_default_str();
+  add_tp_size(*sub, o->tp_size, tp_size_help())->capture_default_str();
+  sub->add_option("--dist-init-addr", o->dist_init_addr, multi_node_help("multi-node rendezvous address HOST:PORT"));
+  sub->add_option("--nnodes", o->nnodes, multi_node_help("number of nodes"))->capture_default_str();
+  sub->add_option("--node-rank", o->node_rank, multi_node_help("this node's rank"))->capture_default_str();
+  add_warmup_iters(*sub, o->warmup_iters, "untimed iterations first")->capture_default_str();
+  add_benchmark_iters(*sub, o->benchmark_iters, "timed iterations")->capture_default_str();
+  sub->add_option("--dtype", o->dtype, "bf16 or fp16 (fp8: `memory` only in this build)")->capture_default_str();
+  sub->add_option("--backend", o->backend, backend_help())->capture_default_str();
   sub->add_option("--seed", o->seed, "seed of weights, inputs and routing")->capture_default_str();
   sub->add_flag("--no-verify", o->no_verify, "skip the check against the fp64 reference");
   sub->add_option("--verify-tokens", o->verify_tokens, "tokens compared with the fp64 reference per run")

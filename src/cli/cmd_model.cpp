@@ -1,4 +1,4 @@
-// moebench model: the end-to-end inference benchmark (seeds 000 and 001). The flags fill a
+// moebench model: the end-to-end inference benchmark (the NxDI summary and SGLang's batch sweep). The flags fill a
 // ModelJob; the job itself, checks, run and output, is bench/model_job.
 #include <string>
 
@@ -7,6 +7,7 @@
 #include "cli/model_options.hpp"
 #include "cli/profile_options.hpp"
 #include "cli/record_options.hpp"
+#include "cli/vocabulary.hpp"
 
 namespace moebench::cli {
 
@@ -20,17 +21,15 @@ Command add_model_command(CLI::App& app) {
       ->delimiter(',');
   sub->add_option("--input-len", o->input_len, "prompt tokens per sequence (default: 1024 on a GPU, 32 on the CPU)");
   sub->add_option("--output-len", o->output_len, "generated tokens per sequence (default: 64 on a GPU, 8 on the CPU)");
-  sub->add_option("--warmup-runs", o->warmup_runs, "untimed runs first")->capture_default_str();
-  sub->add_option("--benchmark-runs", o->benchmark_runs, "timed runs per batch size")->capture_default_str();
-  sub->add_option("--dtype", o->dtype, "bf16 or fp16")->capture_default_str();
+  add_warmup_iters(*sub, o->warmup_runs, "untimed runs (prefill + decode of the batch) first")->capture_default_str();
+  add_benchmark_iters(*sub, o->benchmark_runs, "timed runs per batch size")->capture_default_str();
+  sub->add_option("--dtype", o->dtype, "bf16 or fp16 (fp8: `memory` only in this build)")->capture_default_str();
   sub->add_option("--num-layers", o->num_layers, "run the first N layers only (stated in the output)");
-  sub->add_option("--moe-impl", o->moe_impl, "MoE layer implementation (default: auto on a GPU, reference on the CPU)");
-  sub->add_option("--tp-size", o->tp_size, "GPUs (checked against the heads; this build runs 1)")->capture_default_str();
-  sub->add_option("--ep-size", o->ep_size, "expert-parallel size (checked against the experts; this build runs 1)")
-      ->capture_default_str();
-  sub->add_option("--chunked-prefill-size", o->chunked_prefill_size, "most prompt tokens per prefill step")
-      ->capture_default_str();
-  sub->add_option("--backend", o->backend, "auto (GPU if present), cuda or cpu")->capture_default_str();
+  add_impl(*sub, o->moe_impl, impl_help("the MoE layers' implementation (default: auto on a GPU, reference on the CPU):"));
+  add_tp_size(*sub, o->tp_size, tp_size_help())->capture_default_str();
+  add_ep_size(*sub, o->ep_size, ep_size_help())->capture_default_str();
+  add_chunked_prefill_size(*sub, o->chunked_prefill_size, "most prompt tokens per prefill step")->capture_default_str();
+  sub->add_option("--backend", o->backend, backend_help())->capture_default_str();
   sub->add_option("--seed", o->seed, "seed of weights and prompts")->capture_default_str();
   sub->add_option("--output-format", o->output_format, "csv (batch sweep), markdown, json, all");
   sub->add_option("--output-file", o->output_file, "output base path (default ./model_results)");

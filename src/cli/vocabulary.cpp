@@ -1,5 +1,7 @@
 #include "cli/vocabulary.hpp"
 
+#include "moe/moe_impl.hpp"
+
 namespace moebench::cli {
 
 namespace {
@@ -11,6 +13,34 @@ struct ShortAlias {
 constexpr ShortAlias kShortAliases[] = {{"-tp", "--tp-size"}, {"-ep", "--ep-size"}};
 
 }  // namespace
+
+std::string impl_help(const std::string& intro) {
+  std::string help = intro;
+  for (const ImplInfo& info : all_impls()) help += "\n  " + info.name + ": " + info.description;
+  return help;
+}
+
+std::string backend_help() {
+#ifdef MOEBENCH_WITH_CUDA
+  return "auto (GPU if present), cuda or cpu";
+#else
+  return "auto or cpu (this build has no CUDA backend: it was built without nvcc)";
+#endif
+}
+
+std::string tp_size_help() {
+  return "devices in all; tensor parallel inside the MoE layer = tp_size / ep_size (this build runs 1 device: "
+         "multi-GPU runs are not built yet)";
+}
+
+std::string ep_size_help() {
+  return "expert-parallel groups: routed experts split ep ways (this build runs 1 device: multi-GPU runs are not "
+         "built yet)";
+}
+
+std::string multi_node_help(const std::string& what) {
+  return what + " (multi-node runs are not built yet: this build refuses values other than the default)";
+}
 
 std::vector<std::string> expand_short_aliases(int argc, char** argv) {
   std::vector<std::string> args;

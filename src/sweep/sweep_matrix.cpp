@@ -104,13 +104,17 @@ SweepBlock parse_block(const YAML::Node& node, const Place& at) {
   if (has("input_len")) b.input_lens = list<int64_t>(node["input_len"], at / "input_len", "integers");
   if (has("output_len")) b.output_lens = list<int64_t>(node["output_len"], at / "output_len", "integers");
   if (has("num_layers")) b.num_layers = list<int>(node["num_layers"], at / "num_layers", "integers");
-  const char* warmup = b.command == "model" ? "warmup_runs" : "warmup_iters";
-  const char* benchmark = b.command == "model" ? "benchmark_runs" : "benchmark_iters";
-  for (const char* key : {"warmup_iters", "benchmark_iters", "warmup_runs", "benchmark_runs"})
-    if (has(key) && std::string(key) != warmup && std::string(key) != benchmark)
-      throw (at / key).error(fmt::format("not a flag of `{}`: use {} and {}", b.command, warmup, benchmark));
-  if (has(warmup)) b.warmup = scalar<int>(node[warmup], at / warmup, "an integer");
-  if (has(benchmark)) b.benchmark = scalar<int>(node[benchmark], at / benchmark, "an integer");
+  // One name per idea with the flags' aliases (cli/vocabulary.hpp): *_iters or *_runs, in
+  // either command, but not both spellings in one block.
+  auto repetitions = [&](const char* name, const char* alias) -> std::optional<int> {
+    if (has(name) && has(alias))
+      throw (at / alias).error(fmt::format("the same setting as {}: give one of them", name));
+    const char* key = has(alias) ? alias : name;
+    if (!has(key)) return std::nullopt;
+    return scalar<int>(node[key], at / key, "an integer");
+  };
+  b.warmup = repetitions("warmup_iters", "warmup_runs");
+  b.benchmark = repetitions("benchmark_iters", "benchmark_runs");
   if (has("timeout_s")) b.timeout_s = scalar<double>(node["timeout_s"], at / "timeout_s", "seconds");
   if (has("env")) {
     const YAML::Node env = node["env"];
@@ -245,10 +249,8 @@ std::vector<NamedModel> block_models(const SweepBlock& b) {
 
 // The flags after the command's own: iterations, extra args, where to record.
 void finish_args(SweepPoint& p, const SweepBlock& b, const std::string& results_db) {
-  const bool layer = b.command == "layer";
-  if (b.warmup) p.args.insert(p.args.end(), {layer ? "--warmup-iters" : "--warmup-runs", std::to_string(*b.warmup)});
-  if (b.benchmark)
-    p.args.insert(p.args.end(), {layer ? "--benchmark-iters" : "--benchmark-runs", std::to_string(*b.benchmark)});
+  if (b.warmup) p.args.insert(p.args.end(), {"--warmup-iters", std::to_string(*b.warmup)});
+  if (b.benchmark) p.args.insert(p.args.end(), {"--benchmark-iters", std::to_string(*b.benchmark)});
   p.args.insert(p.args.end(), b.args.begin(), b.args.end());
   p.args.insert(p.args.end(), {"--results-db", results_db});
 }
@@ -276,7 +278,7 @@ std::vector<SweepPoint> expand_sweep_matrix(const SweepMatrix& m, BackendKind ba
               base.args = {b.command};
               base.args.insert(base.args.end(), model.args.begin(), model.args.end());
               base.args.insert(base.args.end(), {"--tp-size", std::to_string(tp), "--ep-size", std::to_string(ep),
-                                                 b.command == "layer" ? "--impl" : "--moe-impl", impl, "--dtype",
+                                                 "--impl", impl, "--dtype",
                                                  dtype, "--backend", backend_kind_name(backend)});
               if (b.command == "layer") {
                 for (int64_t tokens : b.num_tokens)

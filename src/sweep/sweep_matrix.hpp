@@ -19,7 +19,7 @@
 //       scenarios: [random]             # layer only
 //       batch_size: [1]                 # model only, with input_len and output_len
 //       num_layers: [4]                 # model only: the first N layers (default: all)
-//       warmup_iters: 1                 # layer; model: warmup_runs / benchmark_runs
+//       warmup_iters: 1                 # or warmup_runs / benchmark_runs (the same settings)
 //       benchmark_iters: 10
 //       env: {NAME: value}              # extra environment of the block's children
 //       args: ["--imbalance-factor", "4"]   # extra flags of the block's children
@@ -59,8 +59,8 @@ struct SweepBlock {
   std::vector<int64_t> input_lens = {kDefaultInputLen};
   std::vector<int64_t> output_lens = {kDefaultOutputLen};
   std::vector<int> num_layers;  // model; empty: the whole model
-  std::optional<int> warmup;     // warmup_iters (layer) or warmup_runs (model)
-  std::optional<int> benchmark;  // benchmark_iters (layer) or benchmark_runs (model)
+  std::optional<int> warmup;     // warmup_iters (alias warmup_runs)
+  std::optional<int> benchmark;  // benchmark_iters (alias benchmark_runs)
   std::optional<double> timeout_s;
   std::vector<std::pair<std::string, std::string>> env;
   std::vector<std::string> args;

@@ -47,7 +47,9 @@ TEST(MemoryCli, TinyJsonHasHandComputedBytes) {
 }
 
 TEST(MemoryCli, SeedQwen3TableAndVerdict) {
-  CliResult r = run_moebench("memory --model qwen3-235b-a22b --dtype fp8 --tp-size 8 --ep-size 2 --gpu-memory-gib 80");
+  CliResult r = run_moebench(
+      "memory --model qwen3-235b-a22b --dtype fp8 --tp-size 8 --ep-size 2 --gpu-memory-gib 80 --input-len 4096 "
+      "--output-len 256");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   for (const char* s : {"weights: routed experts", "KV cache 47.0 KiB per token per GPU", "weights together: 27.65",
                         "verdict: fits: needed", "vs available 80.0 GiB", "largest batch that fits at context 4352:",
@@ -57,7 +59,7 @@ TEST(MemoryCli, SeedQwen3TableAndVerdict) {
 
 TEST(MemoryCli, DoesNotFitExitsOneWithNumbers) {
   // DeepSeek-V3 in bf16 on one 80 GiB GPU: about 1.2 TiB of weights.
-  CliResult r = run_moebench("memory --model deepseek-v3 --dtype bf16 --gpu-memory-gib 80");
+  CliResult r = run_moebench("memory --model deepseek-v3 --dtype bf16 --gpu-memory-gib 80 --input-len 4096 --output-len 256");
   EXPECT_EQ(r.exit_code, 1) << r.err;
   EXPECT_NE(r.out.find("verdict: does not fit: needed "), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("largest batch that fits at context 4352: none, not even 1"), std::string::npos) << r.out;

@@ -125,8 +125,8 @@ TEST(SweepCli, ModelConfigsRunRecordAndFailClassified) {
 
   r = run_moebench("sweep --command model --model tiny --batch-size 1,4 --num-layers 2 --backend cpu --dry-run");
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_NE(r.out.find("tiny::TP1_EP1_reference_bs4_in4096_out512_bf16_L2  moebench model --model tiny --tp-size 1 "
-                       "--ep-size 1 --moe-impl reference --dtype bf16 --backend cpu --batch-size 4"),
+  EXPECT_NE(r.out.find("tiny::TP1_EP1_reference_bs4_in1024_out64_bf16_L2  moebench model --model tiny --tp-size 1 "
+                       "--ep-size 1 --impl reference --dtype bf16 --backend cpu --batch-size 4"),
             std::string::npos)
       << r.out;
 }
@@ -206,7 +206,8 @@ TEST(SweepCli, BadMatricesAreBadInputWithNothingWritten) {
   bad_file("runs:\n  - models: [small]\n    num_tokens: 16\n    command: train\n", "unknown command 'train'");
   bad_file("runs:\n  - models: [small]\n    num_tokens: 16\n    args: [--no-record]\n", "--no-record is set by the sweep");
   bad_file("timeout_s: 0\nruns:\n  - models: [small]\n    num_tokens: 16\n", "timeout_s: must be positive");
-  bad_file("runs:\n  - models: [small]\n    num_tokens: 16\n    benchmark_runs: 3\n", "not a flag of `layer`");
+  bad_file("runs:\n  - models: [small]\n    num_tokens: 16\n    benchmark_runs: 3\n    benchmark_iters: 3\n",
+           "the same setting as benchmark_iters");
   bad_file("runs:\n  - models: [small]\n    num_tokens: 16\n    num_layers: 2\n", "not an axis of `layer`");
   bad_file("runs:\n  - command: model\n    models: [tiny]\n    num_layers: 0\n", "runs[0].num_layers: must be positive");
   const std::string ok = write_file(dir, "ok.yaml", "models: [small]\nnum_tokens: 16\n");
