@@ -2,6 +2,7 @@
 // the run itself is bench/layer_runner.
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <ctime>
 
@@ -105,8 +106,9 @@ int run_layer(const LayerCommandOptions& o, const std::string& command_line) {
   for (const ImplInfo* impl : select_impls(run.impls, backend->kind())) impl_names.push_back(impl->name);
 
   DeviceInfo device = backend->device_info();
-  int64_t needed = layer_run_bytes(run);
-  if (!gpu) needed += 2 * layer_weight_bytes(run);  // the CPU reference keeps an fp32 copy
+  const int64_t needed = gpu ? layer_run_bytes(run)
+                             : cpu_layer_resident_bytes(run.model, *std::max_element(run.num_tokens.begin(),
+                                                                                     run.num_tokens.end()), run.dtype);
   refuse_if_not_fitting(run.model.name, needed, device.free_memory_bytes,
                         fmt::format(" on {} ({})", device.name, backend_kind_name(backend->kind())),
                         "use a smaller model or fewer --num-tokens");
