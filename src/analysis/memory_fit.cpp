@@ -15,7 +15,7 @@ namespace {
 double gib(int64_t bytes) { return double(bytes) / double(int64_t(1) << 30); }
 
 bool fits(const MemoryRequest& request, int64_t available_bytes) {
-  return estimate_memory(request).total_bytes() <= available_bytes;
+  return count_memory(request).total_bytes() <= available_bytes;
 }
 
 }  // namespace
@@ -82,7 +82,7 @@ std::optional<LayoutFit> smallest_fitting_layout(const MemoryRequest& request, i
       MemoryRequest r = request;
       r.layout = {tp, ep};
       if (layout_problem(r.model, r.weight_dtype, r.layout)) continue;
-      int64_t needed = estimate_memory(r).total_bytes();
+      int64_t needed = count_memory(r).total_bytes();
       if (needed <= available_bytes) return LayoutFit{r.layout, needed};
     }
   }

@@ -14,6 +14,7 @@
 #include "core/defaults.hpp"
 #include "core/dtype.hpp"
 #include "core/model_config.hpp"
+#include "core/size_math.hpp"
 
 namespace moebench {
 
@@ -37,7 +38,7 @@ struct MemoryRequest {
   // Largest decode batch captured in CUDA graphs; nothing: the batch size; 0: no graphs.
   std::optional<int64_t> cuda_graph_max_bs;
 
-  int64_t context_len() const { return input_len + output_len; }
+  int64_t context_len() const { return size_add(input_len, output_len); }
   // bf16 unless the weights are fp16: fp8 checkpoints compute in bf16.
   DType activation_dtype() const { return weight_dtype == DType::fp16 ? DType::fp16 : DType::bf16; }
 };
@@ -47,7 +48,8 @@ struct MemoryRequest {
 constexpr int64_t kMaxMemoryTokens = int64_t(1) << 36;
 
 // Throws InputError naming the flag: batch 0, a context longer than max_position_embeddings,
-// a layout the model cannot be split over, fp8 training, a layer-only config.
+// a layout the model cannot be split over, fp8 training, a layer-only config, and any request
+// whose count comes to more than any machine holds (kMaxMachineBytes).
 void validate_memory_request(const MemoryRequest& request);
 
 // Weights held by one GPU, by part; fp8 scales are counted with the weights they scale.
@@ -67,6 +69,17 @@ WeightBytes weight_bytes_per_gpu(const ModelConfig& model, DType weight_dtype, P
 
 // Routed and shared expert weights of one MoE layer on one GPU (what `layer` allocates).
 int64_t moe_layer_expert_bytes(const ModelConfig& model, DType weight_dtype, ParallelLayout layout);
+
+// One input set of the layer benchmark at `tokens` tokens: x and out [T][H] in the dtype,
+// router logits [T][E] in fp32.
+int64_t layer_io_bytes(const ModelConfig& model, int64_t tokens, DType dtype);
+// Throws InputError naming --num-tokens when that set alone is beyond any machine.
+void check_layer_tokens(const ModelConfig& model, int64_t tokens, DType dtype);
+
+// What a layer run on the CPU backend keeps resident at `tokens` tokens: the routed experts
+// that many tokens can select (at most tokens x top_k), each filled in the layer dtype on first
+// use and packed in fp32 by the reference, the shared experts likewise, and its input sets.
+int64_t cpu_layer_resident_bytes(const ModelConfig& model, int64_t tokens, DType dtype);
 
 // KV cache bytes of one token on one GPU, all layers: GQA keeps K and V of
 // max(1, kv_heads / tp) heads per layer; MLA keeps kv_lora_rank + qk_rope_head_dim values per
@@ -92,6 +105,9 @@ struct MemoryBreakdown {
 
 // Validates the request, then counts every part.
 MemoryBreakdown estimate_memory(const MemoryRequest& request);
+// Counts every part of a request already validated but for its batch or layout (the fit
+// searches vary them); counts saturate at kSizeSaturated, never wrap.
+MemoryBreakdown count_memory(const MemoryRequest& request);
 
 // The decode batch sizes SGLang captures in CUDA graphs, up to the first one >= max_bs.
 std::vector<int64_t> cuda_graph_batch_sizes(int64_t max_bs);

@@ -1,4 +1,11 @@
 // The CPU backend: host memory, synchronous execution, steady_clock timing.
+//
+// Large buffers are mapped without reserving swap (MAP_NORESERVE): a page costs memory only
+// once written, so a layer whose experts are filled on first use (moe/layer_weights.hpp) holds
+// only what its tokens read, and a large layer can be allocated on a machine smaller than it.
+#include <sys/mman.h>
+
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdlib>
@@ -20,6 +27,9 @@
 namespace moebench {
 
 namespace {
+
+// Buffers from this size on are mapped pages (page-aligned), smaller ones come from the heap.
+constexpr size_t kMappedBytes = size_t(1) << 20;
 
 std::string cpu_model_name() {
   std::ifstream in("/proc/cpuinfo");
@@ -71,7 +81,13 @@ class CpuBackend : public Backend {
   }
 
   void* allocate(size_t bytes) override {
-    void* p = std::aligned_alloc(64, (bytes + 63) / 64 * 64);
+    void* p = nullptr;
+    if (bytes >= kMappedBytes) {
+      p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+      if (p == MAP_FAILED) p = nullptr;
+    } else {
+      p = std::aligned_alloc(64, (bytes + 63) / 64 * 64);
+    }
     if (!p)
       throw RuntimeFailure(FailureKind::OOM,
                            fmt::format("host allocation of {} bytes failed", bytes));
@@ -84,15 +100,20 @@ class CpuBackend : public Backend {
 
   void release(void* ptr) override {
     if (!ptr) return;
+    size_t bytes = 0;
     {
       std::lock_guard<std::mutex> lock(mutex_);
       auto it = sizes_.find(ptr);
       if (it != sizes_.end()) {
+        bytes = it->second;
         current_ -= int64_t(it->second);
         sizes_.erase(it);
       }
     }
-    std::free(ptr);
+    if (bytes >= kMappedBytes)
+      munmap(ptr, bytes);
+    else
+      std::free(ptr);
   }
 
   void copy_to_device(void* dst, const void* src, size_t bytes) override { std::memcpy(dst, src, bytes); }

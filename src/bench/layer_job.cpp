@@ -4,6 +4,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <ctime>
 #include <memory>
@@ -13,6 +14,7 @@
 
 #include "analysis/ceilings.hpp"
 #include "analysis/memory_fit.hpp"
+#include "analysis/memory_model.hpp"
 #include "bench/layer_defaults.hpp"
 #include "bench/layer_records.hpp"
 #include "bench/layer_writers.hpp"
@@ -62,18 +64,19 @@ std::vector<std::string> checked_impl_names(const LayerRunOptions& run, BackendK
 // InputError when the layer's weights and rotating buffers exceed the device's free memory.
 void refuse_if_layer_does_not_fit(const LayerRunOptions& run, const Backend& backend, const DeviceInfo& device) {
   const bool gpu = backend.kind() == BackendKind::cuda;
-  int64_t needed = layer_run_bytes(run);
-  if (!gpu) needed += 2 * layer_weight_bytes(run);  // the CPU reference keeps an fp32 copy
+  const int64_t needed =
+      gpu ? layer_run_bytes(run)
+          : cpu_layer_resident_bytes(run.model, *std::max_element(run.num_tokens.begin(), run.num_tokens.end()),
+                                     run.dtype);
   refuse_if_not_fitting(run.model.name, needed, device.free_memory_bytes,
                         fmt::format(" on {} ({})", device.name, backend_kind_name(backend.kind())),
                         "use a smaller model or fewer --num-tokens");
 }
 
 void print_run_header(const LayerRunOptions& run, const Backend& backend, const DeviceInfo& device) {
-  std::fprintf(stderr, "moebench layer: %s on %s (%s backend), %s, %d experts top-%d, H=%lld I=%lld\n",
-               run.model.name.c_str(), device.name.c_str(), backend_kind_name(backend.kind()),
-               dtype_name(run.dtype), run.model.num_experts, run.model.top_k, (long long)run.model.hidden_size,
-               (long long)run.model.moe_intermediate_size);
+  std::fprintf(stderr, "moebench layer: %s on %s (%s backend), %s, %s\n", run.model.name.c_str(),
+               device.name.c_str(), backend_kind_name(backend.kind()), dtype_name(run.dtype),
+               describe_moe_shape(run.model).c_str());
 }
 
 // Progress on stderr: one line rewritten in place on a terminal, a line per step otherwise.

@@ -60,6 +60,7 @@ nlohmann::ordered_json layer_run_details(const LayerRunOptions& o, const Ceiling
           {"hidden_size", o.model.hidden_size},
           {"intermediate_size", o.model.moe_intermediate_size},
           {"num_shared_experts", o.model.num_shared_experts},
+          {"shared_intermediate_size", o.model.shared_intermediate_size},
           {"imbalance_factor", o.imbalance_factor},
           {"warmup_iters", o.warmup_iters},
           {"benchmark_iters", o.benchmark_iters},

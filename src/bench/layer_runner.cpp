@@ -21,9 +21,7 @@ namespace {
 constexpr int64_t kMaxRotatingBytes = int64_t(1) << 30;
 
 // Bytes of one rotating input set: x and out [T][H] in the dtype, logits [T][E] float.
-int64_t io_set_bytes(const ModelConfig& m, int64_t tokens, DType dtype) {
-  return 2 * tokens * m.hidden_size * dtype_bytes(dtype) + tokens * int64_t(m.num_experts) * 4;
-}
+int64_t io_set_bytes(const ModelConfig& m, int64_t tokens, DType dtype) { return layer_io_bytes(m, tokens, dtype); }
 
 // Enough input sets that one pass over them exceeds three times the L2, so timed iterations
 // read from HBM, not cache; at least 2, at most 8, and never more than 1 GiB of them.
@@ -277,8 +275,10 @@ LayerResult run_case(Backend& backend, const LayerRunOptions& opt, const LayerSp
 void validate_layer_options(const LayerRunOptions& opt) {
   opt.model.validate(/*layer_only=*/true);
   if (opt.num_tokens.empty()) throw InputError("--num-tokens: give at least one token count");
-  for (int64_t t : opt.num_tokens)
+  for (int64_t t : opt.num_tokens) {
     if (t <= 0) throw InputError(fmt::format("--num-tokens: token counts must be positive (got {})", t));
+    check_layer_tokens(opt.model, t, opt.dtype);
+  }
   if (opt.scenarios.empty()) throw InputError("--scenarios: give at least one scenario");
   if (opt.warmup_iters < 0) throw InputError(fmt::format("--warmup-iters must be >= 0 (got {})", opt.warmup_iters));
   if (opt.benchmark_iters <= 0)
@@ -306,10 +306,8 @@ void validate_layer_options(const LayerRunOptions& opt) {
 int64_t layer_run_bytes(const LayerRunOptions& opt) {
   int64_t max_tokens = *std::max_element(opt.num_tokens.begin(), opt.num_tokens.end());
   int64_t set = io_set_bytes(opt.model, max_tokens, opt.dtype);
-  return weight_bytes(opt.model, opt.dtype) + std::min<int64_t>(8 * set, std::max(set, kMaxRotatingBytes));
+  return size_add(weight_bytes(opt.model, opt.dtype), std::min<int64_t>(size_mul(8, set), std::max(set, kMaxRotatingBytes)));
 }
-
-int64_t layer_weight_bytes(const LayerRunOptions& opt) { return weight_bytes(opt.model, opt.dtype); }
 
 std::vector<LayerResult> run_layer_benchmark(Backend& backend, const LayerRunOptions& opt,
                                              const Ceilings& ceilings, const ProgressFn& progress) {

@@ -41,8 +41,6 @@ void validate_layer_options(const LayerRunOptions& options);
 // Bytes the run holds on the backend at its peak, before implementation workspaces: weights,
 // rotating inputs and outputs. Used by the pre-flight check.
 int64_t layer_run_bytes(const LayerRunOptions& options);
-// Bytes of the layer's weights (routed and shared experts) in the run's dtype.
-int64_t layer_weight_bytes(const LayerRunOptions& options);
 
 using ProgressFn = std::function<void(int done, int total, const std::string& what)>;
 

@@ -3,8 +3,10 @@
 #include <algorithm>
 #include <chrono>
 #include <memory>
+#include <limits>
 #include <optional>
 #include <set>
+#include <utility>
 
 #include <fmt/format.h>
 
@@ -329,6 +331,11 @@ void validate_model_options(const ModelRunOptions& o, BackendKind backend) {
     throw InputError(fmt::format("--benchmark-runs must be positive (got {})", o.benchmark_runs));
   if (o.prefill_chunk <= 0)
     throw InputError(fmt::format("--chunked-prefill-size must be positive (got {})", o.prefill_chunk));
+  // Each length alone first: their sum cannot wrap, and the message names the flag.
+  for (const auto& [value, flag] : {std::pair{o.input_len, "--input-len"}, std::pair{o.output_len, "--output-len"}})
+    if (value > m.max_position_embeddings)
+      throw InputError(fmt::format("{} {} exceeds max_position_embeddings ({}) of {}: lower {}", flag, value,
+                                   m.max_position_embeddings, m.name, flag));
   if (o.input_len + o.output_len > m.max_position_embeddings)
     throw InputError(fmt::format("--input-len + --output-len ({} + {} = {}) exceeds max_position_embeddings ({}) of "
                                  "{}: shorten the context to at most {} tokens",
@@ -343,6 +350,11 @@ void validate_model_options(const ModelRunOptions& o, BackendKind backend) {
                                  "parallelism needs src/dist (not built yet), use 1",
                                  o.tp_size));
   if (m.moe_layer_count() > 0) select_impls({o.moe_impl}, backend);
+  if (backend == BackendKind::cuda && m.sliding_layer_count() > 0)
+    throw InputError(fmt::format("{}: sliding_window / layer_types: {} of {} layers attend over a sliding window of {} "
+                                 "tokens, which the GPU attention kernels do not restrict yet; run it with --backend "
+                                 "cpu",
+                                 m.name, m.sliding_layer_count(), m.num_layers, m.sliding_window));
   if (backend == BackendKind::cuda && m.head_dim != 64 && m.head_dim != 128)
     throw InputError(fmt::format("{}: head_dim {}: the GPU attention kernels run head_dim 64 or 128", m.name,
                                  m.head_dim));

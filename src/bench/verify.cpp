@@ -199,6 +199,7 @@ std::vector<double> forward_fp64(Backend& backend, const LayerSpec& spec, const 
   std::vector<double> out(n * size_t(H), 0.0);
   for (int e = 0; e < m.num_experts; ++e) {
     if (by_expert[size_t(e)].empty()) continue;
+    weights.ensure_expert(e);  // filled on first use (layer_spec.hpp: LazyExperts)
     std::vector<float> w13 = read_floats(backend, weights.w13, spec.dtype, size_t(e) * size_t(2 * I * H),
                                          size_t(2 * I * H));
     std::vector<float> w2 = read_floats(backend, weights.w2, spec.dtype, size_t(e) * size_t(H * I), size_t(H * I));

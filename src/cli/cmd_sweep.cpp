@@ -75,11 +75,7 @@ int run_sweep_command(const SweepCommandOptions& o, const CLI::App& app, const s
   const SweepMatrix matrix = matrix_of(o, app, backend);
   const std::vector<SweepPoint> points = expand_sweep_matrix(matrix, backend, o.results_db);
   if (o.dry_run) {
-    for (const SweepPoint& p : points) {
-      std::string line = "moebench";
-      for (const std::string& a : p.args) line += " " + a;
-      fmt::print("{}::{}  {}\n", p.model, p.config, line);
-    }
+    for (const SweepPoint& p : points) fmt::print("{}::{}  {}\n", p.model, p.config, reproducible_command(p));
     return 0;
   }
   ResultsStore store(o.results_db);

@@ -1,9 +1,14 @@
-// Hugging Face config.json -> ModelConfig, for every MoE family moebench knows.
+// Hugging Face config.json -> ModelConfig, for any MoE model, recognised by its fields.
 //
-// Families name the same thing differently (num_experts / num_local_experts / n_routed_experts;
-// moe_intermediate_size / intermediate_size). Each reader below asks for its family's name first
-// and accepts the others, so a config that mixes conventions still loads, and a missing field
-// is reported under the name the family uses.
+// Every MoE config names the same few things (experts, top-k, expert width, shared experts,
+// norm_topk_prob, scoring_func), though families spell them differently (num_experts /
+// num_local_experts / n_routed_experts; moe_intermediate_size / intermediate_size). One reader
+// takes them all; a model_type moebench does not know (OLMoE, a new release) loads through it
+// alone. A family has its own reader only where its semantics differ from the fields (DeepSeek's
+// MLA and group routing, Qwen2's gated shared expert, gpt-oss's clamped SwiGLU, Mixtral's
+// renormalised top-k): it asks for its own names first, so a missing field is reported under
+// the name the family uses. Fields only `model` and `memory` need (layers, heads, vocabulary,
+// positions) are read when present and checked by ModelConfig::validate where they are needed.
 #include <fmt/format.h>
 
 #include <climits>
@@ -60,14 +65,16 @@ std::string read_weight_dtype(const JsonFields& f) {
 
 // The decoder stack, the same in every family. head_dim is left 0 when absent: the family
 // decides (MLA derives it, GQA defaults to hidden_size / num_attention_heads).
+// Absent fields stay 0 ("missing" to ModelConfig::validate) but for hidden_size, which the
+// layer needs too.
 void read_decoder(const JsonFields& f, ModelConfig& c) {
   c.hidden_size = f.positive_int("hidden_size");
-  c.num_layers = f.positive_int("num_hidden_layers");
-  c.num_attention_heads = f.positive_int("num_attention_heads");
+  c.num_layers = f.positive_int_or("num_hidden_layers", 0);
+  c.num_attention_heads = f.positive_int_or("num_attention_heads", 0);
   c.num_kv_heads = f.positive_int_or("num_key_value_heads", c.num_attention_heads);
   c.head_dim = f.positive_int_or("head_dim", 0);
-  c.vocab_size = f.positive_int("vocab_size");
-  c.max_position_embeddings = f.positive_int("max_position_embeddings");
+  c.vocab_size = f.positive_int_or("vocab_size", 0);
+  c.max_position_embeddings = f.positive_int_or("max_position_embeddings", 0);
   double rope_theta = 10000.0;
   if (auto rope = f.object("rope_parameters")) rope_theta = rope->positive_number_or("rope_theta", rope_theta);
   c.rope_theta = f.positive_number_or("rope_theta", rope_theta);
@@ -77,10 +84,55 @@ void read_decoder(const JsonFields& f, ModelConfig& c) {
   c.weight_dtype = read_weight_dtype(f);
 }
 
-// Leading dense layers (first_k_dense_replace) use the dense MLP width, intermediate_size.
+// Sliding-window layers, by the fields that say which: layer_types ("sliding_attention" /
+// "full_attention", one per layer, as gpt-oss writes it), or a sliding_window alone (Mistral:
+// every layer slides). Qwen writes a sliding_window it does not use (use_sliding_window: false).
+void read_sliding_window(const JsonFields& f, ModelConfig& c) {
+  const std::vector<std::string> types = f.string_list("layer_types");
+  const bool used = f.bool_or("use_sliding_window", true);
+  if (types.empty() && (!f.has("sliding_window") || !used)) return;
+  if (!types.empty()) {
+    if (int64_t(types.size()) != c.num_layers)
+      f.fail(fmt::format("field \"layer_types\" lists {} layers, num_hidden_layers is {}: give one type per layer",
+                         types.size(), c.num_layers));
+    for (const std::string& t : types) {
+      if (t != "sliding_attention" && t != "full_attention")
+        f.fail(fmt::format("field \"layer_types\" holds \"{}\": moebench models \"sliding_attention\" and "
+                           "\"full_attention\" layers",
+                           t));
+      c.sliding_layers.push_back(t == "sliding_attention");
+    }
+  } else {
+    c.sliding_layers.assign(size_t(std::max(c.num_layers, 0)), true);
+  }
+  if (c.sliding_layer_count() > 0) c.sliding_window = f.positive_int("sliding_window");
+}
+
+// Leading dense layers (first_k_dense_replace) use the dense MLP width, intermediate_size
+// (0 when absent: validate names it for `model` and `memory`).
 void read_dense_prefix(const JsonFields& f, ModelConfig& c, int first_k_dense) {
   c.first_k_dense_replace = first_k_dense;
-  if (first_k_dense > 0) c.dense_intermediate_size = f.positive_int("intermediate_size");
+  if (first_k_dense > 0) c.dense_intermediate_size = f.positive_int_or("intermediate_size", 0);
+}
+
+// The routed experts: how many, top-k, and one expert's width, under the names given (the
+// family's own first).
+void read_routed_experts(const JsonFields& f, ModelConfig& c, std::initializer_list<const char*> experts,
+                         std::initializer_list<const char*> top_k, std::initializer_list<const char*> width) {
+  c.num_experts = f.positive_int(f.first_present(experts));
+  read_top_k(f, c, top_k);
+  c.moe_intermediate_size = f.positive_int(f.first_present(width));
+}
+
+// Shared experts, by the fields that describe them: n_shared_experts of the routed width
+// (DeepSeek), or one shared expert of shared_expert_intermediate_size (Qwen2) or
+// shared_intermediate_size (MiniMax) width; n_shared_experts with an explicit width takes it.
+void read_shared_experts(const JsonFields& f, ModelConfig& c) {
+  int width = f.non_negative_int_or("shared_expert_intermediate_size", 0);
+  if (width == 0) width = f.non_negative_int_or("shared_intermediate_size", 0);
+  const int count = f.non_negative_int_or("n_shared_experts", width > 0 ? 1 : 0);
+  c.num_shared_experts = count;
+  c.shared_intermediate_size = count == 0 ? 0 : width > 0 ? width : c.moe_intermediate_size;
 }
 
 // Qwen MoE marks dense layers with mlp_only_layers and decoder_sparse_step. moebench models
@@ -98,24 +150,17 @@ void read_qwen_dense_layers(const JsonFields& f, ModelConfig& c) {
 }
 
 void read_qwen2_moe(const JsonFields& f, ModelConfig& c) {
-  c.num_experts = f.positive_int(f.first_present({"num_experts", "num_local_experts"}));
-  read_top_k(f, c, {"num_experts_per_tok"});
-  c.moe_intermediate_size = f.positive_int("moe_intermediate_size");
+  read_routed_experts(f, c, {"num_experts", "num_local_experts"}, {"num_experts_per_tok"}, {"moe_intermediate_size"});
   // One shared expert, scaled by sigmoid(x . shared_expert_gate).
-  if (int shared = f.non_negative_int_or("shared_expert_intermediate_size", 0); shared > 0) {
-    c.num_shared_experts = 1;
-    c.shared_intermediate_size = shared;
-    c.shared_expert_gate = true;
-  }
+  read_shared_experts(f, c);
+  c.shared_expert_gate = c.num_shared_experts > 0;
   c.scoring = ScoringFunc::softmax;
   c.norm_topk_prob = f.bool_or("norm_topk_prob", false);
   read_qwen_dense_layers(f, c);
 }
 
 void read_qwen3_moe(const JsonFields& f, ModelConfig& c) {
-  c.num_experts = f.positive_int(f.first_present({"num_experts", "num_local_experts"}));
-  read_top_k(f, c, {"num_experts_per_tok"});
-  c.moe_intermediate_size = f.positive_int("moe_intermediate_size");
+  read_routed_experts(f, c, {"num_experts", "num_local_experts"}, {"num_experts_per_tok"}, {"moe_intermediate_size"});
   // Qwen3-MoE has no shared expert; shared_expert_intermediate_size (0 in Qwen3-Coder) is unused.
   c.scoring = ScoringFunc::softmax;
   c.norm_topk_prob = f.bool_or("norm_topk_prob", false);
@@ -125,9 +170,8 @@ void read_qwen3_moe(const JsonFields& f, ModelConfig& c) {
 
 // Softmax over all experts, then the top-k weights renormalised to sum to 1.
 void read_mixtral(const JsonFields& f, ModelConfig& c) {
-  c.num_experts = f.positive_int(f.first_present({"num_local_experts", "num_experts"}));
-  read_top_k(f, c, {"num_experts_per_tok"});
-  c.moe_intermediate_size = f.positive_int(f.first_present({"intermediate_size", "moe_intermediate_size"}));
+  read_routed_experts(f, c, {"num_local_experts", "num_experts"}, {"num_experts_per_tok"},
+                      {"intermediate_size", "moe_intermediate_size"});
   c.scoring = ScoringFunc::softmax;
   c.norm_topk_prob = true;
 }
@@ -135,12 +179,9 @@ void read_mixtral(const JsonFields& f, ModelConfig& c) {
 // DeepSeek-V2 / V3 and Kimi-K2 (a DeepSeek-V3 with other numbers): MLA attention, shared
 // experts of the routed experts' width, optional group-limited routing.
 void read_deepseek(const JsonFields& f, ModelConfig& c, bool v2) {
-  c.num_experts = f.positive_int(f.first_present({"n_routed_experts", "num_experts"}));
-  read_top_k(f, c, {"num_experts_per_tok"});
-  c.moe_intermediate_size = f.positive_int("moe_intermediate_size");
+  read_routed_experts(f, c, {"n_routed_experts", "num_experts"}, {"num_experts_per_tok"}, {"moe_intermediate_size"});
   // Each shared expert is as wide as a routed one (not n_shared_experts times wider).
-  c.num_shared_experts = f.non_negative_int_or("n_shared_experts", 0);
-  if (c.num_shared_experts > 0) c.shared_intermediate_size = c.moe_intermediate_size;
+  read_shared_experts(f, c);
 
   c.scoring = read_scoring(f, v2 ? ScoringFunc::softmax : ScoringFunc::sigmoid);
   c.norm_topk_prob = f.bool_or("norm_topk_prob", !v2);
@@ -174,11 +215,8 @@ void read_deepseek(const JsonFields& f, ModelConfig& c, bool v2) {
 
 // GLM-4.5/4.6: DeepSeek-V3 routing (sigmoid, correction bias, scaling) with GQA attention.
 void read_glm4_moe(const JsonFields& f, ModelConfig& c) {
-  c.num_experts = f.positive_int(f.first_present({"n_routed_experts", "num_experts"}));
-  read_top_k(f, c, {"num_experts_per_tok"});
-  c.moe_intermediate_size = f.positive_int("moe_intermediate_size");
-  c.num_shared_experts = f.non_negative_int_or("n_shared_experts", 0);
-  if (c.num_shared_experts > 0) c.shared_intermediate_size = c.moe_intermediate_size;
+  read_routed_experts(f, c, {"n_routed_experts", "num_experts"}, {"num_experts_per_tok"}, {"moe_intermediate_size"});
+  read_shared_experts(f, c);
   c.scoring = read_scoring(f, ScoringFunc::sigmoid);
   c.score_correction_bias = true;
   c.norm_topk_prob = f.bool_or("norm_topk_prob", true);
@@ -192,13 +230,9 @@ void read_glm4_moe(const JsonFields& f, ModelConfig& c) {
 // MiniMax-M2 (and the older "minimax" type): intermediate_size is the expert width; sigmoid
 // scores with a routing bias for selection, top-k weights renormalised.
 void read_minimax(const JsonFields& f, ModelConfig& c, bool m2) {
-  c.num_experts = f.positive_int(f.first_present({"num_local_experts", "num_experts"}));
-  read_top_k(f, c, {"num_experts_per_tok"});
-  c.moe_intermediate_size = f.positive_int(f.first_present({"intermediate_size", "moe_intermediate_size"}));
-  if (int shared = f.non_negative_int_or("shared_intermediate_size", 0); shared > 0) {
-    c.num_shared_experts = 1;
-    c.shared_intermediate_size = shared;
-  }
+  read_routed_experts(f, c, {"num_local_experts", "num_experts"}, {"num_experts_per_tok"},
+                      {"intermediate_size", "moe_intermediate_size"});
+  read_shared_experts(f, c);
   c.scoring = read_scoring(f, m2 ? ScoringFunc::sigmoid : ScoringFunc::softmax);
   c.score_correction_bias = f.bool_or("use_routing_bias", false);
   c.norm_topk_prob = f.bool_or("norm_topk_prob", true);
@@ -207,12 +241,29 @@ void read_minimax(const JsonFields& f, ModelConfig& c, bool m2) {
 
 // gpt-oss: clamped SwiGLU (swigluoai) whatever hidden_act says; softmax over the top-k logits.
 void read_gpt_oss(const JsonFields& f, ModelConfig& c) {
-  c.num_experts = f.positive_int(f.first_present({"num_local_experts", "num_experts"}));
-  read_top_k(f, c, {"experts_per_token", "num_experts_per_tok"});
-  c.moe_intermediate_size = f.positive_int(f.first_present({"intermediate_size", "moe_intermediate_size"}));
+  read_routed_experts(f, c, {"num_local_experts", "num_experts"}, {"experts_per_token", "num_experts_per_tok"},
+                      {"intermediate_size", "moe_intermediate_size"});
   c.activation = Activation::swigluoai;
   c.scoring = ScoringFunc::softmax;
   c.norm_topk_prob = true;
+}
+
+// Any other MoE config: everything from the fields. Defaults are those of transformers' MoE
+// models when a field is absent: softmax scores, no renormalisation, no scaling, one group.
+void read_moe_by_fields(const JsonFields& f, ModelConfig& c) {
+  read_routed_experts(f, c, {"num_experts", "num_local_experts", "n_routed_experts"},
+                      {"num_experts_per_tok", "experts_per_token"}, {"moe_intermediate_size", "intermediate_size"});
+  read_shared_experts(f, c);
+  c.scoring = read_scoring(f, ScoringFunc::softmax);
+  c.norm_topk_prob = f.bool_or("norm_topk_prob", false);
+  c.routed_scaling_factor = f.positive_number_or("routed_scaling_factor", 1.0);
+  c.n_group = f.positive_int_or("n_group", 1);
+  c.topk_group = f.positive_int_or("topk_group", 1);
+  c.score_correction_bias = f.bool_or("use_routing_bias", false) || f.string_or("topk_method", "") == "noaux_tc";
+  if (f.has("mlp_only_layers") || f.has("decoder_sparse_step"))
+    read_qwen_dense_layers(f, c);
+  else
+    read_dense_prefix(f, c, f.non_negative_int_or("first_k_dense_replace", 0));
 }
 
 struct Family {
@@ -220,7 +271,8 @@ struct Family {
   void (*read)(const JsonFields&, ModelConfig&);
 };
 
-// Sorted by name: the unknown-model_type message lists them in this order.
+// Families whose semantics differ from what their fields say; any other model_type is read by
+// its fields (read_moe_by_fields).
 const Family kFamilies[] = {
     {"deepseek_v2", [](const JsonFields& f, ModelConfig& c) { read_deepseek(f, c, /*v2=*/true); }},
     {"deepseek_v3", [](const JsonFields& f, ModelConfig& c) { read_deepseek(f, c, /*v2=*/false); }},
@@ -233,12 +285,6 @@ const Family kFamilies[] = {
     {"qwen2_moe", read_qwen2_moe},
     {"qwen3_moe", read_qwen3_moe},
 };
-
-std::string supported_model_types() {
-  std::string list;
-  for (const Family& fam : kFamilies) list += fmt::format("{}{}", list.empty() ? "" : ", ", fam.model_type);
-  return list;
-}
 
 // "_moebench": what moebench adds to a preset. Checked so that a typo in a preset is caught.
 void check_moebench_section(const JsonFields& f) {
@@ -260,30 +306,26 @@ ModelConfig parse_hf_config(const std::string& json_text, const std::string& ori
   nlohmann::json doc = parse_json_object(json_text, origin);
   JsonFields f(doc, origin);
 
-  if (!f.has("model_type"))
-    f.fail(fmt::format("missing field \"model_type\": set it to one of {}, or use --manual-config",
-                       supported_model_types()));
-  std::string model_type = f.string_or("model_type", "");
-  const Family* family = nullptr;
+  // model_type only picks a family reader; a config without it is read by its fields.
+  const std::string model_type = f.string_or("model_type", "");
+  void (*read)(const JsonFields&, ModelConfig&) = read_moe_by_fields;
   for (const Family& fam : kFamilies)
-    if (model_type == fam.model_type) family = &fam;
-  if (!family)
-    f.fail(fmt::format("unsupported model_type \"{}\": supported are {} (or use --manual-config)", model_type,
-                       supported_model_types()));
+    if (model_type == fam.model_type) read = fam.read;
 
   ModelConfig c;
   c.name = origin;
-  c.family = model_type;
+  c.family = model_type.empty() ? "unknown" : model_type;
   read_decoder(f, c);
-  family->read(f, c);
-  if (c.head_dim == 0) {
+  read_sliding_window(f, c);
+  read(f, c);
+  if (c.head_dim == 0 && c.num_attention_heads > 0) {
     if (c.hidden_size % c.num_attention_heads != 0)
       f.fail(fmt::format("missing field \"head_dim\" (hidden_size {} is not a multiple of num_attention_heads {})",
                          c.hidden_size, c.num_attention_heads));
     c.head_dim = int(c.hidden_size / c.num_attention_heads);
   }
   check_moebench_section(f);
-  c.validate(/*layer_only=*/false);
+  c.validate(/*layer_only=*/true);
   return c;
 }
 

@@ -122,6 +122,18 @@ std::vector<int> JsonFields::non_negative_int_list(const char* key) const {
   return list;
 }
 
+std::vector<std::string> JsonFields::string_list(const char* key) const {
+  std::vector<std::string> list;
+  if (!has(key)) return list;
+  const json& value = object_.at(key);
+  if (!value.is_array()) fail_value(key, "a list of strings");
+  for (const json& item : value) {
+    if (!item.is_string()) fail_value(key, "a list of strings");
+    list.push_back(item.get<std::string>());
+  }
+  return list;
+}
+
 double JsonFields::positive_number_or(const char* key, double fallback) const {
   if (!has(key)) return fallback;
   const json& value = object_.at(key);

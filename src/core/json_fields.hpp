@@ -37,6 +37,8 @@ class JsonFields {
   int non_negative_int_or(const char* key, int fallback) const;  // null counts as absent
   // A list of non-negative integers; absent or null is an empty list.
   std::vector<int> non_negative_int_list(const char* key) const;
+  // A list of strings; absent or null is an empty list.
+  std::vector<std::string> string_list(const char* key) const;
   double positive_number_or(const char* key, double fallback) const;
   bool bool_or(const char* key, bool fallback) const;
   std::string string_or(const char* key, const std::string& fallback) const;

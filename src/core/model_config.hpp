@@ -5,6 +5,7 @@
 // here; validate() is the one place where a config is checked.
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace moebench {
 
@@ -57,6 +58,11 @@ struct ModelConfig {
   int qk_nope_head_dim = 0;
   int qk_rope_head_dim = 0;
   int v_head_dim = 0;
+  // Sliding-window attention (gpt-oss: layer_types alternating "sliding_attention" and
+  // "full_attention"): a sliding layer's query attends to the last `sliding_window` positions,
+  // itself included, and its KV cache holds at most that many. Empty: every layer full.
+  int64_t sliding_window = 0;
+  std::vector<bool> sliding_layers;  // one per layer
 
   std::string weight_dtype = "bf16";  // as published: bf16, fp8 (block-scaled), ...
 
@@ -66,7 +72,24 @@ struct ModelConfig {
 
   // Number of layers that hold an MoE block.
   int moe_layer_count() const { return num_layers - first_k_dense_replace; }
+  // Whether layer `layer` attends over a sliding window, and how many layers do.
+  bool layer_is_sliding(int layer) const {
+    return layer >= 0 && size_t(layer) < sliding_layers.size() && sliding_layers[size_t(layer)];
+  }
+  int sliding_layer_count() const;
+
+  // Parameters of one MoE layer's experts (routed and shared), and of the whole model (an
+  // upper estimate: attention, experts, dense MLPs, embeddings). Saturating: never wrap.
+  int64_t moe_layer_parameters() const;
+  int64_t model_parameters() const;
+  // What the config field `field` is called where this config came from: the flag of
+  // --manual-config ("--hidden-size"), else the config.json field ("hidden_size").
+  std::string source_name(const char* field) const;
 };
+
+// The MoE layer's shape in one phrase, for headers: "128 experts top-8, 2 shared experts of
+// width 2048, H=7168 I=2048" (the shared part only when there are shared experts).
+std::string describe_moe_shape(const ModelConfig& model);
 
 // The name of a --manual-config model, "manual-e8-k2-h1024-i4096": what its results are stored
 // under, so that `sweep` names a manual config as the run itself will.

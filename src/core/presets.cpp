@@ -18,6 +18,7 @@ ModelConfig load_preset(const std::string& name) {
   for (const EmbeddedPreset& p : embedded_presets()) {
     if (name != p.name) continue;
     ModelConfig c = parse_hf_config(p.json, fmt::format("presets/{}.json", name));
+    c.validate(/*layer_only=*/false);  // a shipped preset is a whole model
     c.name = name;
     return c;
   }

@@ -1,6 +1,7 @@
 #pragma once
 // Shipped model presets (presets/*.json, embedded at build time) and Hugging Face
-// config.json loading. Both produce a validated ModelConfig.
+// config.json loading. A preset is validated whole; a config.json is validated for the MoE
+// layer, and its decoder fields where `model` and `memory` need them.
 #include <string>
 #include <vector>
 

@@ -106,6 +106,7 @@ void Decoder::layers(KvCache& cache, const Step& step) {
     a.rope_theta = float(m.rope_theta);
     a.eps = eps;
     a.dims = d;
+    a.dims.window = m.layer_is_sliding(l) ? int(m.sliding_window) : 0;
     a.q = q_.get();
     a.k_cache = cache_at(cache.k(l), cache, step.first_seq);
     a.v_cache = cache_at(cache.v(l), cache, step.first_seq);
@@ -113,7 +114,8 @@ void Decoder::layers(KvCache& cache, const Step& step) {
       ops_.qkv_attention_decode(a, context_lens_.as<int32_t>(), attn_.get());
     } else {
       ops_.qkv_to_cache(a);
-      ops_.attention_prefill(q_.get(), a.k_cache, a.v_cache, attn_.get(), d, int(step.tokens_per_seq), step.start_pos);
+      ops_.attention_prefill(q_.get(), a.k_cache, a.v_cache, attn_.get(), a.dims, int(step.tokens_per_seq),
+                             step.start_pos);
     }
     ops_.linear(attn_.get(), w.o.get(), out_.get(), rows, H, config_.q_width());
     ops_.add_rms_norm(h_.get(), out_.get(), w.ffn_norm.get(), rows, H, eps, xn_.get());

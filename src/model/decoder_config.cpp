@@ -36,8 +36,8 @@ void approximate_mla_by_gqa(DecoderConfig& d) {
 
 DecoderConfig make_decoder_config(const ModelConfig& model, std::optional<int> num_layers, DType dtype) {
   if (model.num_layers <= 0)
-    throw InputError(fmt::format("{}: `model` needs the decoder stack (num_hidden_layers, heads, vocab): use --model, "
-                                 "--model-path, or --manual-config with --num-hidden-layers",
+    throw InputError(fmt::format("{}: `model` needs the decoder stack: missing field \"num_hidden_layers\" (with "
+                                 "--manual-config: --num-hidden-layers, --num-attention-heads, --vocab-size)",
                                  model.name));
   model.validate(/*layer_only=*/false);
   if (dtype != DType::bf16 && dtype != DType::fp16)
@@ -52,6 +52,7 @@ DecoderConfig make_decoder_config(const ModelConfig& model, std::optional<int> n
                                    model.name, *num_layers));
     if (*num_layers < model.num_layers) {
       d.model.num_layers = *num_layers;
+      if (!d.model.sliding_layers.empty()) d.model.sliding_layers.resize(size_t(*num_layers));
       d.model.first_k_dense_replace = std::min(model.first_k_dense_replace, *num_layers);
       d.truncation_note = fmt::format("stack: truncated to the first {} of {} layers ({} dense, {} MoE)", *num_layers,
                                       model.num_layers, d.model.first_k_dense_replace, d.model.moe_layer_count());

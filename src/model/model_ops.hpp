@@ -26,6 +26,9 @@ struct AttentionDims {
   int head_dim = 0;
   int max_context = 0;     // cache capacity per sequence
   float softmax_scale = 0;
+  // Sliding-window layers (ModelConfig::sliding_window): a query at position p attends to
+  // positions (p - window, p]; 0: to every position up to p.
+  int window = 0;
 };
 
 // The query/key/value projection's output of `rows` tokens ([rows][(heads + 2 kv_heads) * head_dim],

@@ -3,7 +3,8 @@
 //
 // Canonical weight layout on the backend (every implementation receives this; one that wants
 // another layout derives it in prepare(), untimed):
-//   w13        [num_experts][2 * I][H]  rows 0..I-1 are gate, I..2I-1 are up (K-contiguous)
+//   w13        [num_experts][2 * I][H]  rows 0..I-1 are gate, I..2I-1 are up (K-contiguous);
+//              on the CPU backend filled per expert on first use (LazyExperts below)
 //   w2         [num_experts][H][I]
 //   shared_w13 [num_shared][2 * Is][H], shared_w2 [num_shared][H][Is]
 //   shared_gate [H] (Qwen2-MoE's sigmoid gate of the shared expert), when the model has one
@@ -27,6 +28,16 @@ struct LayerSpec {
   bool binds_other_layers = false;
 };
 
+// Routed experts whose weights are filled on first use. A run of a few tokens reads a few of a
+// layer's experts; filling all of them first is most of a large model's time and memory on the
+// CPU backend. Whoever reads expert e's rows of w13 / w2 calls ensure(e) first (from one
+// thread; filling is not thread-safe).
+class LazyExperts {
+ public:
+  virtual ~LazyExperts() = default;
+  virtual void ensure(int expert) const = 0;
+};
+
 struct LayerWeights {
   const void* w13 = nullptr;
   const void* w2 = nullptr;
@@ -34,6 +45,11 @@ struct LayerWeights {
   const void* shared_w2 = nullptr;
   const void* shared_gate = nullptr;
   const float* score_bias = nullptr;
+  const LazyExperts* lazy = nullptr;  // null: every routed expert is filled
+
+  void ensure_expert(int expert) const {
+    if (lazy) lazy->ensure(expert);
+  }
 };
 
 struct LayerArgs {

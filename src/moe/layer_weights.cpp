@@ -13,7 +13,7 @@ std::vector<float> score_bias_values(const ModelConfig& model, uint64_t seed) {
   return bias;
 }
 
-LayerWeightStore::LayerWeightStore(Backend& backend, const LayerSpec& spec) {
+LayerWeightStore::LayerWeightStore(Backend& backend, const LayerSpec& spec) : backend_(backend), spec_(spec) {
   const ModelConfig& m = spec.model;
   if (spec.dtype != DType::bf16 && spec.dtype != DType::fp16)
     throw InputError(std::string("--dtype ") + dtype_name(spec.dtype) +
@@ -25,12 +25,17 @@ LayerWeightStore::LayerWeightStore(Backend& backend, const LayerSpec& spec) {
 
   w13_ = DeviceBuffer(backend, n13 * elem);
   w2_ = DeviceBuffer(backend, n2 * elem);
-  backend.fill_synthetic(w13_.get(), spec.dtype, n13, spec.seed, uint64_t(SynthStream::expert_gate_up), 0,
-                         fan_in_scale(H));
-  backend.fill_synthetic(w2_.get(), spec.dtype, n2, spec.seed, uint64_t(SynthStream::expert_down), 0,
-                         fan_in_scale(I));
   view_.w13 = w13_.get();
   view_.w2 = w2_.get();
+  if (backend.kind() == BackendKind::cpu) {
+    filled_.assign(size_t(m.num_experts), false);
+    view_.lazy = this;
+  } else {
+    backend.fill_synthetic(w13_.get(), spec.dtype, n13, spec.seed, uint64_t(SynthStream::expert_gate_up), 0,
+                           fan_in_scale(H));
+    backend.fill_synthetic(w2_.get(), spec.dtype, n2, spec.seed, uint64_t(SynthStream::expert_down), 0,
+                           fan_in_scale(I));
+  }
 
   if (m.num_shared_experts > 0) {
     const int64_t Is = m.shared_intermediate_size;
@@ -58,6 +63,24 @@ LayerWeightStore::LayerWeightStore(Backend& backend, const LayerSpec& spec) {
     backend.copy_to_device(score_bias_.get(), bias.data(), bias.size() * sizeof(float));
     view_.score_bias = score_bias_.as<float>();
   }
+}
+
+// Expert e's values are elements [e * n, (e + 1) * n) of each tensor: the same values as a
+// fill of the whole tensor at once.
+void LayerWeightStore::fill_expert(int e) const {
+  const int64_t H = spec_.model.hidden_size, I = spec_.model.moe_intermediate_size;
+  const size_t elem = size_t(dtype_bytes(spec_.dtype));
+  const size_t per13 = size_t(2 * I) * size_t(H), per2 = size_t(H) * size_t(I);
+  backend_.fill_synthetic(static_cast<char*>(w13_.get()) + size_t(e) * per13 * elem, spec_.dtype, per13, spec_.seed,
+                          uint64_t(SynthStream::expert_gate_up), uint64_t(e) * per13, fan_in_scale(H));
+  backend_.fill_synthetic(static_cast<char*>(w2_.get()) + size_t(e) * per2 * elem, spec_.dtype, per2, spec_.seed,
+                          uint64_t(SynthStream::expert_down), uint64_t(e) * per2, fan_in_scale(I));
+}
+
+void LayerWeightStore::ensure(int expert) const {
+  if (expert < 0 || size_t(expert) >= filled_.size() || filled_[size_t(expert)]) return;
+  fill_expert(expert);
+  filled_[size_t(expert)] = true;
 }
 
 int64_t LayerWeightStore::bytes() const {

@@ -26,15 +26,25 @@ constexpr float kScoreBiasScale = 0.05f;
 // Host copy of the score-correction bias ([E] floats), or empty when the model has none.
 std::vector<float> score_bias_values(const ModelConfig& model, uint64_t seed);
 
-class LayerWeightStore {
+// On the CPU backend the routed experts are filled lazily (LazyExperts: an expert's values
+// when routing first selects it); on a GPU all at once, as kernels read them unannounced.
+class LayerWeightStore final : public LazyExperts {
  public:
   LayerWeightStore(Backend& backend, const LayerSpec& spec);
+  LayerWeightStore(const LayerWeightStore&) = delete;  // view() points into this object
+  LayerWeightStore& operator=(const LayerWeightStore&) = delete;
   const LayerWeights& view() const { return view_; }
-  // Bytes held on the backend.
+  // Bytes held on the backend (allocated; on the CPU, pages of unfilled experts stay untouched).
   int64_t bytes() const;
+  void ensure(int expert) const override;
 
  private:
+  void fill_expert(int expert) const;
+
+  Backend& backend_;
+  LayerSpec spec_;
   DeviceBuffer w13_, w2_, shared_w13_, shared_w2_, shared_gate_, score_bias_;
+  mutable std::vector<bool> filled_;  // per routed expert; empty: all filled
   LayerWeights view_;
 };
 

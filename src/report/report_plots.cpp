@@ -83,13 +83,25 @@ std::string throughput_scenario(const ReportData& data, const std::string& model
 
 PlannedPlot latency_comparison_plot(const ReportData& data) {
   const char* file = "latency_comparison.png";
-  std::vector<std::string> models;
-  for (const std::string& m : data.model_names)
-    if (std::any_of(data.layers.begin(), data.layers.end(), [&](const LayerRow& r) { return r.model == m; }))
-      models.push_back(m);
-  if (models.empty()) return not_made(file, "Latency comparison", "no layer results");
+  // A model whose every run failed has no latency to draw: its panel would be empty, so it is
+  // named in the title instead.
+  std::vector<std::string> models, unmeasured;
+  for (const std::string& m : data.model_names) {
+    bool ran = false, measured = false;
+    for (const LayerRow& r : data.layers)
+      if (r.model == m) {
+        ran = true;
+        measured |= std::isfinite(r.mean_ms);
+      }
+    if (measured) models.push_back(m);
+    else if (ran) unmeasured.push_back(m);
+  }
+  if (models.empty())
+    return not_made(file, "Latency comparison",
+                    unmeasured.empty() ? "no layer results" : "no layer result has a measured latency (every run failed)");
   std::string note;
   models = panel_models(models, note);
+  for (const std::string& m : unmeasured) note += fmt::format("; {}: no measured latency", m);
 
   PlotSpec spec;
   spec.height = int(80 + 380 * models.size());
@@ -104,8 +116,9 @@ PlannedPlot latency_comparison_plot(const ReportData& data) {
     double lo = INFINITY, hi = 0;
     for (const LayerRow& r : data.layers) {
       if (r.model != models[i]) continue;
-      impls.insert(r.impl);
       cells[{r.scenario, r.num_tokens, r.tp_size}][r.impl] = r.mean_ms;
+      if (!std::isfinite(r.mean_ms)) continue;  // drawn as missing; an implementation never measured has no bars
+      impls.insert(r.impl);
       lo = std::min(lo, r.mean_ms);
       hi = std::max(hi, r.mean_ms);
     }
@@ -178,6 +191,7 @@ PlannedPlot throughput_scaling_plot(const ReportData& data) {
     s.by_x_gpus[r.num_tokens][r.tp_size] = r.throughput_tok_per_s;
   }
   for (const ModelRow& r : data.models) {
+    if (!std::isfinite(r.throughput_tok_per_s)) continue;  // a failed run: no point to draw
     Series& s = series[r.model + "\nmodel"];
     s.title = r.model + " (end to end)";
     s.by_x_gpus[r.batch_size][r.tp_size] = r.throughput_tok_per_s;
@@ -189,6 +203,7 @@ PlannedPlot throughput_scaling_plot(const ReportData& data) {
   spec.height = 620;
   std::string batch_plot, gpu_plot;
   double lo = INFINITY, hi = 0;
+  std::set<double> xs;  // every x of the batch panel
   int max_gpus = 1;
   size_t i = 0;
   for (const auto& [key, s] : series) {
@@ -196,6 +211,7 @@ PlannedPlot throughput_scaling_plot(const ReportData& data) {
     std::string batch_dat, gpu_dat;
     for (const auto& [x, by_gpus] : s.by_x_gpus) {
       const double v = by_gpus.begin()->second;
+      xs.insert(double(x));
       batch_dat += fmt::format("{} {}\n", x, number(v));
       lo = std::min(lo, v);
       hi = std::max(hi, v);
@@ -222,11 +238,14 @@ PlannedPlot throughput_scaling_plot(const ReportData& data) {
   const std::string title = "Throughput scaling: batch size and GPU count";
   std::string script = fmt::format("set multiplot layout 1,2 title {}\n", gnuplot_quote(title));
   script += "set grid\nset key bottom right\nset ylabel \"tokens/s\"\nset logscale x 2\n";
-  if (wants_log(lo, hi)) script += "set logscale y\n";
+  // From zero unless on a log scale, so that one point or equal values still have a range.
+  script += wants_log(lo, hi) ? "set logscale y\n" : "set yrange [0:*]\n";
+  if (xs.size() == 1) script += fmt::format("set xrange [{}:{}]\n", number(*xs.begin() / 2.0), number(*xs.begin() * 2.0));
   script += "set title \"against tokens per forward (layer) or batch size (model)\"\n";
   script += "set xlabel \"tokens per forward / batch size\"\n";
   script += "plot " + batch_plot + "\n";
-  script += "unset logscale x\nset xlabel \"GPUs\"\nset xtics 1\n";
+  script += "unset logscale x\nset xlabel \"GPUs\"\nset xtics 1\nset autoscale y\n";
+  if (!wants_log(lo, hi)) script += "set yrange [0:*]\n";
   script += fmt::format("set xrange [0.5:{}]\n", max_gpus + 0.5);
   script += max_gpus == 1 ? "set title \"against GPU count (one GPU count in these results)\"\n"
                           : "set title \"against GPU count (dashed: linear scaling)\"\n";
@@ -285,7 +304,9 @@ PlannedPlot expert_load_plot(const ReportData& data) {
     // First row on top, as the tables read.
     script += fmt::format("set xrange [-0.5:{}]\nset yrange [{}:-0.5]\nset cbrange [0:{}]\nset ytics ({})\n",
                           double(experts) - 0.5, double(groups.size()) - 0.5, number(std::ceil(top)), ytics);
-    script += fmt::format("plot {} using 1:2:3 with image\n", gnuplot_quote(name));
+    // Each cell a filled box: `with image` draws nothing for a grid of one row or one column.
+    script += fmt::format("plot {} using 1:2:(0.5):(0.5):3 with boxxyerror fc palette fs solid 1.0 noborder\n",
+                          gnuplot_quote(name));
     height += 140 + 36 * int(groups.size());
   }
   script += "unset multiplot\n";

@@ -1,7 +1,9 @@
 #pragma once
 // The report's four plots (seed 004's results/ folder), as gnuplot scripts with their data:
 // latency across implementations, memory breakdown, throughput scaling, expert load heatmap.
-// A plot with nothing to show is not made; the reason is given instead.
+// A plot with nothing to show is not made; the reason is given instead. Every plot draws what
+// it has whatever its shape (one row, one column, one point, equal values) and leaves out, saying
+// so, what was not measured (NaN).
 #include <string>
 #include <vector>
 

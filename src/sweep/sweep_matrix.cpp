@@ -3,6 +3,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <filesystem>
+#include <map>
 #include <set>
 
 #include <fmt/format.h>
@@ -26,6 +27,12 @@ const std::set<std::string> kBlockKeys = {
     "dtype",     "num_tokens", "scenarios",   "batch_size",  "input_len",  "output_len",    "warmup_iters",
     "benchmark_iters", "warmup_runs", "benchmark_runs", "num_layers", "timeout_s", "env", "args"};
 const std::set<std::string> kManualKeys = {"num_experts", "num_experts_per_tok", "hidden_size", "intermediate_size"};
+// Axes of one command only: in the other command's block they would be dropped unseen.
+// (num_layers in a `layer` block is refused by validate_sweep_matrix, for flags too.)
+const std::pair<const char*, const char*> kCommandAxes[] = {
+    {"num_tokens", "layer"}, {"scenarios", "layer"},   {"batch_size", "model"},
+    {"input_len", "model"},  {"output_len", "model"},
+};
 
 // Where a value sits, for messages: "sweep.yaml: runs[1].tp_size".
 struct Place {
@@ -68,6 +75,23 @@ void check_keys(const YAML::Node& map, const std::set<std::string>& known, const
   }
 }
 
+// A key given twice in one map: YAML and JSON parsers keep one of the values without a word.
+void reject_duplicate_keys(const YAML::Node& node, const std::string& file) {
+  if (node.IsSequence())
+    for (const YAML::Node& item : node) reject_duplicate_keys(item, file);
+  if (!node.IsMap()) return;
+  std::map<std::string, int> first_line;
+  for (const auto& kv : node) {
+    const std::string key = kv.first.Scalar();
+    const int line = kv.first.Mark().line + 1;
+    if (auto [it, fresh] = first_line.emplace(key, line); !fresh)
+      throw InputError(fmt::format("sweep file {}: line {}: duplicate key \"{}\" (first at line {}): give each key "
+                                   "once per block",
+                                   file, line, key, it->second));
+    reject_duplicate_keys(kv.second, file);
+  }
+}
+
 ManualShape manual_shape(const YAML::Node& node, const Place& at) {
   if (!node.IsMap()) throw at.error("expected a map such as {num_experts: 8, num_experts_per_tok: 2, ...}");
   check_keys(node, kManualKeys, at);
@@ -85,6 +109,11 @@ SweepBlock parse_block(const YAML::Node& node, const Place& at) {
   SweepBlock b;
   auto has = [&](const char* key) { return bool(node[key]); };
   if (has("command")) b.command = scalar<std::string>(node["command"], at / "command", "layer or model");
+  for (const auto& [axis, owner] : kCommandAxes)
+    if (has(axis) && b.command != owner && (b.command == "layer" || b.command == "model"))
+      throw (at / axis).error(fmt::format("not an axis of a `{}` block: {} belongs to `{}` runs; move it to a "
+                                          "block with command: {}",
+                                          b.command, axis, owner, owner));
   if (has("models")) b.models = list<std::string>(node["models"], at / "models", "preset names");
   if (has("model_paths")) b.model_paths = list<std::string>(node["model_paths"], at / "model_paths", "paths");
   if (has("manual")) {
@@ -160,8 +189,11 @@ SweepMatrix load_sweep_matrix(const std::string& path) {
   try {
     doc = YAML::LoadFile(path);  // YAML 1.2 reads JSON too
   } catch (const YAML::Exception& e) {
-    throw InputError(fmt::format("sweep file {}: cannot parse: {}", path, e.msg));
+    if (e.mark.is_null()) throw InputError(fmt::format("sweep file {}: cannot read: {}", path, e.msg));
+    throw InputError(fmt::format("sweep file {}: cannot parse: not valid YAML or JSON at line {}, column {}: {}", path,
+                                 e.mark.line + 1, e.mark.column + 1, e.msg));
   }
+  reject_duplicate_keys(doc, path);
   const Place top{path, ""};
   if (!doc.IsMap()) throw InputError(fmt::format("sweep file {}: expected a map with \"runs\" or the axes", path));
   SweepMatrix m;
@@ -256,6 +288,26 @@ void finish_args(SweepPoint& p, const SweepBlock& b, const std::string& results_
 }
 
 }  // namespace
+
+std::string reproducible_command(const SweepPoint& p) {
+  // Single-quoted unless plainly safe, so that the line pastes into a POSIX shell as is.
+  auto quoted = [](const std::string& word) {
+    const bool plain = !word.empty() && word.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                                                               "0123456789_-+=.,/:@%") == std::string::npos;
+    if (plain) return word;
+    std::string out = "'";
+    for (char c : word) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+    return out + "'";
+  };
+  std::vector<std::string> words;
+  if (!p.env.empty()) words.push_back("env");
+  for (const auto& [name, value] : p.env) words.push_back(quoted(name + "=" + value));
+  words.push_back("moebench");
+  for (const std::string& a : p.args) words.push_back(quoted(a));
+  std::string line;
+  for (const std::string& w : words) line.append(line.empty() ? "" : " ").append(w);
+  return line;
+}
 
 std::vector<SweepPoint> expand_sweep_matrix(const SweepMatrix& m, BackendKind backend, const std::string& results_db) {
   std::vector<SweepPoint> points;

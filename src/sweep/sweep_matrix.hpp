@@ -99,4 +99,8 @@ void validate_sweep_matrix(const SweepMatrix& matrix);
 std::vector<SweepPoint> expand_sweep_matrix(const SweepMatrix& matrix, BackendKind backend,
                                             const std::string& results_db);
 
+// The shell line that reruns one config as the sweep runs it, its environment included:
+// "env NAME=value moebench layer --model ...", words quoted where a shell needs it.
+std::string reproducible_command(const SweepPoint& point);
+
 }  // namespace moebench

@@ -13,17 +13,11 @@ namespace {
 
 using json = nlohmann::ordered_json;
 
-std::string joined(const std::vector<std::string>& words) {
-  std::string out;
-  for (const std::string& w : words) out += (out.empty() ? "" : " ") + w;
-  return out;
-}
-
 // The failure recorded for a child that left no record of its own.
 RunRecord failure_for(const SweepPoint& p, const RecordContext& context, const ChildOutcome& outcome,
                       const std::string& executable) {
   RunRecord r = new_record(context, p.command, p.model, p.config);
-  r.command_line = "moebench " + joined(p.args);
+  r.command_line = reproducible_command(p);
   r.params = p.params;
   const bool exited_ok = !outcome.timed_out && outcome.signal == 0 && outcome.exit_code == 0;
   if (exited_ok) {
@@ -87,6 +81,15 @@ SweepOutcome run_sweep(const std::vector<SweepPoint>& points, const std::string&
   summary.params = {{"source", source}, {"configs", points.size()}, {"succeeded", outcome.succeeded},
                     {"failed", outcome.failed}};
   summary.metrics = {{"wall_s", std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count()}};
+  // A sweep succeeds when its configs do: a failed config fails the summary, with the first
+  // failure's type, as it fails the command's exit code.
+  for (const RunRecord& r : outcome.records)
+    if (r.status == RunStatus::failure && summary.status != RunStatus::failure) {
+      summary.status = RunStatus::failure;
+      summary.error_type = r.error_type;
+      summary.error_message = fmt::format("{} of {} configs failed; first: {}: {}", outcome.failed, points.size(),
+                                          r.key(), r.error_message);
+    }
   store.record(summary);
   return outcome;
 }

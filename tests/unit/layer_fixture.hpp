@@ -96,6 +96,7 @@ inline std::vector<double> plain_moe_fp64(const LayerFixture& f) {
   const ModelConfig& m = f.spec.model;
   const DType dt = f.spec.dtype;
   const int64_t H = m.hidden_size, I = m.moe_intermediate_size, E = m.num_experts, k = m.top_k;
+  for (int e = 0; e < m.num_experts; ++e) f.weights().ensure_expert(e);  // read directly below
   const auto* w13 = static_cast<const uint16_t*>(f.weights().w13);
   const auto* w2 = static_cast<const uint16_t*>(f.weights().w2);
   Routing routing = route(m, f.logits.data(), f.tokens, f.bias());

@@ -399,6 +399,70 @@ TEST(HfConfig, GptOss) {
   EXPECT_DOUBLE_EQ(c.rope_theta, 150000.0);
 }
 
+// OLMoE (OLMoE-1B-7B-0924, its published field names): no family reader, read by its fields.
+TEST(HfConfig, OlmoeByItsFields) {
+  ModelConfig c = load_hf_config(hf_dir("olmoe").string());
+  EXPECT_EQ(c.family, "olmoe");
+  EXPECT_EQ(c.hidden_size, 2048);
+  EXPECT_EQ(c.num_experts, 64);
+  EXPECT_EQ(c.top_k, 8);
+  EXPECT_EQ(c.moe_intermediate_size, 1024);  // intermediate_size: there is no moe_intermediate_size
+  EXPECT_EQ(c.num_shared_experts, 0);
+  EXPECT_EQ(c.scoring, ScoringFunc::softmax);
+  EXPECT_FALSE(c.norm_topk_prob);
+  EXPECT_EQ(c.num_layers, 16);
+  EXPECT_EQ(c.first_k_dense_replace, 0);
+  EXPECT_EQ(c.head_dim, 128);
+  EXPECT_EQ(c.vocab_size, 50304);
+  EXPECT_EQ(c.max_position_embeddings, 4096);
+  EXPECT_NO_THROW(c.validate(/*layer_only=*/false));
+}
+
+// A model_type nobody has seen, with the standard MoE fields: every field lands where it says.
+TEST(HfConfig, UnknownModelTypeWithStandardMoeFields) {
+  ModelConfig c = load_hf_config(hf_dir("unknown_moe").string());
+  EXPECT_EQ(c.family, "future_moe");
+  EXPECT_EQ(c.num_experts, 96);
+  EXPECT_EQ(c.top_k, 6);
+  EXPECT_EQ(c.moe_intermediate_size, 1024);  // moe_intermediate_size before intermediate_size
+  EXPECT_EQ(c.num_shared_experts, 2);
+  EXPECT_EQ(c.shared_intermediate_size, 1024);
+  EXPECT_FALSE(c.shared_expert_gate);
+  EXPECT_EQ(c.scoring, ScoringFunc::sigmoid);
+  EXPECT_TRUE(c.norm_topk_prob);
+  EXPECT_DOUBLE_EQ(c.routed_scaling_factor, 1.5);
+  EXPECT_EQ(c.first_k_dense_replace, 1);
+  EXPECT_EQ(c.dense_intermediate_size, 8192);
+  EXPECT_EQ(c.num_kv_heads, 8);
+  EXPECT_EQ(c.head_dim, 128);
+  EXPECT_NO_THROW(c.validate(/*layer_only=*/false));
+
+  // One shared expert of its own width, Qwen2-style names, outside the Qwen2 family: no gate.
+  json doc = family_json("unknown_moe");
+  doc.erase("n_shared_experts");
+  doc["shared_expert_intermediate_size"] = 4096;
+  ModelConfig q = parse(doc);
+  EXPECT_EQ(q.num_shared_experts, 1);
+  EXPECT_EQ(q.shared_intermediate_size, 4096);
+  EXPECT_FALSE(q.shared_expert_gate);
+}
+
+// `layer` needs only the MoE fields: a config lacking both num_experts and a decoder field is
+// told about num_experts; one lacking only decoder fields loads for the layer.
+TEST(HfConfigErrors, LayerFieldsFirstDecoderFieldsWhereNeeded) {
+  json doc = family_json("olmoe");
+  doc.erase("num_experts");
+  doc.erase("max_position_embeddings");
+  expect_parse_error(doc, {"config.json: missing field \"num_experts\""});
+  json layer_only = family_json("olmoe");
+  for (const char* key : {"max_position_embeddings", "num_hidden_layers", "vocab_size", "num_attention_heads"})
+    layer_only.erase(key);
+  ModelConfig c = parse(layer_only);
+  EXPECT_EQ(c.num_experts, 64);
+  EXPECT_NO_THROW(c.validate(/*layer_only=*/true));
+  expect_input_error([&] { c.validate(/*layer_only=*/false); }, {"missing field \"num_hidden_layers\""});
+}
+
 TEST(HfConfig, DirectoryAndFileGiveTheSameConfigNamedByThePath) {
   for (const char* family : kFamilies) {
     SCOPED_TRACE(family);
@@ -557,14 +621,19 @@ TEST(HfConfigErrors, ConfigTooLarge) {
                      {"too large for a config.json"});
 }
 
-TEST(HfConfigErrors, MissingModelTypeOrUnsupported) {
+// A config is an MoE config by its fields, whatever its model_type (or none): refused only when
+// an MoE field is missing, and then that field is named.
+TEST(HfConfigErrors, ModelTypeOnlyPicksAFamilyReader) {
   json doc = family_json("mixtral");
   doc.erase("model_type");
-  expect_parse_error(doc, {"config.json: missing field \"model_type\": set it to one of deepseek_v2,", "mixtral",
-                           "--manual-config"});
+  ModelConfig untyped = parse(doc);
+  EXPECT_EQ(untyped.num_experts, 8);
+  EXPECT_EQ(untyped.family, "unknown");
   doc["model_type"] = "llama";
-  expect_parse_error(doc, {"config.json: unsupported model_type \"llama\": supported are deepseek_v2, deepseek_v3, "
-                           "glm4_moe, gpt_oss, kimi_k2, minimax, minimax_m2, mixtral, qwen2_moe, qwen3_moe"});
+  EXPECT_EQ(parse(doc).num_experts, 8);
+  doc.erase("num_local_experts");
+  expect_parse_error(doc, {"config.json: missing field \"num_experts\" (or \"num_local_experts\" or "
+                           "\"n_routed_experts\")"});
   doc["model_type"] = 3;
   expect_parse_error(doc, {"config.json: field \"model_type\" must be a string (got 3)"});
 }
@@ -587,7 +656,6 @@ TEST(HfConfigErrors, MissingRequiredFieldPerFamily) {
       {"deepseek_v2", {"n_routed_experts"}, "missing field \"n_routed_experts\" (or \"num_experts\")"},
       {"deepseek_v2", {"kv_lora_rank"}, "missing field \"kv_lora_rank\""},
       {"deepseek_v3", {"n_routed_experts"}, "missing field \"n_routed_experts\" (or \"num_experts\")"},
-      {"deepseek_v3", {"intermediate_size"}, "missing field \"intermediate_size\""},  // dense layer width
       {"kimi_k2", {"moe_intermediate_size"}, "missing field \"moe_intermediate_size\""},
       {"kimi_k2", {"qk_rope_head_dim"}, "missing field \"qk_rope_head_dim\""},
       {"glm4_moe", {"n_routed_experts"}, "missing field \"n_routed_experts\" (or \"num_experts\")"},
@@ -598,18 +666,30 @@ TEST(HfConfigErrors, MissingRequiredFieldPerFamily) {
       {"gpt_oss",
        {"experts_per_token", "num_experts_per_tok"},
        "missing field \"experts_per_token\" (or \"num_experts_per_tok\")"},
-      // Decoder fields are required too: a config.json always has them.
+      // hidden_size is the layer's too.
       {"mixtral", {"hidden_size"}, "missing field \"hidden_size\""},
-      {"qwen3_moe", {"num_attention_heads"}, "missing field \"num_attention_heads\""},
-      {"deepseek_v3", {"num_hidden_layers"}, "missing field \"num_hidden_layers\""},
-      {"glm4_moe", {"vocab_size"}, "missing field \"vocab_size\""},
-      {"minimax_m2", {"max_position_embeddings"}, "missing field \"max_position_embeddings\""},
   };
   for (const MissingField& m : cases) {
     SCOPED_TRACE(std::string(m.family) + " without " + m.erase.front());
     json doc = family_json(m.family);
     for (const char* key : m.erase) doc.erase(key);
     expect_parse_error(doc, {std::string("config.json: ") + m.message});
+  }
+  // Fields only `model` and `memory` need: the config loads (the layer has all it needs), and
+  // the whole-model check names the field.
+  const MissingField decoder_cases[] = {
+      {"qwen3_moe", {"num_attention_heads"}, "missing field \"num_attention_heads\""},
+      {"deepseek_v3", {"num_hidden_layers"}, "missing field \"num_hidden_layers\""},
+      {"glm4_moe", {"vocab_size"}, "missing field \"vocab_size\""},
+      {"minimax_m2", {"max_position_embeddings"}, "missing field \"max_position_embeddings\""},
+      {"deepseek_v3", {"intermediate_size"}, "missing field \"intermediate_size\" (the width of the dense MLP"},
+  };
+  for (const MissingField& m : decoder_cases) {
+    SCOPED_TRACE(std::string(m.family) + " without " + m.erase.front());
+    json doc = family_json(m.family);
+    for (const char* key : m.erase) doc.erase(key);
+    ModelConfig c = parse(doc);
+    expect_input_error([&] { c.validate(/*layer_only=*/false); }, {std::string("config.json: ") + m.message});
   }
   // Through load_hf_config: the file path leads the message.
   TempDir dir("missing-field");
@@ -700,13 +780,16 @@ TEST(HfConfigErrors, InconsistentRouting) {
   d["topk_group"] = 0;
   expect_parse_error(d, {"config.json: field \"topk_group\" must be a positive integer (got 0)"});
 
+  // The decoder stack's consistency: checked where `model` and `memory` need it.
   json k = family_json("kimi_k2");
   k["first_k_dense_replace"] = 99;
-  expect_parse_error(k, {"config.json: first_k_dense_replace (99) must be within 0..num_hidden_layers (61)"});
+  expect_input_error([&] { parse(k).validate(/*layer_only=*/false); },
+                     {"config.json: first_k_dense_replace (99) must be within 0..num_hidden_layers (61)"});
 
   json g = family_json("glm4_moe");
   g["num_key_value_heads"] = 7;
-  expect_parse_error(g, {"config.json: num_attention_heads (96) must be divisible by num_key_value_heads (7)"});
+  expect_input_error([&] { parse(g).validate(/*layer_only=*/false); },
+                     {"config.json: num_attention_heads (96) must be divisible by num_key_value_heads (7)"});
 }
 
 TEST(HfConfigErrors, LayoutsMoebenchCannotModel) {

@@ -217,3 +217,66 @@ TEST(SweepCli, BadMatricesAreBadInputWithNothingWritten) {
   expect_bad_input("sweep --timeout -1 --dry-run", "timeout_s: must be positive");
   EXPECT_FALSE(std::filesystem::exists(db));
 }
+
+// Mistakes in a sweep file that a parser lets through, or reports without a place, are bad
+// input naming the key, the block and the line.
+TEST(SweepCli, FileMistakesAreNamedWhereTheyStand) {
+  const auto dir = fresh_temp_dir("sweep-mistakes");
+  const std::string db = (dir / "results.db").string();
+  auto bad_file = [&](const std::string& name, const std::string& text, const std::string& message) {
+    const std::string path = write_file(dir, name, text);
+    expect_bad_input("sweep --matrix " + path + " --results-db " + db, message);
+  };
+  // Duplicate keys, in YAML and in JSON, in a block and at the top.
+  bad_file("dup.yaml", "runs:\n  - models: [small]\n    num_tokens: 16\n    num_tokens: 32\n",
+           "line 4: duplicate key \"num_tokens\" (first at line 3)");
+  bad_file("dup.json", "{\"models\": [\"small\"],\n \"num_tokens\": [16],\n \"models\": [\"tiny\"]}",
+           "line 3: duplicate key \"models\" (first at line 1)");
+  bad_file("dup-env.yaml", "runs:\n  - models: [small]\n    num_tokens: 16\n    env: {A: 1, A: 2}\n",
+           "duplicate key \"A\"");
+  // Axes of the other command.
+  bad_file("model-axes.yaml", "runs:\n  - command: model\n    models: [tiny]\n    num_tokens: 16\n",
+           "runs[0].num_tokens: not an axis of a `model` block");
+  bad_file("model-scen.yaml", "runs:\n  - command: model\n    models: [tiny]\n    scenarios: [random]\n",
+           "runs[0].scenarios: not an axis of a `model` block");
+  for (const char* axis : {"batch_size", "input_len", "output_len"})
+    bad_file("layer-axes.yaml", std::string("runs:\n  - models: [small]\n    num_tokens: 16\n    ") + axis + ": 4\n",
+             std::string("runs[0].") + axis + ": not an axis of a `layer` block");
+  // Syntax errors say where.
+  bad_file("syntax.yaml", "runs:\n  - models: [small\n    num_tokens: 16\n", "at line ");
+  bad_file("syntax.json", "{\"models\": [\"small\"],\n  \"num_tokens\": [16, 32}", "line 2, column");
+  EXPECT_FALSE(std::filesystem::exists(db));
+}
+
+// --dry-run prints what reproduces each config, its block's environment included.
+TEST(SweepCli, DryRunCommandsCarryTheBlockEnvironment) {
+  const auto dir = fresh_temp_dir("sweep-dry-env");
+  const std::string matrix =
+      write_file(dir, "env.yaml", "runs:\n" + tiny_block(64, "    env: {MOEBENCH_X: 1, OTHER: 'a b'}\n") +
+                                      tiny_block(128, ""));
+  CliResult r = run_moebench("sweep --backend cpu --dry-run --matrix " + matrix);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("  env MOEBENCH_X=1 'OTHER=a b' moebench layer --manual-config"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("  moebench layer --manual-config --num-experts 4 --num-experts-per-tok 2 --hidden-size 128"),
+            std::string::npos)
+      << r.out;
+}
+
+// A sweep whose configs all fail is not a success, in its summary record as in its exit code.
+TEST(SweepCli, SummaryOfFailedConfigsIsAFailure) {
+  const auto dir = fresh_temp_dir("sweep-all-fail");
+  const std::string matrix = write_file(dir, "fail.yaml",
+                                        "runs:\n" + tiny_block(64, "    env: {MOEBENCH_TEST_FAULT: crash}\n") +
+                                            tiny_block(128, "    env: {MOEBENCH_TEST_FAULT: crash}\n"));
+  const std::string db = (dir / "results.db").string();
+  CliResult r = run_moebench("sweep --backend cpu --quiet --matrix " + matrix + " --results-db " + db);
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  ResultsStore store(db, ResultsStore::OpenMode::must_exist);
+  std::vector<RunRecord> summaries = store.list({.kind = "sweep"});
+  ASSERT_EQ(summaries.size(), 1u);
+  EXPECT_EQ(summaries[0].status, RunStatus::failure);
+  EXPECT_EQ(summaries[0].error_type, "Crash");
+  EXPECT_NE(summaries[0].error_message.find("2 of 2 configs failed"), std::string::npos) << summaries[0].error_message;
+  for (const RunRecord& rec : store.list({.kind = "layer"}))
+    EXPECT_EQ(rec.command_line.rfind("env MOEBENCH_TEST_FAULT=crash moebench layer", 0), 0u) << rec.command_line;
+}

@@ -184,21 +184,23 @@ class CpuModelOps final : public ModelOps {
     const auto* qr = static_cast<const uint16_t*>(q) + row * hd;
     const auto* kc = static_cast<const uint16_t*>(k_cache);
     const auto* vc = static_cast<const uint16_t*>(v_cache);
+    // Keys [first, keys): all positions up to the query's, or its sliding window of them.
+    const int first = d.window > 0 ? std::max(0, keys - d.window) : 0;
     auto slot = [&](int p) { return ((int64_t(b) * d.max_context + p) * d.num_kv_heads + kvh) * hd; };
-    scores.assign(size_t(keys), 0.0f);
+    scores.assign(size_t(keys - first), 0.0f);
     float max_score = -std::numeric_limits<float>::infinity();
-    for (int p = 0; p < keys; ++p) {
+    for (int p = first; p < keys; ++p) {
       float dot = 0;
       for (int c = 0; c < hd; ++c) dot += to_float(qr[c]) * to_float(kc[slot(p) + c]);
-      scores[size_t(p)] = dot * d.softmax_scale;
-      max_score = std::max(max_score, scores[size_t(p)]);
+      scores[size_t(p - first)] = dot * d.softmax_scale;
+      max_score = std::max(max_score, scores[size_t(p - first)]);
     }
     float sum = 0;
     for (float& s : scores) sum += (s = std::exp(s - max_score));
     auto* o = static_cast<uint16_t*>(out) + row * hd;
     for (int c = 0; c < hd; ++c) {
       float acc = 0;
-      for (int p = 0; p < keys; ++p) acc += scores[size_t(p)] * to_float(vc[slot(p) + c]);
+      for (int p = first; p < keys; ++p) acc += scores[size_t(p - first)] * to_float(vc[slot(p) + c]);
       o[c] = to_half(acc / sum);
     }
   }

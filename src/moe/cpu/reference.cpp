@@ -1,8 +1,10 @@
 // The CPU reference layer ("reference"): route(), then every expert as two packed GEMMs with
 // float accumulation, the gated activation fused onto the first, and the weighted combine
-// fused onto the second. Weights are converted to float and packed once, in prepare()
-// (exact: bf16 and fp16 values are floats); the intermediate activation stays in float, and
-// only the output is rounded to the layer dtype.
+// fused onto the second. Weights are converted to float and packed (exact: bf16 and fp16
+// values are floats): the shared experts at bind, a routed expert when routing first selects it
+// after a bind, so a run of a few tokens over a large layer packs (and has filled, see
+// LazyExperts) only the experts it reads. The intermediate activation stays in float, and only
+// the output is rounded to the layer dtype.
 //
 // Work is split so that no two threads write the same element and every sum runs in a fixed
 // order, so results do not depend on the thread count:
@@ -61,10 +63,11 @@ class CpuReference final : public MoeImpl {
   void forward(const LayerArgs& args) override;
 
  private:
-  // Packs `count` experts of intermediate size `inter` from the canonical layout into buffers
-  // sized by prepare().
-  void pack_experts(const void* w13, const void* w2, int count, int64_t inter, const DeviceBuffer& w13p,
-                    const DeviceBuffer& w2p);
+  // Packs expert e of intermediate size `inter` from the canonical layout (w13, w2: of all
+  // such experts) into w13p / w2p, one expert's packed floats each.
+  void pack_expert(const void* w13, const void* w2, int e, int64_t inter, float* w13p, float* w2p);
+  // Packs every routed expert `routing` selects that is not packed since the last bind.
+  void pack_routed(const Routing& routing);
   void build_jobs(const Routing& routing, int64_t tokens);
   void gate_up();
   void down_and_combine(int64_t tokens, void* out);
@@ -73,7 +76,10 @@ class CpuReference final : public MoeImpl {
   LayerSpec spec_;
   std::vector<float> bias_;
   std::vector<float> shared_gate_;
-  DeviceBuffer w13_, w2_, shared_w13_, shared_w2_;  // packed float weights
+  LayerWeights weights_;                            // as bound
+  std::vector<DeviceBuffer> w13_, w2_;              // packed float weights per routed expert
+  std::vector<bool> packed_;                        // per routed expert, since the last bind
+  DeviceBuffer shared_w13_, shared_w2_;             // packed float weights of the shared experts
   DeviceBuffer x_;      // [T][H] float input
   DeviceBuffer h_;      // intermediate activations, per job [rows][inter]
   DeviceBuffer acc_;    // [T][H] float output accumulator
@@ -84,23 +90,34 @@ class CpuReference final : public MoeImpl {
   std::vector<int64_t> job_first_unit_;  // gate/up units before each job; back(): all units
 };
 
-void CpuReference::pack_experts(const void* w13, const void* w2, int count, int64_t inter,
-                                const DeviceBuffer& w13p, const DeviceBuffer& w2p) {
+void CpuReference::pack_expert(const void* w13, const void* w2, int e, int64_t inter, float* w13p, float* w2p) {
   const int64_t H = spec_.model.hidden_size;
   const int64_t p13 = gate_up_panels(inter), p2 = down_panels(H);
-  const size_t per13 = packed_gate_up_floats(H, inter), per2 = packed_down_floats(H, inter);
-  for (int e = 0; e < count; ++e) {
-    const uint16_t* src13 = static_cast<const uint16_t*>(w13) + size_t(e) * size_t(2 * inter * H);
-    const uint16_t* src2 = static_cast<const uint16_t*>(w2) + size_t(e) * size_t(H * inter);
-    cpu::pack_panels(src13, spec_.dtype, H, p13, [&](int64_t p, int j) -> int64_t {
-      int64_t c = p * kHalfPanel + j % kHalfPanel;
-      if (c >= inter) return -1;
-      return j < kHalfPanel ? c : inter + c;
-    }, w13p.as<float>() + size_t(e) * per13);
-    cpu::pack_panels(src2, spec_.dtype, inter, p2, [&](int64_t p, int j) -> int64_t {
-      int64_t r = p * kPanelWidth + j;
-      return r < H ? r : -1;
-    }, w2p.as<float>() + size_t(e) * per2);
+  const uint16_t* src13 = static_cast<const uint16_t*>(w13) + size_t(e) * size_t(2 * inter * H);
+  const uint16_t* src2 = static_cast<const uint16_t*>(w2) + size_t(e) * size_t(H * inter);
+  cpu::pack_panels(src13, spec_.dtype, H, p13, [&](int64_t p, int j) -> int64_t {
+    int64_t c = p * kHalfPanel + j % kHalfPanel;
+    if (c >= inter) return -1;
+    return j < kHalfPanel ? c : inter + c;
+  }, w13p);
+  cpu::pack_panels(src2, spec_.dtype, inter, p2, [&](int64_t p, int j) -> int64_t {
+    int64_t r = p * kPanelWidth + j;
+    return r < H ? r : -1;
+  }, w2p);
+}
+
+void CpuReference::pack_routed(const Routing& routing) {
+  const ModelConfig& m = spec_.model;
+  const int64_t H = m.hidden_size, I = m.moe_intermediate_size;
+  for (int32_t e : routing.expert_ids) {
+    if (packed_[size_t(e)]) continue;
+    weights_.ensure_expert(e);
+    if (!w13_[size_t(e)].get()) {
+      w13_[size_t(e)] = DeviceBuffer(backend_, packed_gate_up_floats(H, I) * sizeof(float));
+      w2_[size_t(e)] = DeviceBuffer(backend_, packed_down_floats(H, I) * sizeof(float));
+    }
+    pack_expert(weights_.w13, weights_.w2, e, I, w13_[size_t(e)].as<float>(), w2_[size_t(e)].as<float>());
+    packed_[size_t(e)] = true;
   }
 }
 
@@ -116,8 +133,8 @@ void CpuReference::prepare(const LayerSpec& spec, const LayerWeights& weights) {
   const int S = m.num_shared_experts;
   const int64_t Is = S > 0 ? m.shared_intermediate_size : 0;
 
-  w13_ = DeviceBuffer(backend_, size_t(m.num_experts) * packed_gate_up_floats(H, I) * sizeof(float));
-  w2_ = DeviceBuffer(backend_, size_t(m.num_experts) * packed_down_floats(H, I) * sizeof(float));
+  w13_.resize(size_t(m.num_experts));
+  w2_.resize(size_t(m.num_experts));
   if (S > 0) {
     shared_w13_ = DeviceBuffer(backend_, size_t(S) * packed_gate_up_floats(H, Is) * sizeof(float));
     shared_w2_ = DeviceBuffer(backend_, size_t(S) * packed_down_floats(H, Is) * sizeof(float));
@@ -139,8 +156,13 @@ void CpuReference::prepare(const LayerSpec& spec, const LayerWeights& weights) {
 void CpuReference::bind_weights(const LayerWeights& weights) {
   const ModelConfig& m = spec_.model;
   const int S = m.num_shared_experts;
-  pack_experts(weights.w13, weights.w2, m.num_experts, m.moe_intermediate_size, w13_, w2_);
-  if (S > 0) pack_experts(weights.shared_w13, weights.shared_w2, S, m.shared_intermediate_size, shared_w13_, shared_w2_);
+  weights_ = weights;
+  packed_.assign(size_t(m.num_experts), false);  // routed experts: packed when routed (pack_routed)
+  const int64_t H = m.hidden_size, Is = m.shared_intermediate_size;
+  for (int s = 0; s < S; ++s)
+    pack_expert(weights.shared_w13, weights.shared_w2, s, Is,
+                shared_w13_.as<float>() + size_t(s) * packed_gate_up_floats(H, Is),
+                shared_w2_.as<float>() + size_t(s) * packed_down_floats(H, Is));
 
   shared_gate_.clear();
   if (S > 0 && m.shared_expert_gate) {
@@ -170,8 +192,8 @@ void CpuReference::build_jobs(const Routing& routing, int64_t tokens) {
     Job job;
     job.rows = next[size_t(e) + 1] - next[size_t(e)];
     if (job.rows == 0) continue;
-    job.w13 = w13_.as<float>() + size_t(e) * packed_gate_up_floats(H, I);
-    job.w2 = w2_.as<float>() + size_t(e) * packed_down_floats(H, I);
+    job.w13 = w13_[size_t(e)].as<float>();
+    job.w2 = w2_[size_t(e)].as<float>();
     job.inter = I;
     job.first_row = next[size_t(e)];
     job.h_offset = h_offset;
@@ -300,6 +322,7 @@ void CpuReference::forward(const LayerArgs& args) {
                                             spec_.max_tokens));
   if (T == 0) return;
   Routing routing = route(spec_.model, args.logits, T, bias_);
+  pack_routed(routing);
   const uint16_t* x_bits = static_cast<const uint16_t*>(args.x);
   float* x = x_.as<float>();
   parallel_for(T * H, [&](int64_t begin, int64_t end) {
