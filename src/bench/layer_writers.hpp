@@ -41,7 +41,9 @@ struct LayerReportContext {
 // the same width.
 std::string format_layer_table(const std::vector<LayerResult>& results, const LayerReportContext& context);
 
-// CSV (RFC 4180 quoting, '\n' line ends): seed 003's 17 columns in its order, then ours.
+// CSV (RFC 4180 quoting, '\n' line ends): seed 003's 17 columns in its order under its names
+// (its throughput_tok_per_sec is the metric throughput_tok_per_s), then ours under the metric
+// names of the records.
 std::string layer_results_csv(const std::vector<LayerResult>& results, const LayerReportContext& context);
 
 // Markdown in seed 003's layout: one "## Scenario: X, Tokens: N" section per group with a

@@ -1,3 +1,5 @@
+// The texts of `moebench model` from its full result: the Markdown report (printed on stdout
+// and written as the run's Markdown file).
 #include "bench/model_report.hpp"
 
 #include <fmt/format.h>

@@ -36,8 +36,7 @@ bool is_directory(const std::string& path) {
   return fs::is_directory(path, ec);
 }
 
-bool ends_with_extension(const std::string& path, const char* extension) {
-  const std::string ext = extension;
+bool ends_with_extension(const std::string& path, const std::string& ext) {
   if (ext.empty() || path.size() <= ext.size()) return false;
   return std::equal(ext.rbegin(), ext.rend(), path.rbegin(),
                     [](char a, char b) { return std::tolower((unsigned char)a) == std::tolower((unsigned char)b); });
@@ -57,16 +56,8 @@ std::vector<Target> targets(OutputFormat format, const std::string* csv, const s
 }
 
 std::vector<std::string> paths_of(const std::vector<Target>& ts, const std::string& base) {
-  if (base.empty()) throw InputError("--output-file: empty path: give a base path such as ./benchmark_results");
-  if (base.back() == '/' || is_directory(base))
-    throw InputError(fmt::format("--output-file: {} names a directory: give a base path inside it, such as {}", base,
-                                 (fs::path(base) / "benchmark_results").lexically_normal().string()));
   std::vector<std::string> paths;
-  for (const Target& t : ts) {
-    const bool has_extension =
-        ends_with_extension(base, t.extension) || ends_with_extension(base, t.alternative_extension);
-    paths.push_back(ts.size() == 1 && has_extension ? base : base + t.extension);
-  }
+  for (const Target& t : ts) paths.push_back(output_path(base, t.extension, t.alternative_extension, ts.size() == 1));
   return paths;
 }
 
@@ -112,6 +103,16 @@ OutputFormat parse_output_format(const std::string& text) {
   if (text == "all") return OutputFormat::all;
   if (text == "both") return OutputFormat::both;
   throw InputError(fmt::format("--output-format: unknown format '{}': use csv, markdown, json or all", text));
+}
+
+std::string output_path(const std::string& base, const std::string& extension, const std::string& also_accepted,
+                        bool only_file) {
+  if (base.empty()) throw InputError("--output-file: empty path: give a base path such as ./benchmark_results");
+  if (base.back() == '/' || is_directory(base))
+    throw InputError(fmt::format("--output-file: {} names a directory: give a base path inside it, such as {}", base,
+                                 (fs::path(base) / "benchmark_results").lexically_normal().string()));
+  const bool has_extension = ends_with_extension(base, extension) || ends_with_extension(base, also_accepted);
+  return only_file && has_extension ? base : base + extension;
 }
 
 void check_output_directory(const std::string& base_path) {

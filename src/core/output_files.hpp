@@ -26,6 +26,13 @@ OutputFormat parse_output_format(const std::string& text);
 // Throws InputError naming --output-file for an empty path or one that names a directory.
 std::vector<std::string> output_paths(OutputFormat format, const std::string& base_path);
 
+// Where one file of a format goes: `base_path` plus `extension`, or `base_path` itself when it
+// is the only file written and already ends in `extension` or `also_accepted` (results.csv,
+// results.md or results.markdown), so that a single file is named as the user named it.
+// Throws InputError naming --output-file for an empty path or one that names a directory.
+std::string output_path(const std::string& base_path, const std::string& extension, const std::string& also_accepted,
+                        bool only_file);
+
 // Throws InputError naming --output-file when the directory of `base_path` does not exist or is
 // not writable: checked before a run, so that its results are not lost at the end.
 void check_output_directory(const std::string& base_path);
