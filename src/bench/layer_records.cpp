@@ -171,7 +171,8 @@ LayerResult layer_result_from_record(const RunRecord& rec) {
   r.unwritten_outputs = value_at<int64_t>(verify, "unwritten_outputs", 0);
   r.peak_memory_bytes = value_at<int64_t>(d, "peak_memory_bytes", 0);
   r.launch = value_at<std::string>(d, "launch", "eager");
-  for (const auto& [name, value] : d.value("counters", json::object()).items())
+  const json counters = d.value("counters", json::object());
+  for (const auto& [name, value] : counters.items())
     r.counters.emplace_back(name, value.is_number() ? value.get<double>() : NAN);
   return r;
 }

@@ -18,7 +18,9 @@
 
 #include "cli_runner.hpp"
 #include "core/errors.hpp"
+#include "bench/layer_records.hpp"
 #include "bench/layer_writers.hpp"
+#include "bench/writers.hpp"
 #include "core/output_files.hpp"
 
 namespace fs = std::filesystem;
@@ -109,6 +111,28 @@ LayerReportContext sample_context() {
   c.gemm_tflops = NAN;
   c.command_line = "moebench layer --model 'my,model' --output-format all";
   return c;
+}
+
+// The records `layer` stores for sample_results() in sample_context()'s run.
+std::vector<moebench::RunRecord> sample_records() {
+  const LayerReportContext c = sample_context();
+  moebench::RecordContext rc;
+  rc.environment.backend = c.backend;
+  rc.environment.device = c.device;
+  rc.environment.moebench_version = "0.1.0";
+  rc.environment.git_revision = "abcdef123456";
+  rc.command_line = c.command_line;
+  rc.group_id = "layer-test";
+  rc.started_at = c.date + "T10:00:00Z";
+  const nlohmann::ordered_json details = {{"num_experts", c.num_experts},    {"top_k", c.top_k},
+                                          {"hidden_size", c.hidden_size},    {"intermediate_size", c.intermediate_size},
+                                          {"num_shared_experts", 0},         {"copy_gbps", c.copy_gbps},
+                                          {"gemm_tflops", nullptr}};
+  return moebench::layer_records(sample_results(), rc, details);
+}
+
+std::string write_layer(const std::string& format, const std::vector<moebench::RunRecord>& records) {
+  return moebench::parse_writers(format).front()->writer->write(records, {moebench::RecordLayout::layer, ""}).front();
 }
 
 // RFC 4180: fields separated by commas, optionally quoted; a quote inside a quoted field is
@@ -273,6 +297,22 @@ TEST(LayerCsv, NoResultsIsHeaderOnly) {
   auto rows = parse_csv(moebench::layer_results_csv({}, sample_context()));
   ASSERT_EQ(rows.size(), 1u);
   EXPECT_EQ(rows[0].front(), "implementation");
+}
+
+// -------------------------------------------------------------------------------------- Records
+
+TEST(LayerRecords, WritersMakeTheSameFilesFromTheRecords) {
+  const std::vector<moebench::RunRecord> records = sample_records();
+  for (size_t i = 0; i < records.size(); ++i) {
+    const LayerResult back = moebench::layer_result_from_record(records[i]);
+    EXPECT_EQ(moebench::layer_results_csv({back}, sample_context()),
+              moebench::layer_results_csv({sample_results()[i]}, sample_context()))
+        << "row " << i;
+  }
+  EXPECT_EQ(write_layer("csv", records), moebench::layer_results_csv(sample_results(), sample_context()));
+  EXPECT_EQ(write_layer("markdown", records), moebench::layer_results_markdown(sample_results(), sample_context()));
+  EXPECT_EQ(moebench::layer_result_from_record(records[0]).counters, sample_results()[0].counters);
+  EXPECT_EQ(moebench::layer_result_from_record(records[0]).load.expert_loads, sample_results()[0].load.expert_loads);
 }
 
 // --------------------------------------------------------------------------------------- JSON
