@@ -12,8 +12,6 @@
 namespace moebench {
 
 std::string model_report_markdown(const ModelResult& result);
-std::string model_sweep_csv(const ModelResult& result);
-std::string model_result_json(const ModelResult& result);
 // One row per batch size: batch_size, input_len, output_len, status, then the metrics of
 // seed 001's batch sweep under their record names (empty for a batch size that did not run).
 std::string model_sweep_csv(const std::vector<RunRecord>& records);
