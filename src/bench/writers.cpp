@@ -78,6 +78,16 @@ std::string output_format_help() {
   return fmt::format("{}all ({}) or both (csv + markdown)", s, in_all);
 }
 
+std::string output_formats_footer() {
+  std::string s = "Output formats (--output-format):\n";
+  for (const WriterEntry& f : writer_registry()) {
+    std::string files;
+    for (const std::string& file : f.files) files += (files.empty() ? "" : ", ") + (is_extension(file) ? "BASE" + file : file);
+    s += fmt::format("  {:<9} {}: {}\n", f.name, files, f.description);
+  }
+  return s;
+}
+
 std::vector<std::string> writer_paths(const std::vector<const WriterEntry*>& formats, const std::string& base_path) {
   size_t count = 0;
   for (const WriterEntry* f : formats) count += f->files.size();

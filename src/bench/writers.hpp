@@ -36,6 +36,9 @@ std::vector<const WriterEntry*> parse_writers(const std::string& text);
 
 // The help text of --output-format: every name, with all and both.
 std::string output_format_help();
+// The help footer of the commands with --output-format: each format's name, files and
+// description, one per line.
+std::string output_formats_footer();
 
 // Where the files of `formats` go for `base_path`, in the order of `formats` and of their
 // files. Throws InputError naming --output-file for an empty or a directory base path.

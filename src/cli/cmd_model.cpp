@@ -34,6 +34,7 @@ Command add_model_command(CLI::App& app) {
   sub->add_option("--backend", o->backend, "auto (GPU if present), cuda or cpu")->capture_default_str();
   sub->add_option("--seed", o->seed, "seed of weights and prompts")->capture_default_str();
   sub->add_option("--output-format", o->output_format, output_format_help());
+  sub->footer(output_formats_footer());
   sub->add_option("--output-file", o->output_file, "output base path (default ./model_results)");
   sub->add_flag("--quiet", o->quiet, "no progress on stderr");
   add_profile_flags(

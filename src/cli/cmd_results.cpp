@@ -170,6 +170,7 @@ Command add_results_command(CLI::App& app) {
   add_results_db_option(*apps.export_, o->results_db);
   add_filters(*apps.export_, *o);
   apps.export_->add_option("--output-format", o->format, output_format_help())->capture_default_str();
+  apps.export_->footer(output_formats_footer());
   apps.export_->add_option("--output-file", o->output_file,
                            "write here instead of stdout (the base path when a format writes several files)");
   apps.export_->add_flag("--seed-format", o->seed_format,

@@ -50,6 +50,13 @@ TEST(WriterRegistry, EveryNameIsFoundAndAllAndBothAreSets) {
     EXPECT_EQ(parse_writers(w.name), std::vector<const WriterEntry*>{&w});
     EXPECT_NE(output_format_help().find(w.name), std::string::npos) << w.name;
   }
+  // Every command with --output-format lists each format with its description in its help.
+  for (const char* command : {"layer", "model", "results export"}) {
+    CliResult help = run_moebench(std::string(command) + " --help");
+    ASSERT_EQ(help.exit_code, 0) << command;
+    for (const WriterEntry& w : writer_registry())
+      EXPECT_NE(help.out.find(w.description), std::string::npos) << command << ": " << w.name << "\n" << help.out;
+  }
   EXPECT_EQ(names_of(parse_writers("all")), (std::vector<std::string>{"csv", "markdown", "json"}));
   EXPECT_EQ(names_of(parse_writers("both")), (std::vector<std::string>{"csv", "markdown"}));
 }
