@@ -43,10 +43,11 @@ const WriterEntry& format_named(const std::string& name) {
   throw std::logic_error("output format not registered: " + name);
 }
 
-std::string names_text() {
+// "csv, markdown, ...": every registered name, in registry order.
+std::string registered_names() {
   std::string s;
-  for (const WriterEntry& f : writer_registry()) s += f.name + ", ";
-  return s + "all or both";
+  for (const WriterEntry& f : writer_registry()) s += (s.empty() ? "" : ", ") + f.name;
+  return s;
 }
 
 }  // namespace
@@ -65,7 +66,8 @@ std::vector<const WriterEntry*> parse_writers(const std::string& text) {
       if (f.name == text) chosen.push_back(&f);
   }
   if (chosen.empty())
-    throw InputError(fmt::format("--output-format: unknown format '{}': use {}", text, names_text()));
+    throw InputError(
+        fmt::format("--output-format: unknown format '{}': use {}, all or both", text, registered_names()));
   return chosen;
 }
 
@@ -73,16 +75,15 @@ std::string output_format_help() {
   std::string in_all;
   for (const WriterEntry& f : writer_registry())
     if (f.in_all()) in_all += (in_all.empty() ? "" : " + ") + f.name;
-  std::string s;
-  for (const WriterEntry& f : writer_registry()) s += f.name + ", ";
-  return fmt::format("{}all ({}) or both (csv + markdown)", s, in_all);
+  return fmt::format("{}, all ({}) or both (csv + markdown)", registered_names(), in_all);
 }
 
 std::string output_formats_footer() {
   std::string s = "Output formats (--output-format):\n";
   for (const WriterEntry& f : writer_registry()) {
     std::string files;
-    for (const std::string& file : f.files) files += (files.empty() ? "" : ", ") + (is_extension(file) ? "BASE" + file : file);
+    for (const std::string& file : f.files)
+      files += (files.empty() ? "" : ", ") + (is_extension(file) ? "BASE" + file : file);
     s += fmt::format("  {:<9} {}: {}\n", f.name, files, f.description);
   }
   return s;
@@ -98,7 +99,8 @@ std::vector<std::string> writer_paths(const std::vector<const WriterEntry*>& for
         paths.push_back(output_path(base_path, file, f->also_accepted, count == 1));
         continue;
       }
-      if (base_path.empty()) throw InputError("--output-file: empty path: give a base path such as ./benchmark_results");
+      if (base_path.empty())
+        throw InputError("--output-file: empty path: give a base path such as ./benchmark_results");
       // A fixed name goes into the base path when that is a directory, else beside it.
       const fs::path dir = base_path.back() == '/' || fs::is_directory(base_path) ? fs::path(base_path)
                                                                                   : fs::path(base_path).parent_path();

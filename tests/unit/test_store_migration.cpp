@@ -66,7 +66,8 @@ TEST(StoreMigration, Version1MetricNamesAreRenamedInOrder) {
   EXPECT_DOUBLE_EQ(model.metrics["mean_itl_ms"].get<double>(), 14.32);
   EXPECT_DOUBLE_EQ(model.metrics["mean_ttft_ms"].get<double>(), 250.5);
   const RunRecord layer = *store.find(3);
-  EXPECT_EQ(keys(layer.metrics), (std::vector<std::string>{"latency_mean_ms", "throughput_tok_per_s", "verify_rel_error"}));
+  EXPECT_EQ(keys(layer.metrics),
+            (std::vector<std::string>{"latency_mean_ms", "throughput_tok_per_s", "verify_rel_error"}));
 
   // compare still knows which way each renamed metric is better: B is faster on every one.
   for (const MetricComparison& c : compare_runs(model, *store.find(2), 1)) {

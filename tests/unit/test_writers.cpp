@@ -99,7 +99,8 @@ TEST(WriterRegistry, ResultsExportWritesEveryRegisteredFormat) {
     const fs::path base = dir / w.name / "export";
     fs::create_directories(base.parent_path());
     CliResult r =
-        run_moebench("results export --output-format " + w.name + " --output-file " + base.string() + " --results-db " + db);
+        run_moebench("results export --output-format " + w.name + " --output-file " + base.string() +
+                     " --results-db " + db);
     ASSERT_EQ(r.exit_code, 0) << r.err;
     for (const std::string& path : writer_paths({&w}, base.string())) {
       EXPECT_TRUE(fs::exists(path)) << path;
