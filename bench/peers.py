@@ -150,6 +150,15 @@ def rel_error(a, b):
 # ---------------------------------------------------------------- one model
 
 
+def our_row(run):
+    """The fields this script compares, from one record of moebench's json output format."""
+    params, metrics, details = run["params"], run["metrics"], run["details"]
+    return {"impl": params["impl"], "num_tokens": params["num_tokens"], "scenario": params["scenario"],
+            "p50_ms": metrics["latency_p50_ms"], "floor_ms": metrics["floor_ms"],
+            "verify_rel_error": metrics["verify_rel_error"], "verify_passed": details["verify"]["passed"],
+            "launch": details.get("launch", "eager")}
+
+
 def run_moebench(args, model, outdir):
     routing_dir = os.path.join(outdir, f"routing_{model}")
     base = os.path.join(outdir, f"moebench_{model}")
@@ -163,7 +172,7 @@ def run_moebench(args, model, outdir):
     if done.returncode != 0:
         raise RuntimeError(f"moebench failed with exit code {done.returncode}")
     with open(base + ".json") as f:
-        ours = json.load(f)
+        ours = [our_row(r) for r in json.load(f)["runs"]]
     with open(os.path.join(routing_dir, "manifest.json")) as f:
         manifest = json.load(f)
     return ours, manifest, routing_dir
@@ -203,17 +212,17 @@ def peers_for_model(args, model, outdir):
         t_grouped = time_ms(lambda x, l: grouped_mm_layer(x, l, w13_t, w2_t, man, shared), inputs, args.warmup,
                             args.iters)
 
-        mine = [r for r in ours["results"] if r["num_tokens"] == T and r["scenario"] == run["scenario"]]
+        mine = [r for r in ours if r["num_tokens"] == T and r["scenario"] == run["scenario"]]
         best = min((r for r in mine if r["verify_passed"] and r["impl"] not in NOT_EXACT),
-                   key=lambda r: r["latency_ms"]["p50"], default=None)
+                   key=lambda r: r["p50_ms"], default=None)
         rows.append({
             "model": model, "num_tokens": T, "scenario": run["scenario"],
             "floor_ms": best["floor_ms"] if best else None,
-            "ours": {r["impl"]: {"p50_ms": r["latency_ms"]["p50"], "launch": r.get("launch", "eager"),
-                                             "verify_passed": r["verify_passed"], "rel_err": r["verify_error"]}
+            "ours": {r["impl"]: {"p50_ms": r["p50_ms"], "launch": r["launch"],
+                                             "verify_passed": r["verify_passed"], "rel_err": r["verify_rel_error"]}
                      for r in mine},
             "best_impl": best["impl"] if best else None,
-            "best_ms": best["latency_ms"]["p50"] if best else None,
+            "best_ms": best["p50_ms"] if best else None,
             "eager_ms": t_eager, "grouped_mm_ms": t_grouped,
             "peer_check_rel_err": err, "routing_match": same,
         })

@@ -8,7 +8,6 @@
 #include <cstdio>
 #include <ctime>
 #include <memory>
-#include <optional>
 
 #include <fmt/format.h>
 
@@ -19,6 +18,7 @@
 #include "bench/layer_records.hpp"
 #include "bench/layer_writers.hpp"
 #include "bench/routing_export.hpp"
+#include "bench/writers.hpp"
 #include "core/build_info.hpp"
 #include "core/errors.hpp"
 #include "core/output_files.hpp"
@@ -46,12 +46,14 @@ void refuse_multi_node(const LayerJob& o) {
 
 std::string output_base(const LayerJob& o) { return o.output_file.empty() ? "./benchmark_results" : o.output_file; }
 
-// The format of the result files, checked with their directory; none when no file was asked for.
-std::optional<OutputFormat> checked_output_format(const LayerJob& o) {
-  if (o.output_format.empty() && o.output_file.empty()) return std::nullopt;
-  const OutputFormat format = parse_output_format(o.output_format.empty() ? "all" : o.output_format);
+// The formats of the result files, checked with their paths and directory; none when no file
+// was asked for.
+std::vector<const WriterEntry*> checked_writers(const LayerJob& o) {
+  if (o.output_format.empty() && o.output_file.empty()) return {};
+  const std::vector<const WriterEntry*> writers = parse_writers(o.output_format.empty() ? "all" : o.output_format);
+  writer_paths(writers, output_base(o));
   check_output_directory(output_base(o));
-  return format;
+  return writers;
 }
 
 // The implementations' names: an unknown one fails here, before any work.
@@ -154,7 +156,7 @@ int run_layer_job(const LayerJob& o, const std::string& command_line) {
   // Everything the user gave is checked before anything runs or is allocated.
   const BackendKind kind = parse_backend_kind(o.backend);
   refuse_multi_node(o);
-  const std::optional<OutputFormat> format = checked_output_format(o);
+  const std::vector<const WriterEntry*> writers = checked_writers(o);
   std::unique_ptr<Backend> backend = make_backend(kind);
   LayerRunOptions run = layer_run_options(o, backend->kind());
   const std::vector<std::string> impl_names = checked_impl_names(run, backend->kind());
@@ -188,13 +190,15 @@ int run_layer_job(const LayerJob& o, const std::string& command_line) {
     throw;
   }
 
-  const LayerReportContext ctx = report_context(run, *backend, device, ceilings, command_line);
-  std::fputs(format_layer_table(results, ctx).c_str(), stdout);
-  if (format) {
-    std::vector<std::string> written =
-        write_outputs(*format, output_base(o), layer_results_csv(results, ctx), layer_results_markdown(results, ctx),
-                      layer_results_json(results, ctx));
-    for (const std::string& path : written) std::fprintf(stderr, "wrote %s\n", path.c_str());
+  std::fputs(format_layer_table(results, report_context(run, *backend, device, ceilings, command_line)).c_str(),
+             stdout);
+  // The files are made from the records the store gets, so that they read as its exports do.
+  std::vector<RunRecord> records = layer_records(results, record_context, layer_run_details(run, ceilings));
+  set_finished(records, utc_now_iso());
+  if (!writers.empty()) {
+    const auto files = writer_files(writers, output_base(o), records, {RecordLayout::layer, ""});
+    write_files(files, "--output-file");
+    for (const auto& [path, text] : files) std::fprintf(stderr, "wrote %s\n", path.c_str());
   }
   if (profiler)
     std::fprintf(stderr, "wrote %zu Chrome traces (Perfetto: ui.perfetto.dev) to %s\n", results.size(),
@@ -202,7 +206,7 @@ int run_layer_job(const LayerJob& o, const std::string& command_line) {
   // Recorded after the table and files: a store that fails now (busy, full disk) must not lose
   // a finished run's output.
   if (store) {
-    store->record(layer_records(results, record_context, layer_run_details(run, ceilings)));
+    store->record(records);
     if (!o.quiet) std::fprintf(stderr, "recorded %zu results in %s\n", results.size(), store->path().c_str());
   }
   return layer_exit_code(results);

@@ -26,7 +26,7 @@ json layer_metrics(const LayerResult& r) {
       {"latency_max_ms", number(l.max)},   {"throughput_tok_per_s", number(r.throughput_tok_per_sec)},
       {"tflops", number(r.tflops)},        {"gbps", number(r.gbps)},
       {"floor_ms", number(r.floor_ms)},    {"efficiency", number(r.efficiency)},
-      {"verify_error", number(r.verify_error)},
+      {"verify_rel_error", number(r.verify_error)},
   };
 }
 
@@ -34,16 +34,35 @@ json row_details(const LayerResult& r, const json& shared) {
   json d = shared;
   d["launch"] = r.launch;
   d["peak_memory_bytes"] = r.peak_memory_bytes;
+  d["iterations"] = r.latency_ms.count;
+  d["flops"] = number(r.flops);
+  d["bytes_min"] = number(r.bytes_min);
+  d["verify"] = {{"checked", r.verified},
+                 {"passed", r.verify_passed},
+                 {"tokens", r.verify_tokens},
+                 {"unwritten_outputs", r.unwritten_outputs}};
   d["load"] = {{"max_load", r.load.max_load},
                {"min_load", r.load.min_load},
                {"avg_load", number(r.load.avg_load)},
                {"max_imbalance", number(r.load.max_imbalance)},
+               {"unused_experts", r.load.unused_experts},
                {"active_experts", r.load.active_experts},
                {"expert_loads", r.load.expert_loads}};
   json counters = json::object();
   for (const auto& [name, value] : r.counters) counters[name] = number(value);
   d["counters"] = counters;
   return d;
+}
+
+double number_at(const json& object, const char* key) {
+  auto it = object.find(key);
+  return it != object.end() && it->is_number() ? it->get<double>() : NAN;
+}
+
+template <typename T>
+T value_at(const json& object, const char* key, T fallback) {
+  auto it = object.find(key);
+  return it != object.end() && !it->is_null() ? it->get<T>() : fallback;
 }
 
 }  // namespace
@@ -106,6 +125,80 @@ std::vector<RunRecord> layer_failure_records(const LayerRunOptions& options, con
         records.push_back(std::move(rec));
       }
   return records;
+}
+
+LayerResult layer_result_from_record(const RunRecord& rec) {
+  const json& p = rec.params;
+  const json& m = rec.metrics;
+  const json& d = rec.details;
+  const json load = d.value("load", json::object());
+  const json verify = d.value("verify", json::object());
+  LayerResult r;
+  r.model = rec.model;
+  r.impl = value_at<std::string>(p, "impl", "");
+  r.scenario = value_at<std::string>(p, "scenario", "");
+  r.backend = rec.environment.backend;
+  r.device = rec.environment.device;
+  r.dtype = value_at<std::string>(p, "dtype", "");
+  r.num_tokens = value_at<int64_t>(p, "num_tokens", 0);
+  r.ep_size = value_at<int>(p, "ep_size", 1);
+  r.tp_size = value_at<int>(p, "tp_size", 1);
+  r.num_experts = value_at<int>(d, "num_experts", 0);
+  r.top_k = value_at<int>(d, "top_k", 0);
+  r.hidden_size = value_at<int64_t>(d, "hidden_size", 0);
+  r.intermediate_size = value_at<int64_t>(d, "intermediate_size", 0);
+  r.num_shared_experts = value_at<int>(d, "num_shared_experts", 0);
+  r.latency_ms = {value_at<int>(d, "iterations", 0), number_at(m, "latency_mean_ms"), number_at(m, "latency_std_ms"),
+                  number_at(m, "latency_p50_ms"),    number_at(m, "latency_p95_ms"),  number_at(m, "latency_p99_ms"),
+                  number_at(m, "latency_min_ms"),    number_at(m, "latency_max_ms")};
+  r.throughput_tok_per_sec = number_at(m, "throughput_tok_per_s");
+  r.load.max_load = value_at<int64_t>(load, "max_load", 0);
+  r.load.min_load = value_at<int64_t>(load, "min_load", 0);
+  r.load.avg_load = number_at(load, "avg_load");
+  r.load.max_imbalance = number_at(load, "max_imbalance");
+  r.load.unused_experts = value_at<int>(load, "unused_experts", 0);
+  r.load.active_experts = value_at<int>(load, "active_experts", 0);
+  r.load.expert_loads = value_at<std::vector<int64_t>>(load, "expert_loads", {});
+  r.flops = number_at(d, "flops");
+  r.bytes_min = number_at(d, "bytes_min");
+  r.tflops = number_at(m, "tflops");
+  r.gbps = number_at(m, "gbps");
+  r.floor_ms = number_at(m, "floor_ms");
+  r.efficiency = number_at(m, "efficiency");
+  r.verified = value_at<bool>(verify, "checked", false);
+  r.verify_passed = value_at<bool>(verify, "passed", false);
+  r.verify_error = number_at(m, "verify_rel_error");
+  r.verify_tokens = value_at<int64_t>(verify, "tokens", 0);
+  r.unwritten_outputs = value_at<int64_t>(verify, "unwritten_outputs", 0);
+  r.peak_memory_bytes = value_at<int64_t>(d, "peak_memory_bytes", 0);
+  r.launch = value_at<std::string>(d, "launch", "eager");
+  const json counters = d.value("counters", json::object());
+  for (const auto& [name, value] : counters.items())
+    r.counters.emplace_back(name, value.is_number() ? value.get<double>() : NAN);
+  return r;
+}
+
+LayerReportContext layer_context_from_records(const std::vector<RunRecord>& records) {
+  LayerReportContext c;
+  if (records.empty()) return c;
+  const RunRecord& first = records.front();
+  const LayerResult r = layer_result_from_record(first);
+  c.model = first.model;
+  c.num_experts = r.num_experts;
+  c.top_k = r.top_k;
+  c.hidden_size = r.hidden_size;
+  c.intermediate_size = r.intermediate_size;
+  c.ep_size = r.ep_size;
+  c.tp_size = r.tp_size;
+  c.dtype = r.dtype;
+  c.backend = first.environment.backend;
+  c.device = first.environment.device;
+  c.moebench_version = fmt::format("{} ({})", first.environment.moebench_version, first.environment.git_revision);
+  c.date = first.started_at.substr(0, 10);  // the UTC date of "2025-11-27T23:45:12Z"
+  c.copy_gbps = number_at(first.details, "copy_gbps");
+  c.gemm_tflops = number_at(first.details, "gemm_tflops");
+  c.command_line = first.command_line;
+  return c;
 }
 
 }  // namespace moebench

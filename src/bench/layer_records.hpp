@@ -3,12 +3,17 @@
 // count), keyed model::layer_config_key(...), and a failure for every planned row when the run
 // itself failed. A row that failed verification is a failure (VerificationFailed) that keeps
 // its measurements.
+//
+// The records hold every field of a LayerResult, so that the layer layouts of the output
+// formats (sgl-jax's CSV, the per-scenario Markdown) are made from records, the same for a run
+// just finished and for one read back from the store.
 #include <string>
 #include <vector>
 
-#include "bench/layer_result.hpp"
 #include "analysis/ceilings.hpp"
+#include "bench/layer_result.hpp"
 #include "bench/layer_runner.hpp"
+#include "bench/layer_writers.hpp"
 #include "core/errors.hpp"
 #include "results/record_context.hpp"
 
@@ -29,5 +34,10 @@ std::vector<RunRecord> layer_records(const std::vector<LayerResult>& results, co
 std::vector<RunRecord> layer_failure_records(const LayerRunOptions& options, const std::vector<std::string>& impls,
                                              const RecordContext& context, const nlohmann::ordered_json& details,
                                              FailureKind kind, const std::string& message);
+
+// The LayerResult a layer record was made from (NaN or 0 where an older record lacks a field).
+LayerResult layer_result_from_record(const RunRecord& record);
+// What the records of one layer run share, read from the first: the table/Markdown header.
+LayerReportContext layer_context_from_records(const std::vector<RunRecord>& records);
 
 }  // namespace moebench

@@ -8,6 +8,7 @@
 
 #include "bench/model_records.hpp"
 #include "bench/model_report.hpp"
+#include "bench/writers.hpp"
 #include "core/errors.hpp"
 #include "core/output_files.hpp"
 #include "core/test_fault.hpp"
@@ -21,14 +22,14 @@ namespace {
 
 std::string output_base(const ModelJob& o) { return o.output_file.empty() ? "./model_results" : o.output_file; }
 
-// The format of the result files, checked with their paths and directory; none when no file
+// The formats of the result files, checked with their paths and directory; none when no file
 // was asked for.
-std::optional<OutputFormat> checked_output_format(const ModelJob& o) {
-  if (o.output_format.empty() && o.output_file.empty()) return std::nullopt;
-  const OutputFormat format = parse_output_format(o.output_format.empty() ? "all" : o.output_format);
-  output_paths(format, output_base(o));
+std::vector<const WriterEntry*> checked_writers(const ModelJob& o) {
+  if (o.output_format.empty() && o.output_file.empty()) return {};
+  const std::vector<const WriterEntry*> writers = parse_writers(o.output_format.empty() ? "all" : o.output_format);
+  writer_paths(writers, output_base(o));
   check_output_directory(output_base(o));
-  return format;
+  return writers;
 }
 
 }  // namespace
@@ -61,7 +62,7 @@ ModelRunOptions model_run_options(const ModelJob& o, BackendKind backend) {
 
 int run_model_job(const ModelJob& o, const std::string& command_line) {
   const BackendKind kind = parse_backend_kind(o.backend);
-  const std::optional<OutputFormat> format = checked_output_format(o);
+  const std::vector<const WriterEntry*> writers = checked_writers(o);
   // The defaults follow the GPU that auto would pick; --backend cuda without one fails below.
   const bool gpu = kind != BackendKind::cpu && cuda_available();
   ModelRunOptions run = model_run_options(o, gpu ? BackendKind::cuda : BackendKind::cpu);
@@ -95,15 +96,19 @@ int run_model_job(const ModelJob& o, const std::string& command_line) {
   // finished run's output.
   const std::string markdown = model_report_markdown(result);
   std::fputs(markdown.c_str(), stdout);
-  if (format)
-    for (const std::string& path : write_outputs(*format, output_base(o), model_sweep_csv(result), markdown,
-                                                 model_result_json(result)))
-      std::fprintf(stderr, "wrote %s\n", path.c_str());
+  // The files are made from the records the store gets, so that they read as its exports do.
+  std::vector<RunRecord> records = model_records(run, result, record_context);
+  set_finished(records, utc_now_iso());
+  if (!writers.empty()) {
+    const auto files = writer_files(writers, output_base(o), records, {RecordLayout::model, markdown});
+    write_files(files, "--output-file");
+    for (const auto& [path, text] : files) std::fprintf(stderr, "wrote %s\n", path.c_str());
+  }
   if (profiler)
     std::fprintf(stderr, "wrote a Chrome trace per batch size (Perfetto: ui.perfetto.dev) to %s\n",
                  o.profile.dir.c_str());
   if (store) {
-    store->record(model_records(run, result, record_context));
+    store->record(records);
     if (!o.quiet)
       std::fprintf(stderr, "recorded %zu results in %s\n", result.batches.size(), store->path().c_str());
   }

@@ -5,9 +5,10 @@
 // failure of its FailureKind; a run that failed before its first batch size records that
 // failure for every batch size it planned.
 //
-// The details of a record are the run's and the batch size's JSON as `moebench model
-// --output-format json` writes them (report/model_report.hpp builds that file from these).
+// The details of a record are the run's and the batch size's figures beyond its metrics: the
+// raw runs, latency distributions, start-up, memory layout (the json output format writes them).
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -20,8 +21,9 @@
 namespace moebench {
 
 // Seed 002's success entry of a model run shows exactly these fields between "config" and
-// "last_updated", in this order (results export --seed-format).
-const std::vector<std::string>& seed002_model_fields();
+// "last_updated", in this order (the tracker output format): {tracker field, param or metric
+// name}. The tracker files keep SGLang's names: its itl_ms is our mean_itl_ms.
+const std::vector<std::pair<std::string, std::string>>& seed002_model_fields();
 
 // The layer count a key and params name: the layers run when the stack is truncated
 // (--num-layers), 0 for the whole model.
@@ -36,7 +38,7 @@ nlohmann::ordered_json model_params(int64_t batch_size, int64_t input_len, int64
 // What every batch size of a run shares: the stack that ran, lengths, runs, seed, the copy
 // bandwidth and the start-up phase times.
 nlohmann::ordered_json model_run_details(const ModelResult& result);
-// One batch size: status, raw runs, latency statistics, throughputs, decode launch, TPOT floor,
+// One batch size: status, raw runs, latency distributions, decode launch, TPOT floor,
 // the memory layout measured beside the prediction (the prediction alone when it did not run).
 nlohmann::ordered_json model_batch_details(const BatchResult& batch);
 

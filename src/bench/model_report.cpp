@@ -1,12 +1,12 @@
+// The texts of `moebench model` from its full result: the Markdown report (printed on stdout
+// and written as the run's Markdown file).
 #include "bench/model_report.hpp"
 
 #include <fmt/format.h>
 
 #include <cmath>
-#include <nlohmann/json.hpp>
 #include <numeric>
 
-#include "bench/model_records.hpp"
 
 namespace moebench {
 
@@ -212,30 +212,6 @@ std::string model_report_markdown(const ModelResult& r) {
   for (const BatchResult& b : r.batches) batch_section(out, r, b);
   if (!r.command_line.empty()) out += fmt::format("## Benchmark Command\n\n```bash\n{}\n```\n", r.command_line);
   return out;
-}
-
-std::string model_sweep_csv(const ModelResult& r) {
-  std::string out =
-      "batch_size,input_len,output_len,status,latency_s,input_tok_per_s,output_tok_per_s,itl_ms,ttft_ms,tpot_ms,"
-      "tpot_floor_ms,decode_launch\n";
-  for (const BatchResult& b : r.batches) {
-    if (!ran(b)) {
-      out += fmt::format("{},{},{},{},,,,,,,,\n", b.batch_size, r.input_len, r.output_len, b.status_name());
-      continue;
-    }
-    const ModelMetrics& m = b.metrics;
-    out += fmt::format("{},{},{},ok,{:.4f},{:.2f},{:.2f},{:.3f},{:.3f},{:.3f},{:.3f},{}\n", b.batch_size, r.input_len,
-                       r.output_len, m.e2e_ms.mean / 1e3, m.prefill_tok_per_sec, m.decode_tok_per_sec, m.itl_ms.mean,
-                       m.ttft_ms.mean, m.tpot_ms.mean, b.tpot_floor_ms, b.decode_launch);
-  }
-  return out;
-}
-
-std::string model_result_json(const ModelResult& r) {
-  nlohmann::ordered_json doc = model_run_details(r);
-  doc["batches"] = nlohmann::ordered_json::array();
-  for (const BatchResult& b : r.batches) doc["batches"].push_back(model_batch_details(b));
-  return doc.dump(2) + "\n";
 }
 
 }  // namespace moebench

@@ -3,6 +3,7 @@
 #include <string>
 
 #include "bench/model_job.hpp"
+#include "bench/writers.hpp"
 #include "cli/command.hpp"
 #include "cli/model_options.hpp"
 #include "cli/profile_options.hpp"
@@ -31,7 +32,8 @@ Command add_model_command(CLI::App& app) {
   add_chunked_prefill_size(*sub, o->chunked_prefill_size, "most prompt tokens per prefill step")->capture_default_str();
   sub->add_option("--backend", o->backend, backend_help())->capture_default_str();
   sub->add_option("--seed", o->seed, "seed of weights and prompts")->capture_default_str();
-  sub->add_option("--output-format", o->output_format, "csv (batch sweep), markdown, json, all");
+  sub->add_option("--output-format", o->output_format, output_format_help());
+  sub->footer(output_formats_footer());
   sub->add_option("--output-file", o->output_file, "output base path (default ./model_results)");
   sub->add_flag("--quiet", o->quiet, "no progress on stderr");
   add_profile_flags(

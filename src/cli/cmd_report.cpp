@@ -3,6 +3,7 @@
 #include <cstdio>
 
 #include "cli/command.hpp"
+#include "cli/record_options.hpp"
 #include "cli/vocabulary.hpp"
 #include "report/report.hpp"
 #include "results/results_store.hpp"
@@ -31,7 +32,7 @@ Command add_report_command(CLI::App& app) {
   auto o = std::make_shared<ReportCommandOptions>();
   o->report.results_db = kDefaultResultsDb;
   CLI::App* sub = app.add_subcommand("report", "Markdown and HTML report with plots from stored results");
-  sub->add_option("--results-db", o->report.results_db, "results database to read")->capture_default_str();
+  add_results_db_option(*sub, o->report.results_db);
   sub->add_option("--model", o->report.filter.model, "only this model's results (default: all)");
   sub->add_option("--kind", o->report.filter.kind, "only layer or model results (default: both)");
   sub->add_option("--since", o->report.filter.since, "only results finished since this UTC date or time (YYYY-MM-DD)");

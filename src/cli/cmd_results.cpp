@@ -1,11 +1,12 @@
 // moebench results: list / show / export / compare / delete what the store holds (seed 002's
 // tracker files on `export --seed-format`). Parsing only; the store is results/, the texts
-// report/results_writers.
+// report/results_writers, the export formats bench/writers.
 #include <cstdio>
 #include <filesystem>
 
 #include <fmt/format.h>
 
+#include "bench/writers.hpp"
 #include "cli/command.hpp"
 #include "cli/record_options.hpp"
 #include "core/errors.hpp"
@@ -80,33 +81,31 @@ int show_run(const ResultsCommandOptions& o) {
   return 0;
 }
 
+// One file to no --output-file goes to stdout; formats with fixed file names (--seed-format:
+// the tracker files) go into --output-dir; anything else needs --output-file as its base path.
 int export_runs(const ResultsCommandOptions& o) {
-  const RunFilter f = filter_of(o);
-  if (o.seed_format) {
+  const std::vector<const WriterEntry*> writers = parse_writers(o.seed_format ? "tracker" : o.format);
+  const bool fixed_names = !writers.front()->in_all();
+  std::string base = o.output_file, flag = "--output-file";
+  if (fixed_names && (o.seed_format || base.empty())) {
     if (!std::filesystem::is_directory(o.output_dir))
       throw InputError(fmt::format("--output-dir {}: no such directory", o.output_dir));
-    ResultsStore store(o.results_db, ResultsStore::OpenMode::must_exist);
-    const std::string success = (std::filesystem::path(o.output_dir) / "success_results.json").string();
-    const std::string failure = (std::filesystem::path(o.output_dir) / "failure_results.json").string();
-    const ResultsStore::TrackerSnapshot latest = store.latest_results(f);
-    write_files({{success, seed_success_json(latest.successes)}, {failure, seed_failure_json(latest.failures)}},
-                "--output-dir");
-    std::fprintf(stderr, "wrote %s and %s\n", success.c_str(), failure.c_str());
+    base = (std::filesystem::path(o.output_dir) / "").string();
+    flag = "--output-dir";
+  }
+  const bool to_stdout = base.empty() && writers.size() == 1 && writers.front()->files.size() == 1;
+  if (base.empty() && !to_stdout)
+    throw InputError(fmt::format("--output-format {}: writes several files: give --output-file", o.format));
+  ResultsStore store(o.results_db, ResultsStore::OpenMode::must_exist);
+  const std::vector<RunRecord> runs = store.list(filter_of(o));
+  const WriterContext context{RecordLayout::store, ""};
+  if (to_stdout) {
+    std::fputs(writers.front()->writer->write(runs, context).front().c_str(), stdout);
     return 0;
   }
-  if (o.format != "csv" && o.format != "markdown" && o.format != "json")
-    throw InputError(fmt::format("--output-format: unknown format '{}': use csv, markdown or json", o.format));
-  ResultsStore store(o.results_db, ResultsStore::OpenMode::must_exist);
-  const std::vector<RunRecord> runs = store.list(f);
-  const std::string text = o.format == "csv" ? results_csv(runs)
-                           : o.format == "json" ? results_json(runs)
-                                                : results_markdown(runs);
-  if (o.output_file.empty()) {
-    std::fputs(text.c_str(), stdout);
-  } else {
-    write_files({{o.output_file, text}}, "--output-file");
-    std::fprintf(stderr, "wrote %zu runs to %s\n", runs.size(), o.output_file.c_str());
-  }
+  const std::vector<std::pair<std::string, std::string>> files = writer_files(writers, base, runs, context);
+  write_files(files, flag);
+  for (const auto& [path, text] : files) std::fprintf(stderr, "wrote %zu runs to %s\n", runs.size(), path.c_str());
   return 0;
 }
 
@@ -167,14 +166,17 @@ Command add_results_command(CLI::App& app) {
   add_results_db_option(*apps.show, o->results_db);
   apps.show->add_option("id", o->ids, "run id")->required()->expected(1);
 
-  apps.export_ = sub->add_subcommand("export", "CSV, Markdown or JSON; --seed-format: seed 002's two tracker files");
+  apps.export_ = sub->add_subcommand("export", "the stored runs in an output format (--output-format)");
   add_results_db_option(*apps.export_, o->results_db);
   add_filters(*apps.export_, *o);
-  apps.export_->add_option("--output-format", o->format, "csv, markdown or json")->capture_default_str();
-  apps.export_->add_option("--output-file", o->output_file, "write here instead of stdout");
+  apps.export_->add_option("--output-format", o->format, output_format_help())->capture_default_str();
+  apps.export_->footer(output_formats_footer());
+  apps.export_->add_option("--output-file", o->output_file,
+                           "write here instead of stdout (the base path when a format writes several files)");
   apps.export_->add_flag("--seed-format", o->seed_format,
-                         "write success_results.json and failure_results.json (seed 002) into --output-dir");
-  apps.export_->add_option("--output-dir", o->output_dir, "directory of the --seed-format files")->capture_default_str();
+                         "SGLang's tracker files success_results.json and failure_results.json into --output-dir "
+                         "(= --output-format tracker)");
+  apps.export_->add_option("--output-dir", o->output_dir, "directory of the tracker files")->capture_default_str();
 
   apps.compare = sub->add_subcommand("compare", "run B against run A, metric by metric");
   add_results_db_option(*apps.compare, o->results_db);

@@ -9,11 +9,11 @@
 
 #include "backend/backend.hpp"
 #include "bench/layer_defaults.hpp"
+#include "bench/record_tables.hpp"
 #include "cli/command.hpp"
 #include "cli/vocabulary.hpp"
 #include "cli/record_options.hpp"
 #include "core/errors.hpp"
-#include "report/results_writers.hpp"
 #include "results/environment.hpp"
 #include "results/timestamps.hpp"
 #include "sweep/child_process.hpp"
@@ -90,7 +90,7 @@ int run_sweep_command(const SweepCommandOptions& o, const CLI::App& app, const s
   std::FILE* progress_out = o.quiet ? nullptr : stderr;
   SweepProgress progress(int(points.size()), progress_out && isatty(fileno(stderr)), progress_out);
   const SweepOutcome outcome = run_sweep(points, self_executable(), store, context, matrix.source, progress);
-  std::fputs(results_markdown(outcome.records).c_str(), stdout);
+  std::fputs(records_markdown(outcome.records).c_str(), stdout);
   if (!o.quiet) std::fprintf(stderr, "recorded in %s (group %s)\n", store.path().c_str(), context.group_id.c_str());
   return outcome.failed > 0 ? 1 : 0;
 }

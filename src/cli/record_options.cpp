@@ -4,7 +4,9 @@
 namespace moebench::cli {
 
 void add_results_db_option(CLI::App& app, std::string& results_db) {
-  app.add_option("--results-db", results_db, "SQLite results store")->capture_default_str();
+  app.add_option("--results-db", results_db,
+                 "SQLite results store: layer, model and sweep record into it, results and report read it")
+      ->capture_default_str();
 }
 
 void add_record_flags(CLI::App& app, RecordOptions& o) {

@@ -1,7 +1,7 @@
 #pragma once
-// --results-db and --no-record, shared by every command that records its runs (layer, sweep,
-// and model), and --results-db alone for `results`, which reads the store. Registration only:
-// they fill a RecordOptions (results/record_options), which opens the store.
+// --results-db, the one way every command names the results store (layer, model, sweep,
+// results, report), and --no-record for the commands that record a run (layer, model).
+// Registration only: they fill a RecordOptions (results/record_options), which opens the store.
 #include <string>
 
 #include <CLI/CLI.hpp>
@@ -10,7 +10,9 @@
 
 namespace moebench::cli {
 
+// --results-db and --no-record.
 void add_record_flags(CLI::App& app, RecordOptions& options);
+// --results-db alone, with its one help text; `results_db` holds the default shown.
 void add_results_db_option(CLI::App& app, std::string& results_db);
 
 }  // namespace moebench::cli

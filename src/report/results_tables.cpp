@@ -1,7 +1,4 @@
-// The people-facing texts of stored runs: the Markdown table grouped by model, `results list`
-// and `results show`.
-#include <algorithm>
-
+// The people-facing texts of stored runs: `results list`, `results show` and `results compare`.
 #include <fmt/format.h>
 
 #include "report/results_writers.hpp"
@@ -23,18 +20,6 @@ std::string cell(const json& value) {
   return value.dump();
 }
 
-std::vector<std::string> union_keys(const std::vector<RunRecord>& records, json RunRecord::*field) {
-  std::vector<std::string> keys;
-  for (const RunRecord& r : records)
-    for (const auto& [key, value] : (r.*field).items())
-      if (std::find(keys.begin(), keys.end(), key) == keys.end()) keys.push_back(key);
-  return keys;
-}
-
-std::string value_or_dash(const json& object, const std::string& key) {
-  return object.contains(key) ? cell(object[key]) : "-";
-}
-
 std::string error_text(const RunRecord& r) {
   return r.status == RunStatus::success ? "" : r.error_type + ": " + r.error_message;
 }
@@ -47,44 +32,6 @@ std::string latency_text(const json& metrics) {
 }
 
 }  // namespace
-
-std::vector<std::string> param_keys(const std::vector<RunRecord>& records) {
-  return union_keys(records, &RunRecord::params);
-}
-
-std::vector<std::string> metric_keys(const std::vector<RunRecord>& records) {
-  return union_keys(records, &RunRecord::metrics);
-}
-
-std::string results_markdown(const std::vector<RunRecord>& records) {
-  std::vector<std::string> models;
-  for (const RunRecord& r : records)
-    if (std::find(models.begin(), models.end(), r.model) == models.end()) models.push_back(r.model);
-  std::string out;
-  for (const std::string& model : models) {
-    std::vector<RunRecord> group;
-    for (const RunRecord& r : records)
-      if (r.model == model) group.push_back(r);
-    const std::vector<std::string> params = param_keys(group);
-    const std::vector<std::string> metrics = metric_keys(group);
-    TextTable t;
-    t.header = {"config", "status"};
-    t.header.insert(t.header.end(), params.begin(), params.end());
-    t.header.insert(t.header.end(), metrics.begin(), metrics.end());
-    t.header.push_back("error");
-    t.numeric.assign(t.header.size(), false);
-    for (size_t c = 2 + params.size(); c < 2 + params.size() + metrics.size(); ++c) t.numeric[c] = true;
-    for (const RunRecord& r : group) {
-      std::vector<std::string> row = {r.config, run_status_name(r.status)};
-      for (const std::string& k : params) row.push_back(value_or_dash(r.params, k));
-      for (const std::string& k : metrics) row.push_back(value_or_dash(r.metrics, k));
-      row.push_back(error_text(r));
-      t.rows.push_back(std::move(row));
-    }
-    out += fmt::format("{}## {}\n\n{}", out.empty() ? "" : "\n", model, format_markdown(t));
-  }
-  return out;
-}
 
 std::string results_list_table(const std::vector<RunRecord>& records) {
   TextTable t;

@@ -1,3 +1,4 @@
+// Records of one invocation: their shared context, their end and failure, the group id.
 #include "results/record_context.hpp"
 
 #include <unistd.h>
@@ -22,6 +23,10 @@ RunRecord new_record(const RecordContext& context, const std::string& kind, cons
   r.group_id = context.group_id;
   r.started_at = context.started_at;
   return r;
+}
+
+void set_finished(std::vector<RunRecord>& records, const std::string& finished_at) {
+  for (RunRecord& r : records) r.finished_at = finished_at;
 }
 
 void set_failure(RunRecord& record, FailureKind kind, const std::string& message) {

@@ -2,6 +2,7 @@
 // What every record of one invocation shares (environment, command line, group, start time),
 // and the group id that ties a sweep's children to the sweep.
 #include <string>
+#include <vector>
 
 #include "core/errors.hpp"
 #include "results/run_record.hpp"
@@ -18,6 +19,9 @@ struct RecordContext {
 // A record of `kind` for model::config carrying the context; status success until set.
 RunRecord new_record(const RecordContext& context, const std::string& kind, const std::string& model,
                      const std::string& config);
+
+// Stamps every record of a finished run with its end, before it is written to files and stored.
+void set_finished(std::vector<RunRecord>& records, const std::string& finished_at);
 
 // Marks `record` failed with `kind` and its one-line `message`.
 void set_failure(RunRecord& record, FailureKind kind, const std::string& message);

@@ -1,3 +1,4 @@
+// The results store's migrations, oldest first (results/store_schema.hpp).
 #include "results/store_schema.hpp"
 
 namespace moebench {
@@ -32,6 +33,23 @@ const std::vector<const char*>& store_migrations() {
         );
         CREATE INDEX runs_by_key ON runs (model, config, status);
         CREATE INDEX runs_by_group ON runs (group_id);
+      )sql",
+      // 2: one name per metric everywhere (README.md, "Metrics"): SGLang's bench_serving names
+      // for the model figures, and the layer's verification error as its CSV column names it.
+      // The stored JSON is compact ("name":value), so a quoted key followed by its colon is
+      // matched exactly and the keys keep their order. Details are left as they were written.
+      R"sql(
+        UPDATE runs SET metrics =
+          replace(replace(replace(replace(replace(replace(replace(replace(metrics,
+            '"itl_ms":', '"mean_itl_ms":'),
+            '"itl_p50_ms":', '"median_itl_ms":'),
+            '"itl_p99_ms":', '"p99_itl_ms":'),
+            '"ttft_ms":', '"mean_ttft_ms":'),
+            '"ttft_std_ms":', '"std_ttft_ms":'),
+            '"tpot_ms":', '"mean_tpot_ms":'),
+            '"tpot_std_ms":', '"std_tpot_ms":'),
+            '"verify_error":', '"verify_rel_error":')
+        WHERE kind IN ('layer', 'model');
       )sql",
   };
   return migrations;

@@ -149,3 +149,16 @@ TEST(Cli, HelpAndInfo) {
   EXPECT_NE(info.out.find("moebench "), std::string::npos);
   EXPECT_NE(info.out.find("cpu"), std::string::npos);
 }
+
+// --results-db is one option everywhere: the same help line in every command that names a store.
+TEST(Cli, ResultsDbHasOneHelpText) {
+  const std::string help_line = "SQLite results store: layer, model and sweep record into it, results and report read it";
+  for (const char* command : {"layer", "model", "sweep", "results", "results list", "results show", "results export",
+                              "results compare", "results delete", "report"}) {
+    CliResult help = run_moebench(std::string(command) + " --help");
+    EXPECT_EQ(help.exit_code, 0) << command;
+    const size_t flag = help.out.find("--results-db");
+    ASSERT_NE(flag, std::string::npos) << command << "\n" << help.out;
+    EXPECT_NE(help.out.find(help_line, flag), std::string::npos) << command << "\n" << help.out;
+  }
+}

@@ -25,8 +25,12 @@ MetricComparison only(const RunRecord& a, const RunRecord& b, double threshold) 
 TEST(Compare, DirectionFromTheName) {
   EXPECT_FALSE(higher_is_better("latency_mean_ms"));
   EXPECT_FALSE(higher_is_better("latency_s"));
-  EXPECT_FALSE(higher_is_better("itl_ms"));
-  EXPECT_FALSE(higher_is_better("verify_error"));
+  for (const char* lower : {"mean_itl_ms", "median_itl_ms", "p99_itl_ms", "mean_ttft_ms", "std_ttft_ms",
+                            "mean_tpot_ms", "std_tpot_ms", "tpot_floor_ms", "verify_rel_error", "measured_memory_bytes"})
+    EXPECT_FALSE(higher_is_better(lower)) << lower;
+  for (const char* higher : {"input_throughput_tok_per_s", "per_sample_output_throughput_tok_per_s",
+                             "e2e_throughput_tok_per_s", "per_sample_e2e_throughput_tok_per_s", "decode_efficiency"})
+    EXPECT_TRUE(higher_is_better(higher)) << higher;
   EXPECT_TRUE(higher_is_better("throughput_tok_per_s"));
   EXPECT_TRUE(higher_is_better("output_throughput_tok_per_s"));
   EXPECT_TRUE(higher_is_better("tflops"));

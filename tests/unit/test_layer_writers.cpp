@@ -16,16 +16,18 @@
 
 #include <nlohmann/json.hpp>
 
+#include "bench/layer_records.hpp"
+#include "bench/layer_writers.hpp"
+#include "bench/writers.hpp"
 #include "cli_runner.hpp"
 #include "core/errors.hpp"
-#include "bench/layer_writers.hpp"
 #include "core/output_files.hpp"
+#include "results/results_store.hpp"
 
 namespace fs = std::filesystem;
 using moebench::InputError;
 using moebench::LayerReportContext;
 using moebench::LayerResult;
-using moebench::OutputFormat;
 using moebench::testing::fresh_temp_dir;
 using moebench::testing::slurp;
 
@@ -109,6 +111,28 @@ LayerReportContext sample_context() {
   c.gemm_tflops = NAN;
   c.command_line = "moebench layer --model 'my,model' --output-format all";
   return c;
+}
+
+// The records `layer` stores for sample_results() in sample_context()'s run.
+std::vector<moebench::RunRecord> sample_records() {
+  const LayerReportContext c = sample_context();
+  moebench::RecordContext rc;
+  rc.environment.backend = c.backend;
+  rc.environment.device = c.device;
+  rc.environment.moebench_version = "0.1.0";
+  rc.environment.git_revision = "abcdef123456";
+  rc.command_line = c.command_line;
+  rc.group_id = "layer-test";
+  rc.started_at = c.date + "T10:00:00Z";
+  const nlohmann::ordered_json details = {{"num_experts", c.num_experts},    {"top_k", c.top_k},
+                                          {"hidden_size", c.hidden_size},    {"intermediate_size", c.intermediate_size},
+                                          {"num_shared_experts", 0},         {"copy_gbps", c.copy_gbps},
+                                          {"gemm_tflops", nullptr}};
+  return moebench::layer_records(sample_results(), rc, details);
+}
+
+std::string write_layer(const std::string& format, const std::vector<moebench::RunRecord>& records) {
+  return moebench::parse_writers(format).front()->writer->write(records, {moebench::RecordLayout::layer, ""}).front();
 }
 
 // RFC 4180: fields separated by commas, optionally quoted; a quote inside a quoted field is
@@ -275,60 +299,87 @@ TEST(LayerCsv, NoResultsIsHeaderOnly) {
   EXPECT_EQ(rows[0].front(), "implementation");
 }
 
+// -------------------------------------------------------------------------------------- Records
+
+TEST(LayerRecords, WritersMakeTheSameFilesFromTheRecords) {
+  const std::vector<moebench::RunRecord> records = sample_records();
+  for (size_t i = 0; i < records.size(); ++i) {
+    const LayerResult back = moebench::layer_result_from_record(records[i]);
+    EXPECT_EQ(moebench::layer_results_csv({back}, sample_context()),
+              moebench::layer_results_csv({sample_results()[i]}, sample_context()))
+        << "row " << i;
+  }
+  EXPECT_EQ(write_layer("csv", records), moebench::layer_results_csv(sample_results(), sample_context()));
+  EXPECT_EQ(write_layer("markdown", records), moebench::layer_results_markdown(sample_results(), sample_context()));
+  EXPECT_EQ(moebench::layer_result_from_record(records[0]).counters, sample_results()[0].counters);
+  EXPECT_EQ(moebench::layer_result_from_record(records[0]).load.expert_loads, sample_results()[0].load.expert_loads);
+}
+
 // --------------------------------------------------------------------------------------- JSON
 
-TEST(LayerJson, FieldsAndNulls) {
+TEST(LayerJson, OneFlatRecordPerResultWithNulls) {
   const std::vector<LayerResult> results = sample_results();
-  const nlohmann::json doc = nlohmann::json::parse(moebench::layer_results_json(results, sample_context()));
-  EXPECT_EQ(doc.at("moebench_version"), "0.1.0 (abcdef123456)");
-  const auto& ctx = doc.at("context");
-  EXPECT_EQ(ctx.at("model"), kModel);
-  EXPECT_EQ(ctx.at("num_experts"), 60);
-  EXPECT_EQ(ctx.at("top_k"), 8);
-  EXPECT_EQ(ctx.at("ep_size"), 8);
-  EXPECT_EQ(ctx.at("date"), "2025-01-02");
-  EXPECT_EQ(ctx.at("command_line"), sample_context().command_line);
-  EXPECT_DOUBLE_EQ(ctx.at("copy_gbps").get<double>(), 2950);
-  EXPECT_TRUE(ctx.at("gemm_tflops").is_null());
-
-  const auto& list = doc.at("results");
+  const nlohmann::json doc = nlohmann::json::parse(write_layer("json", sample_records()));
+  EXPECT_EQ(doc.at("schema_version"), moebench::ResultsStore::current_schema_version());
+  const auto& list = doc.at("runs");
   ASSERT_EQ(list.size(), results.size());
   const auto& first = list[0];
-  EXPECT_EQ(first.at("impl"), "naive");
-  EXPECT_EQ(first.at("scenario"), "random");
+  EXPECT_EQ(first.at("kind"), "layer");
   EXPECT_EQ(first.at("model"), kModel);
-  EXPECT_EQ(first.at("num_tokens"), 128);
-  EXPECT_EQ(first.at("hidden_size"), 2048);
-  EXPECT_EQ(first.at("num_shared_experts"), 0);
-  EXPECT_EQ(first.at("peak_memory_bytes"), 123456789012);
-  const auto& lat = first.at("latency_ms");
-  EXPECT_EQ(lat.at("count"), 10);
-  EXPECT_DOUBLE_EQ(lat.at("mean").get<double>(), 2.0);
-  EXPECT_DOUBLE_EQ(lat.at("p50").get<double>(), 0.00123456);
-  for (const char* key : {"std", "p95", "p99", "min", "max"}) EXPECT_TRUE(lat.at(key).is_number()) << key;
-  EXPECT_EQ(first.at("load").at("max_load"), 150);
-  EXPECT_DOUBLE_EQ(first.at("load").at("avg_load").get<double>(), 140.5);
-  EXPECT_EQ(first.at("load").at("active_experts"), 60);
-  EXPECT_TRUE(first.at("floor_ms").is_null());
-  EXPECT_TRUE(first.at("efficiency").is_null());
-  EXPECT_DOUBLE_EQ(first.at("flops").get<double>(), results[0].flops);
-  EXPECT_EQ(first.at("counters").at("tiles"), 42);
-  EXPECT_DOUBLE_EQ(first.at("counters").at("bytes_moved").get<double>(), 1.5e9);
-  EXPECT_EQ(first.at("verified"), true);
+  EXPECT_EQ(first.at("status"), "success");
+  EXPECT_EQ(first.at("environment").at("moebench_version"), "0.1.0");
+  EXPECT_EQ(first.at("environment").at("git_revision"), "abcdef123456");
+  EXPECT_EQ(first.at("environment").at("device"), "NVIDIA H100 80GB HBM3");
+  EXPECT_EQ(first.at("command_line"), sample_context().command_line);
+  EXPECT_EQ(first.at("started_at"), "2025-01-02T10:00:00Z");
 
-  EXPECT_TRUE(list[1].at("verify_error").is_null());  // not checked
-  EXPECT_EQ(list[1].at("verified"), false);
-  EXPECT_TRUE(list[1].at("counters").is_object());
-  EXPECT_DOUBLE_EQ(list[2].at("floor_ms").get<double>(), 0.5);
-  EXPECT_EQ(list[3].at("verify_passed"), false);
-  EXPECT_DOUBLE_EQ(list[3].at("verify_error").get<double>(), 0.25);
-  EXPECT_EQ(list[3].at("unwritten_outputs"), 7);
+  const auto& params = first.at("params");
+  EXPECT_EQ(params.at("impl"), "naive");
+  EXPECT_EQ(params.at("scenario"), "random");
+  EXPECT_EQ(params.at("num_tokens"), 128);
+  EXPECT_EQ(params.at("ep_size"), 8);
+
+  const auto& metrics = first.at("metrics");
+  EXPECT_DOUBLE_EQ(metrics.at("latency_mean_ms").get<double>(), 2.0);
+  EXPECT_DOUBLE_EQ(metrics.at("latency_p50_ms").get<double>(), 0.00123456);
+  for (const char* key : {"latency_std_ms", "latency_p95_ms", "latency_p99_ms", "latency_min_ms", "latency_max_ms",
+                          "throughput_tok_per_s", "tflops", "gbps"})
+    EXPECT_TRUE(metrics.at(key).is_number()) << key;
+  EXPECT_TRUE(metrics.at("floor_ms").is_null());
+  EXPECT_TRUE(metrics.at("efficiency").is_null());
+
+  const auto& details = first.at("details");
+  EXPECT_EQ(details.at("num_experts"), 60);
+  EXPECT_EQ(details.at("top_k"), 8);
+  EXPECT_EQ(details.at("hidden_size"), 2048);
+  EXPECT_EQ(details.at("num_shared_experts"), 0);
+  EXPECT_DOUBLE_EQ(details.at("copy_gbps").get<double>(), 2950);
+  EXPECT_TRUE(details.at("gemm_tflops").is_null());
+  EXPECT_EQ(details.at("peak_memory_bytes"), 123456789012);
+  EXPECT_EQ(details.at("iterations"), 10);
+  EXPECT_DOUBLE_EQ(details.at("flops").get<double>(), results[0].flops);
+  EXPECT_EQ(details.at("load").at("max_load"), 150);
+  EXPECT_DOUBLE_EQ(details.at("load").at("avg_load").get<double>(), 140.5);
+  EXPECT_EQ(details.at("load").at("active_experts"), 60);
+  EXPECT_EQ(details.at("counters").at("tiles"), 42);
+  EXPECT_DOUBLE_EQ(details.at("counters").at("bytes_moved").get<double>(), 1.5e9);
+  EXPECT_EQ(details.at("verify").at("checked"), true);
+
+  EXPECT_TRUE(list[1].at("metrics").at("verify_rel_error").is_null());  // not checked
+  EXPECT_EQ(list[1].at("details").at("verify").at("checked"), false);
+  EXPECT_TRUE(list[1].at("details").at("counters").is_object());
+  EXPECT_DOUBLE_EQ(list[2].at("metrics").at("floor_ms").get<double>(), 0.5);
+  EXPECT_EQ(list[3].at("status"), "failure");  // failed verification
+  EXPECT_EQ(list[3].at("error_type"), "VerificationFailed");
+  EXPECT_EQ(list[3].at("details").at("verify").at("passed"), false);
+  EXPECT_DOUBLE_EQ(list[3].at("metrics").at("verify_rel_error").get<double>(), 0.25);
+  EXPECT_EQ(list[3].at("details").at("verify").at("unwritten_outputs"), 7);
 }
 
 TEST(LayerJson, InvalidUtf8DoesNotThrow) {
-  LayerReportContext c = sample_context();
-  c.device = "GPU \xff\xfe";
-  EXPECT_NO_THROW(nlohmann::json::parse(moebench::layer_results_json({}, c)));
+  std::vector<moebench::RunRecord> records = sample_records();
+  records[0].environment.device = "GPU \xff\xfe";
+  EXPECT_NO_THROW(nlohmann::json::parse(write_layer("json", records)));
 }
 
 // ----------------------------------------------------------------------------------- Markdown
@@ -466,32 +517,28 @@ TEST(LayerTable, SideBySideImplementationsSeparateEveryGroup) {
 
 // -------------------------------------------------------------------------------- Output files
 
+// Writes a stand-in text per file of `format` ("CSV\n" for .csv, ...) where the registry puts
+// them: the paths and the all-or-nothing writing, whatever the writers' texts.
+std::vector<std::string> write_format(const std::string& format, const fs::path& base,
+                                      const std::string& json_text = "JSON\n") {
+  const std::vector<std::string> paths = moebench::writer_paths(moebench::parse_writers(format), base.string());
+  std::vector<std::pair<std::string, std::string>> files;
+  for (const std::string& path : paths) {
+    const std::string ext = fs::path(path).extension().string();
+    files.emplace_back(path, ext == ".csv" ? "CSV\n" : ext == ".json" || ext == ".JSON" ? json_text : "MD\n");
+  }
+  moebench::write_files(files, "--output-file");
+  return paths;
+}
+
 struct OutputFiles : ::testing::Test {
   fs::path dir = fresh_temp_dir("writers");
   void TearDown() override { fs::remove_all(dir); }
-  std::vector<std::string> write(OutputFormat f, const fs::path& base) {
-    return moebench::write_outputs(f, base.string(), "CSV\n", "MD\n", "JSON\n");
-  }
+  std::vector<std::string> write(const std::string& format, const fs::path& base) { return write_format(format, base); }
 };
 
-TEST(OutputFormatParse, NamesAndBothAlias) {
-  EXPECT_EQ(moebench::parse_output_format("csv"), OutputFormat::csv);
-  EXPECT_EQ(moebench::parse_output_format("markdown"), OutputFormat::markdown);
-  EXPECT_EQ(moebench::parse_output_format("json"), OutputFormat::json);
-  EXPECT_EQ(moebench::parse_output_format("all"), OutputFormat::all);
-  EXPECT_EQ(moebench::parse_output_format("both"), OutputFormat::both);
-  try {
-    moebench::parse_output_format("xml");
-    FAIL() << "no exception";
-  } catch (const InputError& e) {
-    EXPECT_STREQ(e.what(), "--output-format: unknown format 'xml': use csv, markdown, json or all");
-  }
-  EXPECT_THROW(moebench::parse_output_format("CSV"), InputError);
-  EXPECT_THROW(moebench::parse_output_format(""), InputError);
-}
-
 TEST_F(OutputFiles, AllFormatsWrittenWithNothingElse) {
-  const auto paths = write(OutputFormat::all, dir / "res");
+  const auto paths = write("all", dir / "res");
   const std::vector<std::string> expected = {(dir / "res.csv").string(), (dir / "res.md").string(),
                                              (dir / "res.json").string()};
   EXPECT_EQ(paths, expected);
@@ -502,19 +549,19 @@ TEST_F(OutputFiles, AllFormatsWrittenWithNothingElse) {
 }
 
 TEST_F(OutputFiles, BothIsCsvAndMarkdown) {
-  const auto paths = write(OutputFormat::both, dir / "benchmark_results");
+  const auto paths = write("both", dir / "benchmark_results");
   EXPECT_EQ(paths.size(), 2u);
   EXPECT_EQ(entries(dir), (std::set<std::string>{"benchmark_results.csv", "benchmark_results.md"}));
 }
 
 TEST_F(OutputFiles, ExtensionsNotDoubledForOneFormat) {
-  EXPECT_EQ(write(OutputFormat::csv, dir / "a.csv"), std::vector<std::string>{(dir / "a.csv").string()});
-  EXPECT_EQ(write(OutputFormat::markdown, dir / "b.md"), std::vector<std::string>{(dir / "b.md").string()});
-  EXPECT_EQ(write(OutputFormat::markdown, dir / "c.markdown"), std::vector<std::string>{(dir / "c.markdown").string()});
-  EXPECT_EQ(write(OutputFormat::json, dir / "d.JSON"), std::vector<std::string>{(dir / "d.JSON").string()});
-  EXPECT_EQ(write(OutputFormat::json, dir / "e.csv"), std::vector<std::string>{(dir / "e.csv.json").string()});
+  EXPECT_EQ(write("csv", dir / "a.csv"), std::vector<std::string>{(dir / "a.csv").string()});
+  EXPECT_EQ(write("markdown", dir / "b.md"), std::vector<std::string>{(dir / "b.md").string()});
+  EXPECT_EQ(write("markdown", dir / "c.markdown"), std::vector<std::string>{(dir / "c.markdown").string()});
+  EXPECT_EQ(write("json", dir / "d.JSON"), std::vector<std::string>{(dir / "d.JSON").string()});
+  EXPECT_EQ(write("json", dir / "e.csv"), std::vector<std::string>{(dir / "e.csv.json").string()});
   // Several formats: every file gets its own extension after the base.
-  EXPECT_EQ(moebench::output_paths(OutputFormat::both, (dir / "f.csv").string()),
+  EXPECT_EQ(moebench::writer_paths(moebench::parse_writers("both"), (dir / "f.csv").string()),
             (std::vector<std::string>{(dir / "f.csv.csv").string(), (dir / "f.csv.md").string()}));
   EXPECT_EQ(slurp(dir / "c.markdown"), "MD\n");
 }
@@ -522,7 +569,7 @@ TEST_F(OutputFiles, ExtensionsNotDoubledForOneFormat) {
 TEST_F(OutputFiles, ReplacesAnExistingFileWithItsMode) {
   std::ofstream(dir / "res.csv") << "old content that is longer than the new\n";
   ::chmod((dir / "res.csv").c_str(), 0640);
-  write(OutputFormat::csv, dir / "res");
+  write("csv", dir / "res");
   EXPECT_EQ(slurp(dir / "res.csv"), "CSV\n");
   struct stat st;
   ASSERT_EQ(::stat((dir / "res.csv").c_str(), &st), 0);
@@ -531,7 +578,7 @@ TEST_F(OutputFiles, ReplacesAnExistingFileWithItsMode) {
 
 TEST_F(OutputFiles, NewFileGetsUmaskMode) {
   const mode_t old = ::umask(022);
-  write(OutputFormat::json, dir / "res");
+  write("json", dir / "res");
   ::umask(old);
   struct stat st;
   ASSERT_EQ(::stat((dir / "res.json").c_str(), &st), 0);
@@ -541,7 +588,7 @@ TEST_F(OutputFiles, NewFileGetsUmaskMode) {
 TEST_F(OutputFiles, MissingDirectoryLeavesNothing) {
   const fs::path base = dir / "missing" / "res";
   try {
-    write(OutputFormat::all, base);
+    write("all", base);
     FAIL() << "no exception";
   } catch (const InputError& e) {
     EXPECT_EQ(std::string(e.what()), "--output-file: cannot write " + (dir / "missing" / "res.csv").string() +
@@ -552,7 +599,7 @@ TEST_F(OutputFiles, MissingDirectoryLeavesNothing) {
 
 TEST_F(OutputFiles, ParentIsAFile) {
   std::ofstream(dir / "file") << "x";
-  EXPECT_THROW(write(OutputFormat::csv, dir / "file" / "res"), InputError);
+  EXPECT_THROW(write("csv", dir / "file" / "res"), InputError);
   EXPECT_EQ(entries(dir), std::set<std::string>{"file"});
 }
 
@@ -562,7 +609,7 @@ TEST_F(OutputFiles, AllOrNothing) {
   fs::create_directory(dir / "res.json");
   std::ofstream(dir / "res.csv") << "previous";
   try {
-    write(OutputFormat::all, dir / "res");
+    write("all", dir / "res");
     FAIL() << "no exception";
   } catch (const InputError& e) {
     EXPECT_NE(std::string(e.what()).find("cannot write " + (dir / "res.json").string()), std::string::npos)
@@ -584,7 +631,7 @@ TEST_F(OutputFiles, FailedWriteRemovesEveryTemporary) {
   ASSERT_EQ(::setrlimit(RLIMIT_FSIZE, &limit), 0);
   std::string error;
   try {
-    moebench::write_outputs(OutputFormat::all, (dir / "res").string(), "CSV\n", "MD\n", std::string(10000, 'j'));
+    write_format("all", dir / "res", std::string(10000, 'j'));
   } catch (const InputError& e) {
     error = e.what();
   }
@@ -596,9 +643,9 @@ TEST_F(OutputFiles, FailedWriteRemovesEveryTemporary) {
 }
 
 TEST_F(OutputFiles, BadBasePaths) {
-  EXPECT_THROW(write(OutputFormat::csv, ""), InputError);
-  EXPECT_THROW(write(OutputFormat::csv, dir), InputError);  // a directory, not a base path
-  EXPECT_THROW(write(OutputFormat::csv, dir.string() + "/"), InputError);
+  EXPECT_THROW(write("csv", ""), InputError);
+  EXPECT_THROW(write("csv", dir), InputError);  // a directory, not a base path
+  EXPECT_THROW(write("csv", dir.string() + "/"), InputError);
   EXPECT_TRUE(fs::is_empty(dir));
 }
 

@@ -41,11 +41,13 @@ TEST(ModelCli, TruncatedRunAsJson) {
                              "--output-file " + base);
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("stack: truncated to the first 2 of 4 layers (1 dense, 1 MoE)"), std::string::npos) << r.out;
+  // The records' schema: one run per batch size, the run's details and the batch size's.
   nlohmann::json doc = nlohmann::json::parse(slurp(base + ".json"));
-  EXPECT_EQ(doc["layers"], 2);
-  EXPECT_EQ(doc["full_layers"], 4);
-  ASSERT_EQ(doc["batches"].size(), 2u);
-  const nlohmann::json& b3 = doc["batches"][1];
+  ASSERT_EQ(doc["runs"].size(), 2u);
+  EXPECT_EQ(doc["runs"][1]["details"]["layers"], 2);
+  EXPECT_EQ(doc["runs"][1]["details"]["full_layers"], 4);
+  EXPECT_EQ(doc["runs"][1]["params"]["num_layers"], 2);
+  const nlohmann::json& b3 = doc["runs"][1]["details"]["batch"];
   EXPECT_EQ(b3["batch_size"], 3);
   EXPECT_EQ(b3["status"], "ok");
   ASSERT_EQ(b3["runs"].size(), 2u);

@@ -101,8 +101,8 @@ TEST(ModelJob, RunWritesItsReportFilesAndRecords) {
   EXPECT_NE(out.find("# moebench model: tiny"), std::string::npos) << out;
   EXPECT_NE(err.find("wrote " + dir.file("tiny.json")), std::string::npos) << err;
   const nlohmann::json doc = nlohmann::json::parse(slurp(dir.file("tiny.json")));
-  ASSERT_EQ(doc["batches"].size(), 2u);
-  EXPECT_EQ(doc["batches"][1]["status"], "ok");
+  ASSERT_EQ(doc["runs"].size(), 2u);
+  EXPECT_EQ(doc["runs"][1]["details"]["batch"]["status"], "ok");
   const std::vector<RunRecord> records = stored_records(job.record.results_db);
   ASSERT_EQ(records.size(), 2u);
   for (const RunRecord& r : records) {

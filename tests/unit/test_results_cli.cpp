@@ -20,7 +20,7 @@ const std::string kTinyLayer =
     "layer --manual-config --num-experts 4 --num-experts-per-tok 2 --hidden-size 64 --intermediate-size 64 "
     "--num-tokens 16 --benchmark-iters 2 --warmup-iters 0 --quiet";
 
-// Seed 002's example entries, as the store holds them.
+// Seed 002's example entries, as the store holds them (its itl_ms is our mean_itl_ms).
 std::string seed_store() {
   const std::string db = fresh_db_path("seed-store");
   ResultsStore store(db);
@@ -30,7 +30,7 @@ std::string seed_store() {
   ok.metrics = {{"latency_s", 7.59},
                 {"input_throughput_tok_per_s", 15933.87},
                 {"output_throughput_tok_per_s", 69.81},
-                {"itl_ms", 14.32}};
+                {"mean_itl_ms", 14.32}};
   ok.finished_at = "2025-11-27T23:45:12Z";
   store.record(ok);
   RunRecord failed = moebench::testing::failure_record("DeepSeek-V3.1", "TP4_auto", "OOM", "CUDA out of memory...");
@@ -90,9 +90,10 @@ TEST(ResultsCli, LayerRecordsEveryRowAndResultsReadsThem) {
   r = run_moebench("results export --output-format json --results-db " + db);
   ASSERT_EQ(r.exit_code, 0) << r.err;
   nlohmann::json exported = nlohmann::json::parse(r.out);
-  ASSERT_EQ(exported.size(), 2u);
-  EXPECT_EQ(exported[0]["params"]["num_tokens"], 16);
-  EXPECT_EQ(exported[0]["environment"]["backend"], "cpu");
+  EXPECT_EQ(exported["schema_version"], ResultsStore::current_schema_version());
+  ASSERT_EQ(exported["runs"].size(), 2u);
+  EXPECT_EQ(exported["runs"][0]["params"]["num_tokens"], 16);
+  EXPECT_EQ(exported["runs"][0]["environment"]["backend"], "cpu");
 
   r = run_moebench("results export --output-format csv --results-db " + db);
   ASSERT_EQ(r.exit_code, 0) << r.err;

@@ -1,0 +1,54 @@
+#pragma once
+// The registry of output formats (--output-format of layer, model and results export): each
+// format's name, its files and a one-line description, and the writer that makes their texts.
+// A new format is one writer file under bench/writers/ and one line in bench/writers.cpp.
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "bench/result_writer.hpp"
+
+namespace moebench {
+
+struct WriterEntry {
+  std::string name;
+  // One entry per text the writer returns. ".csv": the base path plus that extension (the base
+  // path itself when it is the only file written and already ends so, or in `also_accepted`);
+  // a name without a leading dot ("success_results.json"): that file in the base path when it
+  // is a directory, else beside it, for formats whose file names are fixed.
+  std::vector<std::string> files;
+  std::string also_accepted;
+  std::string description;
+  std::shared_ptr<const ResultWriter> writer;
+
+  // Whether `all` includes it: formats whose files go beside the base path. Fixed names are
+  // left out, so that `all` never replaces files of those names that a user keeps.
+  bool in_all() const;
+};
+
+// Every format, in registry order.
+const std::vector<WriterEntry>& writer_registry();
+
+// --output-format: a registered name, `all` (every format in_all) or `both` (csv and
+// markdown). Throws InputError "--output-format: unknown format 'X': use NAMES" otherwise.
+std::vector<const WriterEntry*> parse_writers(const std::string& text);
+
+// The help text of --output-format: every name, with all and both.
+std::string output_format_help();
+// The help footer of the commands with --output-format: each format's name, files and
+// description, one per line.
+std::string output_formats_footer();
+
+// Where the files of `formats` go for `base_path`, in the order of `formats` and of their
+// files. Throws InputError naming --output-file for an empty or a directory base path.
+std::vector<std::string> writer_paths(const std::vector<const WriterEntry*>& formats, const std::string& base_path);
+
+// Every file {path, text} that `formats` write for `records`; core/output_files.hpp's
+// write_files writes them all or none.
+std::vector<std::pair<std::string, std::string>> writer_files(const std::vector<const WriterEntry*>& formats,
+                                                              const std::string& base_path,
+                                                              const std::vector<RunRecord>& records,
+                                                              const WriterContext& context);
+
+}  // namespace moebench
