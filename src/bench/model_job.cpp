@@ -3,8 +3,10 @@
 // opened and before anything runs.
 #include "bench/model_job.hpp"
 
+#include <algorithm>
 #include <cstdio>
 #include <memory>
+#include <optional>
 
 #include "bench/model_records.hpp"
 #include "bench/model_report.hpp"
@@ -34,21 +36,27 @@ std::vector<const WriterEntry*> checked_writers(const ModelJob& o) {
 
 }  // namespace
 
-int model_exit_code(const ModelResult& result) {
-  if (!result.any_failed()) return 0;
-  std::fprintf(stderr, "moebench model: a batch size FAILED at run time (see its section)\n");
-  return 1;
+int model_exit_code(const std::vector<ModelResult>& results) {
+  int failed = 0, refused = 0;
+  for (const ModelResult& r : results)
+    for (const BatchResult& b : r.batches) {
+      failed += b.status == BatchResult::Status::failed;
+      refused += b.status == BatchResult::Status::refused;
+    }
+  if (failed) std::fprintf(stderr, "moebench model: %d batch size(s) FAILED at run time (see their sections)\n", failed);
+  if (refused)
+    std::fprintf(stderr, "moebench model: %d batch size(s) did not fit and did not run (see their sections)\n",
+                 refused);
+  return failed || refused ? 1 : 0;
 }
 
-ModelRunOptions model_run_options(const ModelJob& o, BackendKind backend) {
+std::vector<ModelRunOptions> model_run_options(const ModelJob& o, BackendKind backend) {
   const bool gpu = backend == BackendKind::cuda;
   ModelRunOptions run;
   run.decoder = make_decoder_config(
       o.model.resolve(gpu ? kModelGpuDefaultModel : kModelCpuDefaultModel, /*whole_model=*/true), o.num_layers,
       parse_dtype(o.dtype));
   run.batch_sizes = o.batch_sizes.empty() ? (gpu ? kModelGpuDefaultBatches : kModelCpuDefaultBatches) : o.batch_sizes;
-  run.input_len = o.input_len.value_or(gpu ? kModelGpuDefaultInput : kModelCpuDefaultInput);
-  run.output_len = o.output_len.value_or(gpu ? kModelGpuDefaultOutput : kModelCpuDefaultOutput);
   run.warmup_runs = o.warmup_runs;
   run.benchmark_runs = o.benchmark_runs;
   run.moe_impl = o.moe_impl.empty() ? (gpu ? "auto" : "reference") : o.moe_impl;
@@ -56,8 +64,20 @@ ModelRunOptions model_run_options(const ModelJob& o, BackendKind backend) {
   run.tp_size = o.tp_size;
   run.ep_size = o.ep_size;
   run.seed = o.seed;
-  validate_model_options(run, backend);
-  return run;
+  const std::vector<int64_t> inputs =
+      o.input_lens.empty() ? std::vector<int64_t>{gpu ? kModelGpuDefaultInput : kModelCpuDefaultInput} : o.input_lens;
+  const std::vector<int64_t> outputs = o.output_lens.empty()
+                                           ? std::vector<int64_t>{gpu ? kModelGpuDefaultOutput : kModelCpuDefaultOutput}
+                                           : o.output_lens;
+  std::vector<ModelRunOptions> runs;
+  for (int64_t input : inputs)
+    for (int64_t output : outputs) {
+      run.input_len = input;
+      run.output_len = output;
+      validate_model_options(run, backend);
+      runs.push_back(run);
+    }
+  return runs;
 }
 
 int run_model_job(const ModelJob& o, const std::string& command_line) {
@@ -65,12 +85,23 @@ int run_model_job(const ModelJob& o, const std::string& command_line) {
   const std::vector<const WriterEntry*> writers = checked_writers(o);
   // The defaults follow the GPU that auto would pick; --backend cuda without one fails below.
   const bool gpu = kind != BackendKind::cpu && cuda_available();
-  ModelRunOptions run = model_run_options(o, gpu ? BackendKind::cuda : BackendKind::cpu);
+  std::vector<ModelRunOptions> runs = model_run_options(o, gpu ? BackendKind::cuda : BackendKind::cpu);
   o.profile.check();
 
   std::unique_ptr<Backend> backend = make_backend(kind);
-  // A run of which no batch size fits is refused here, before the store is opened or created.
-  std::vector<BatchResult> planned = plan_batches(*backend, run);
+  // Each length pair's batch sizes are planned before the store is opened or created: a pair of
+  // which no batch size fits is refused (InputError) when it is the only one, and is reported,
+  // recorded and counted as not run when others run.
+  std::vector<std::vector<BatchResult>> plans(runs.size());
+  std::vector<std::string> unfit(runs.size());
+  for (size_t i = 0; i < runs.size(); ++i) try {
+      plans[i] = plan_batches(*backend, runs[i]);
+    } catch (const InputError& e) {
+      if (runs.size() == 1) throw;
+      unfit[i] = e.what();
+    }
+  if (std::all_of(unfit.begin(), unfit.end(), [](const std::string& u) { return !u.empty(); }))
+    throw InputError(unfit.front());
   std::unique_ptr<ResultsStore> store = o.record.open();
   const RecordContext record_context{current_environment(backend->device_info(), backend->kind()), command_line,
                                      invocation_group_id("model"), utc_now_iso()};
@@ -78,41 +109,73 @@ int run_model_job(const ModelJob& o, const std::string& command_line) {
     if (!o.quiet) std::fprintf(stderr, "moebench model: %s\n", what.c_str());
   };
   std::unique_ptr<Profiler> profiler = o.profile.start(*backend, "model", o.dtype, command_line);
-  run.profiler = profiler.get();
   if (profiler) std::fprintf(stderr, "moebench model: the timed runs carry the tracing's overhead\n");
-  ModelResult result;
-  try {
-    apply_test_fault();
-    result = run_model_benchmark(*backend, run, std::move(planned), progress);
-  } catch (const RuntimeFailure& e) {
-    // Every planned batch size failed with the run: recorded, so that a sweep or a later look
-    // at the store sees why.
-    if (store) store->record(model_failure_records(run, record_context, e.kind(), e.what()));
-    throw;
-  }
-  result.command_line = command_line;
 
-  // The report and its files first: a store that fails now (busy, full disk) must not lose a
-  // finished run's output.
-  const std::string markdown = model_report_markdown(result);
-  std::fputs(markdown.c_str(), stdout);
-  // The files are made from the records the store gets, so that they read as its exports do.
-  std::vector<RunRecord> records = model_records(run, result, record_context);
-  set_finished(records, utc_now_iso());
-  if (!writers.empty()) {
-    const auto files = writer_files(writers, output_base(o), records, {RecordLayout::model, markdown});
-    write_files(files, "--output-file");
-    for (const auto& [path, text] : files) std::fprintf(stderr, "wrote %s\n", path.c_str());
+  std::vector<ModelResult> results;
+  std::vector<RunRecord> records;
+  std::string markdown;
+  int not_run = 0;
+  for (size_t i = 0; i < runs.size(); ++i) {
+    ModelRunOptions& run = runs[i];
+    if (!unfit[i].empty()) {
+      std::fprintf(stderr, "moebench model: input %lld, output %lld: %s\n", (long long)run.input_len,
+                   (long long)run.output_len, unfit[i].c_str());
+      std::vector<RunRecord> refused = model_failure_records(run, record_context, FailureKind::OOM, unfit[i]);
+      not_run += int(refused.size());
+      records.insert(records.end(), refused.begin(), refused.end());
+      continue;
+    }
+    run.profiler = profiler.get();
+    ModelResult result;
+    try {
+      apply_test_fault();
+      result = run_model_benchmark(*backend, run, std::move(plans[i]), progress);
+    } catch (const RuntimeFailure& e) {
+      // Every planned batch size of this run failed with it: recorded with what finished
+      // before, so that a sweep or a later look at the store sees why.
+      std::vector<RunRecord> failed = model_failure_records(run, record_context, e.kind(), e.what());
+      records.insert(records.end(), failed.begin(), failed.end());
+      if (store) store->record(records);
+      throw;
+    }
+    result.command_line = command_line;
+    const std::string report = model_report_markdown(result);
+    std::fputs(report.c_str(), stdout);
+    markdown += report;
+    std::vector<RunRecord> run_records = model_records(run, result, record_context);
+    records.insert(records.end(), run_records.begin(), run_records.end());
+    results.push_back(std::move(result));
   }
+  set_finished(records, utc_now_iso());
+  // The files are made from the records the store gets, so that they read as its exports do.
+  // Both are attempted whatever happens to the other: a finished run is never lost to a full
+  // disk or a busy store.
+  std::optional<InputError> file_error;
+  if (!writers.empty()) try {
+      const auto files = writer_files(writers, output_base(o), records, {RecordLayout::model, markdown});
+      write_files(files, "--output-file");
+      for (const auto& [path, text] : files) std::fprintf(stderr, "wrote %s\n", path.c_str());
+    } catch (const InputError& e) {
+      file_error = e;
+    }
   if (profiler)
     std::fprintf(stderr, "wrote a Chrome trace per batch size (Perfetto: ui.perfetto.dev) to %s\n",
                  o.profile.dir.c_str());
   if (store) {
     store->record(records);
-    if (!o.quiet)
-      std::fprintf(stderr, "recorded %zu results in %s\n", result.batches.size(), store->path().c_str());
+    if (!o.quiet) std::fprintf(stderr, "recorded %zu results in %s\n", records.size(), store->path().c_str());
   }
-  return model_exit_code(result);
+  if (file_error) {
+    // Past the point of bad input: the run finished and is kept (printed, and recorded unless
+    // --no-record), so this is a failed output step, exit 1.
+    std::fprintf(stderr, "moebench model: %s (the results above are %s)\n", file_error->what(),
+                 store ? "recorded in the store" : "printed only: --no-record");
+    return 1;
+  }
+  const int code = model_exit_code(results);
+  if (not_run)
+    std::fprintf(stderr, "moebench model: %d batch size(s) of lengths that did not fit did not run\n", not_run);
+  return not_run ? 1 : code;
 }
 
 }  // namespace moebench

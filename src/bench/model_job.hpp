@@ -30,8 +30,10 @@ inline constexpr int64_t kModelCpuDefaultInput = 32, kModelCpuDefaultOutput = 8;
 struct ModelJob {
   ModelOptions model;                   // none named: the backend's default above
   std::vector<int64_t> batch_sizes;     // empty: the backend's default
-  std::optional<int64_t> input_len;     // unset: the backend's default
-  std::optional<int64_t> output_len;    // unset: the backend's default
+  // Prompt and generated lengths, crossed with each other and the batch sizes as SGLang's
+  // bench_one_batch crosses them: one run per (input, output) pair. Empty: the backend's default.
+  std::vector<int64_t> input_lens;
+  std::vector<int64_t> output_lens;
   int warmup_runs = 1;
   int benchmark_runs = 3;
   std::string dtype = "bf16";
@@ -50,14 +52,16 @@ struct ModelJob {
   RecordOptions record;
 };
 
-// The run `job` asks for on a backend of `backend` kind (cpu or cuda): the decoder resolved
-// (the backend's default model when none was named), the batch sizes, lengths and MoE
-// implementation defaulted for the backend; then checked. Throws InputError naming the flag.
-ModelRunOptions model_run_options(const ModelJob& job, BackendKind backend);
+// The runs `job` asks for on a backend of `backend` kind (cpu or cuda), one per input x output
+// length in the order given: the decoder resolved (the backend's default model when none was
+// named), the batch sizes, lengths and MoE implementation defaulted for the backend; each
+// checked. Throws InputError naming the flag.
+std::vector<ModelRunOptions> model_run_options(const ModelJob& job, BackendKind backend);
 
-// The exit code of a finished run: 1, said on stderr, when a batch size failed at run time; 0
-// otherwise.
-int model_exit_code(const ModelResult& result);
+// The exit code of finished runs, by the rule every benchmark command follows: 1 when any
+// requested configuration did not run to a result (a batch size the pre-flight refused, or one
+// that failed at run time), said on stderr; 0 otherwise.
+int model_exit_code(const std::vector<ModelResult>& results);
 
 // Runs `job` start to end, `command_line` recorded with its results. Returns the exit code: 0,
 // or 1 when a batch size failed at run time. Throws InputError for bad input before any work

@@ -37,7 +37,7 @@ Command add_layer_command(CLI::App& app) {
   sub->add_flag("--no-verify", o->no_verify, "skip the check against the fp64 reference");
   sub->add_option("--verify-tokens", o->verify_tokens, "tokens compared with the fp64 reference per run")
       ->capture_default_str();
-  sub->add_option("--output-format", o->output_format, output_format_help());
+  add_output_format(*sub, o->output_format, output_format_help());
   sub->footer(output_formats_footer());
   sub->add_option("--output-file", o->output_file, "output base path (default ./benchmark_results)");
   sub->add_flag("--quiet", o->quiet, "no progress on stderr");

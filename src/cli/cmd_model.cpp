@@ -20,8 +20,12 @@ Command add_model_command(CLI::App& app) {
   add_decoder_flags(*sub, o->model);
   sub->add_option("--batch-size", o->batch_sizes, "batch sizes, comma-separated (default: 1,8 on a GPU, 1,2 on the CPU)")
       ->delimiter(',');
-  sub->add_option("--input-len", o->input_len, "prompt tokens per sequence (default: 1024 on a GPU, 32 on the CPU)");
-  sub->add_option("--output-len", o->output_len, "generated tokens per sequence (default: 64 on a GPU, 8 on the CPU)");
+  add_input_len(*sub, o->input_lens,
+                "prompt tokens per sequence, comma-separated: each crossed with every output length and batch size "
+                "(default: 1024 on a GPU, 32 on the CPU)")
+      ->delimiter(',');
+  add_output_len(*sub, o->output_lens, "generated tokens per sequence, comma-separated (default: 64 on a GPU, 8 on the CPU)")
+      ->delimiter(',');
   add_warmup_iters(*sub, o->warmup_runs, "untimed runs (prefill + decode of the batch) first")->capture_default_str();
   add_benchmark_iters(*sub, o->benchmark_runs, "timed runs per batch size")->capture_default_str();
   sub->add_option("--dtype", o->dtype, "bf16 or fp16 (fp8: `memory` only in this build)")->capture_default_str();
@@ -32,7 +36,7 @@ Command add_model_command(CLI::App& app) {
   add_chunked_prefill_size(*sub, o->chunked_prefill_size, "most prompt tokens per prefill step")->capture_default_str();
   sub->add_option("--backend", o->backend, backend_help())->capture_default_str();
   sub->add_option("--seed", o->seed, "seed of weights and prompts")->capture_default_str();
-  sub->add_option("--output-format", o->output_format, output_format_help());
+  add_output_format(*sub, o->output_format, output_format_help());
   sub->footer(output_formats_footer());
   sub->add_option("--output-file", o->output_file, "output base path (default ./model_results)");
   sub->add_flag("--quiet", o->quiet, "no progress on stderr");

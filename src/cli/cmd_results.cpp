@@ -1,5 +1,5 @@
-// moebench results: list / show / export / compare / delete what the store holds (seed 002's
-// tracker files on `export --seed-format`). Parsing only; the store is results/, the texts
+// moebench results: list / show / export / compare / delete what the store holds (SGLang's
+// tracker files on `export --tracker-format`). Parsing only; the store is results/, the texts
 // report/results_writers, the export formats bench/writers.
 #include <cstdio>
 #include <filesystem>
@@ -9,6 +9,7 @@
 #include "bench/writers.hpp"
 #include "cli/command.hpp"
 #include "cli/record_options.hpp"
+#include "cli/vocabulary.hpp"
 #include "core/errors.hpp"
 #include "core/output_files.hpp"
 #include "report/results_writers.hpp"
@@ -29,7 +30,7 @@ struct ResultsCommandOptions {
   // export
   std::string format = "markdown";
   std::string output_file;
-  bool seed_format = false;
+  bool tracker_format = false;
   std::string output_dir = ".";
   // compare
   double threshold_pct = 5;
@@ -81,13 +82,13 @@ int show_run(const ResultsCommandOptions& o) {
   return 0;
 }
 
-// One file to no --output-file goes to stdout; formats with fixed file names (--seed-format:
+// One file to no --output-file goes to stdout; formats with fixed file names (--tracker-format:
 // the tracker files) go into --output-dir; anything else needs --output-file as its base path.
 int export_runs(const ResultsCommandOptions& o) {
-  const std::vector<const WriterEntry*> writers = parse_writers(o.seed_format ? "tracker" : o.format);
+  const std::vector<const WriterEntry*> writers = parse_writers(o.tracker_format ? "tracker" : o.format);
   const bool fixed_names = !writers.front()->in_all();
   std::string base = o.output_file, flag = "--output-file";
-  if (fixed_names && (o.seed_format || base.empty())) {
+  if (fixed_names && (o.tracker_format || base.empty())) {
     if (!std::filesystem::is_directory(o.output_dir))
       throw InputError(fmt::format("--output-dir {}: no such directory", o.output_dir));
     base = (std::filesystem::path(o.output_dir) / "").string();
@@ -169,11 +170,11 @@ Command add_results_command(CLI::App& app) {
   apps.export_ = sub->add_subcommand("export", "the stored runs in an output format (--output-format)");
   add_results_db_option(*apps.export_, o->results_db);
   add_filters(*apps.export_, *o);
-  apps.export_->add_option("--output-format", o->format, output_format_help())->capture_default_str();
+  add_output_format(*apps.export_, o->format, output_format_help())->capture_default_str();
   apps.export_->footer(output_formats_footer());
   apps.export_->add_option("--output-file", o->output_file,
                            "write here instead of stdout (the base path when a format writes several files)");
-  apps.export_->add_flag("--seed-format", o->seed_format,
+  apps.export_->add_flag("--tracker-format,--seed-format", o->tracker_format,
                          "SGLang's tracker files success_results.json and failure_results.json into --output-dir "
                          "(= --output-format tracker)");
   apps.export_->add_option("--output-dir", o->output_dir, "directory of the tracker files")->capture_default_str();

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <set>
 
 #include <nlohmann/json.hpp>
 
@@ -26,8 +27,8 @@ ModelJob tiny_job(const ScratchDir& dir) {
   ModelJob job;
   job.backend = "cpu";
   job.model.model = "tiny";
-  job.input_len = 8;
-  job.output_len = 4;
+  job.input_lens = {8};
+  job.output_lens = {4};
   job.batch_sizes = {1};
   job.warmup_runs = 0;
   job.benchmark_runs = 1;
@@ -37,7 +38,9 @@ ModelJob tiny_job(const ScratchDir& dir) {
 }
 
 TEST(ModelJob, DefaultsFollowTheBackend) {
-  const ModelRunOptions run = model_run_options(ModelJob{}, BackendKind::cpu);
+  const std::vector<ModelRunOptions> runs = model_run_options(ModelJob{}, BackendKind::cpu);
+  ASSERT_EQ(runs.size(), 1u);
+  const ModelRunOptions& run = runs.front();
   EXPECT_EQ(run.decoder.model.name, "tiny");
   EXPECT_EQ(run.batch_sizes, (std::vector<int64_t>{1, 2}));
   EXPECT_EQ(run.input_len, 32);
@@ -51,7 +54,7 @@ TEST(ModelJob, DefaultsFollowTheBackend) {
   ScratchDir dir("model-job-given");
   ModelJob given = tiny_job(dir);
   given.num_layers = 2;
-  const ModelRunOptions truncated = model_run_options(given, BackendKind::cpu);
+  const ModelRunOptions truncated = model_run_options(given, BackendKind::cpu).front();
   EXPECT_EQ(truncated.decoder.model.num_layers, 2);
   EXPECT_EQ(truncated.input_len, 8);
   EXPECT_EQ(truncated.batch_sizes, std::vector<int64_t>{1});
@@ -81,8 +84,8 @@ TEST(ModelJob, BadInputIsRefusedBeforeTheStoreExists) {
   // DeepSeek-V3 in bf16 holds about 1.3 TB of weights: no batch size fits.
   job = tiny_job(dir);
   job.model.model = "deepseek-v3";
-  job.input_len.reset();
-  job.output_len.reset();
+  job.input_lens.clear();
+  job.output_lens.clear();
   expect_refused(job, "deepseek-v3 at batch 1, input 32, output 8 does not fit: needed");
 }
 
@@ -128,16 +131,47 @@ TEST(ModelJob, RuntimeFailureRecordsEveryPlannedBatchSize) {
   }
 }
 
-TEST(ModelJob, FailedBatchSizeExitsOne) {
-  ModelResult result;
-  result.batches.resize(2);
-  EXPECT_EQ(model_exit_code(result), 0);
-  result.batches[1].status = BatchResult::Status::refused;
-  EXPECT_EQ(model_exit_code(result), 0);
-  result.batches[0].status = BatchResult::Status::failed;
+TEST(ModelJob, ABatchSizeThatDidNotRunExitsOne) {
+  // One rule for every benchmark command: exit 1 when any requested configuration did not run
+  // to a result, whether the pre-flight refused it or it failed at run time.
+  std::vector<ModelResult> results(2);
+  results[0].batches.resize(2);
+  results[1].batches.resize(1);
+  EXPECT_EQ(model_exit_code(results), 0);
+  results[1].batches[0].status = BatchResult::Status::refused;
   ::testing::internal::CaptureStderr();
-  EXPECT_EQ(model_exit_code(result), 1);
-  EXPECT_NE(::testing::internal::GetCapturedStderr().find("a batch size FAILED at run time"), std::string::npos);
+  EXPECT_EQ(model_exit_code(results), 1);
+  EXPECT_NE(::testing::internal::GetCapturedStderr().find("1 batch size(s) did not fit"), std::string::npos);
+  results[1].batches[0].status = BatchResult::Status::ok;
+  results[0].batches[0].status = BatchResult::Status::failed;
+  ::testing::internal::CaptureStderr();
+  EXPECT_EQ(model_exit_code(results), 1);
+  EXPECT_NE(::testing::internal::GetCapturedStderr().find("1 batch size(s) FAILED at run time"), std::string::npos);
+}
+
+TEST(ModelJob, LengthsAreCrossedWithEachOtherAndTheBatchSizes) {
+  ScratchDir dir("model-job-lengths");
+  ModelJob job = tiny_job(dir);
+  job.input_lens = {8, 12};
+  job.output_lens = {3, 4};
+  job.batch_sizes = {1, 2};
+  const std::vector<ModelRunOptions> runs = model_run_options(job, BackendKind::cpu);
+  ASSERT_EQ(runs.size(), 4u);
+  const std::vector<std::pair<int64_t, int64_t>> expected = {{8, 3}, {8, 4}, {12, 3}, {12, 4}};
+  for (size_t i = 0; i < runs.size(); ++i)
+    EXPECT_EQ(std::make_pair(runs[i].input_len, runs[i].output_len), expected[i]) << i;
+  ::testing::internal::CaptureStdout();
+  ::testing::internal::CaptureStderr();
+  const int code = run_model_job(job, "moebench model");
+  ::testing::internal::GetCapturedStdout();
+  const std::string err = ::testing::internal::GetCapturedStderr();
+  EXPECT_EQ(code, 0) << err;
+  const std::vector<RunRecord> records = stored_records(job.record.results_db);
+  ASSERT_EQ(records.size(), 8u);
+  std::set<std::string> configs;
+  for (const RunRecord& r : records) configs.insert(r.config);
+  EXPECT_EQ(configs.size(), 8u);
+  EXPECT_EQ(configs.count("TP1_EP1_reference_bs2_in12_out3_bf16"), 1u);
 }
 
 }  // namespace

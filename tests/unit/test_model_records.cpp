@@ -77,8 +77,10 @@ TEST(ModelRecords, OneRecordPerBatchSizeExportedWithSeed002sFields) {
 TEST(ModelRecords, RefusedBatchIsAnOomFailureAndATruncatedStackIsItsOwnKey) {
   const std::string db = fresh_db_path("model-refused");
   // 100 million sequences need terabytes of KV cache: refused before anything is allocated.
+  // A configuration that did not run makes the exit code 1 (one rule for layer, model, sweep).
   CliResult r = run_moebench(kTiny + " --quiet --num-layers 2 --batch-size 1,100000000 --results-db " + db);
-  ASSERT_EQ(r.exit_code, 0) << r.err;
+  ASSERT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_NE(r.err.find("1 batch size(s) did not fit and did not run"), std::string::npos) << r.err;
   EXPECT_EQ(r.err.find("recorded"), std::string::npos) << r.err;  // --quiet
   ResultsStore store(db, ResultsStore::OpenMode::must_exist);
   const std::vector<RunRecord> records = store.list();

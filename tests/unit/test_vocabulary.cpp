@@ -5,7 +5,10 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <fstream>
 #include <regex>
+
+#include <nlohmann/json.hpp>
 
 #include "cli/vocabulary.hpp"
 #include "cli_runner.hpp"
@@ -109,4 +112,62 @@ TEST(Vocabulary, NoInternalDocumentNamesInHelp) {
   }
   CliResult example = run_moebench("throughput");
   EXPECT_FALSE(std::regex_search(example.out + example.err, internal)) << example.err;
+}
+
+namespace {
+
+// The first run of a JSON result file: {"schema_version": N, "runs": [...]}.
+nlohmann::json first_run(const fs::path& file) {
+  std::ifstream in(file);
+  nlohmann::json doc = nlohmann::json::parse(in);
+  return doc["runs"].at(0);
+}
+
+}  // namespace
+
+TEST(Vocabulary, LayerTakesEveryAlias) {
+  auto dir = fresh_temp_dir("vocabulary_layer");
+  CliResult r = run_moebench(
+      "layer --backend cpu --manual-config --num-experts 8 --num-experts-per-tok 2 --hidden-size 128 "
+      "--intermediate-size 256 --num-tokens 8 --scenarios random --quiet --no-record --moe-impl reference "
+      "--warmup-runs 0 --benchmark-runs 2 -tp 1 --ep 1 --format json --output-file '" +
+      (dir / "layer").string() + "'");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const nlohmann::json run = first_run(dir / "layer.json");
+  EXPECT_EQ(run["params"]["impl"], "reference");
+  EXPECT_EQ(run["details"]["warmup_iters"], 0);
+  EXPECT_EQ(run["details"]["benchmark_iters"], 2);
+  fs::remove_all(dir);
+}
+
+TEST(Vocabulary, ModelTakesEveryAlias) {
+  auto dir = fresh_temp_dir("vocabulary_model");
+  CliResult r = run_moebench("model --backend cpu --model tiny --batch-size 1 --input-len 8 --output-len 2 --quiet "
+                             "--no-record --impl reference --warmup-iters 0 --benchmark-iters 1 "
+                             "--tensor-parallel-size 1 --expert-parallel-size 1 --format json --output-file '" +
+                             (dir / "model").string() + "'");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const nlohmann::json run = first_run(dir / "model.json");
+  EXPECT_EQ(run["params"]["moe_impl"], "reference");
+  EXPECT_EQ(run["details"]["warmup_runs"], 0);
+  EXPECT_EQ(run["details"]["benchmark_runs"], 1);
+  fs::remove_all(dir);
+}
+
+TEST(Vocabulary, TrackerFormatAndItsOldSpelling) {
+  auto dir = fresh_temp_dir("vocabulary_tracker");
+  const std::string db = (dir / "r.db").string();
+  ASSERT_EQ(run_moebench("layer --backend cpu --manual-config --num-experts 8 --num-experts-per-tok 2 --hidden-size "
+                         "128 --intermediate-size 256 --num-tokens 8 --scenarios random --quiet --benchmark-iters 1 "
+                         "--results-db '" + db + "'")
+                .exit_code,
+            0);
+  for (const char* flag : {"--tracker-format", "--seed-format"}) {
+    fs::create_directories(dir / flag);
+    CliResult r = run_moebench(std::string("results export ") + flag + " --output-dir '" + (dir / flag).string() +
+                               "' --results-db '" + db + "'");
+    EXPECT_EQ(r.exit_code, 0) << flag << r.err;
+    EXPECT_TRUE(fs::exists(dir / flag / "success_results.json")) << flag;
+  }
+  fs::remove_all(dir);
 }
