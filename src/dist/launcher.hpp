@@ -27,7 +27,8 @@ namespace moebench {
 
 struct LaunchSpec {
   // The node (node.launches_local_ranks()). With no rendezvous host on a single node the launcher
-  // gives its ranks 127.0.0.1 and a port free now.
+  // gives its ranks 127.0.0.1 and a port free now (should another process take it before rank 0
+  // listens, rank 0 fails with the port-in-use line).
   RankEnv node;
   std::string executable;         // usually self_executable()
   std::vector<std::string> args;  // after the executable's name: usually the launcher's own

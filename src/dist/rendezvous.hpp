@@ -49,7 +49,10 @@ class Rendezvous {
   // Joins the run described by `env` (rank 0 serves; everyone connects). Blocks until every rank
   // has arrived, or throws as the header says.
   static std::unique_ptr<Rendezvous> join(const RankEnv& env, const RendezvousOptions& options);
-  ~Rendezvous();  // rank 0's waits (at most the timeout) for the other ranks to hang up first
+  // Rank 0's waits (at most the timeout) for the other ranks to hang up first: destroy it on every
+  // rank at the same point, e.g. once the communicator is made (a collective step, which every
+  // rank leaves together; no communicator needs the store afterwards).
+  ~Rendezvous();
 
   int rank() const { return rank_; }
   int world_size() const { return world_size_; }

@@ -72,11 +72,10 @@ void Socket::reset() {
 }
 
 Socket listen_on(const std::string& host, int port, const std::string& flag) {
-  const AddrInfo named = resolve(host, port, 0, flag);
   // A loopback address stays private to the machine; any other name is listened on everywhere,
   // since a host name may resolve on rank 0's own machine to another interface than the peers use.
-  const bool loopback = is_loopback(named.get());
-  const AddrInfo where = loopback ? resolve(host, port, 0, flag) : resolve("", port, AI_PASSIVE, flag);
+  AddrInfo named = resolve(host, port, 0, flag);
+  const AddrInfo where = is_loopback(named.get()) ? std::move(named) : resolve("", port, AI_PASSIVE, flag);
   int last_errno = 0;
   for (const addrinfo* a = where.get(); a; a = a->ai_next) {
     Socket s(socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC, a->ai_protocol));

@@ -110,10 +110,18 @@ TEST(DistLauncher, RankRefusingItsInputIsAnInputFailure) {
 }
 
 TEST(DistLauncher, RankIgnoringSigtermIsKilledAfterTheGrace) {
+  const auto dir = scratch_dir("grace");
+  // Rank 0 fails once rank 1 ignores SIGTERM (it says so with a file).
+  LaunchSpec spec = shell_ranks(2,
+                                "if [ \"$MOEBENCH_RANK\" = 0 ]; then while [ ! -e \"$OUT/ready\" ]; do sleep 0.01; done; "
+                                "exit 3; fi; trap '' TERM; touch \"$OUT/ready\"; exec sleep 30",
+                                0.5);
+  spec.env = {{"OUT", dir.string()}};
   const auto start = std::chrono::steady_clock::now();
-  const LaunchOutcome outcome = launch_local_ranks(
-      shell_ranks(2, "if [ \"$MOEBENCH_RANK\" = 0 ]; then exit 3; fi; trap '' TERM; exec sleep 30", 0.5));
+  const LaunchOutcome outcome = launch_local_ranks(spec);
+  std::filesystem::remove_all(dir);
   EXPECT_LT(seconds_since(start), 4);
+  EXPECT_GE(seconds_since(start), 0.5);
   EXPECT_EQ(outcome.failed_rank, 0);
   EXPECT_EQ(outcome.exit_code(), 3);
   EXPECT_EQ(outcome.ranks[1].signal, SIGKILL);
