@@ -97,40 +97,37 @@ void RendezvousServer::serve_pending() {
   }
 }
 
-bool RendezvousServer::handle(Connection& c, const nlohmann::json& message) {
+void RendezvousServer::handle(Connection& c, const nlohmann::json& message) {
   const std::string op = message.value("op", "");
   if (op == "hello") {
     const int rank = message.value("rank", -1);
     const int world = message.value("world_size", -1);
     if (world != world_size_) {
-      fail("input", fmt::format("rank {} runs with {} ranks, rank 0 with {}: start every rank with the same rank count",
-                                rank, world, world_size_));
-      return false;
+      return fail("input", fmt::format("rank {} runs with {} ranks, rank 0 with {}: start every rank with the same rank "
+                                       "count", rank, world, world_size_));
     }
     const bool taken = std::any_of(connections_.begin(), connections_.end(),
                                    [&](const Connection& other) { return other.rank == rank; });
     if (rank < 0 || rank >= world_size_ || taken) {
-      fail("input", fmt::format("rank {} arrived {} at the rendezvous at {}: every rank must have its own number in "
-                                "0..{}", rank, taken ? "twice" : "out of range", addr_, world_size_ - 1));
-      return false;
+      return fail("input", fmt::format("rank {} arrived {} at the rendezvous at {}: every rank must have its own number "
+                                       "in 0..{}", rank, taken ? "twice" : "out of range", addr_, world_size_ - 1));
     }
     c.rank = rank;
     c.hello = message;
-    return true;
+    return;
   }
   if (op == "set") {
     const auto& value = message["value"].get_binary();
     store_[message["key"].get<std::string>()] = std::vector<uint8_t>(value.begin(), value.end());
     send_frame(c.socket.fd(), {{"op", "ok"}});
     serve_pending();
-    return true;
+    return;
   }
   if (op == "get" || op == "wait") {
     c.pending.push_back(message);
     serve_pending();
-    return true;
   }
-  return true;  // an unknown request: ignored, its sender times out naming what it waited for
+  // Anything else is ignored: its sender times out naming what it waited for.
 }
 
 void RendezvousServer::accept_one() {

@@ -36,7 +36,7 @@ class RendezvousServer {
   };
   void run();
   void accept_one();
-  bool handle(Connection& c, const nlohmann::json& message);  // false: the run failed (error sent)
+  void handle(Connection& c, const nlohmann::json& message);  // may fail the run (failed_, error sent)
   bool all_arrived() const;
   void welcome_or_refuse();
   void fail(const std::string& kind, const std::string& message);

@@ -100,6 +100,17 @@ TEST(Rendezvous, DifferentConfigurationIsRefusedNamingTheField) {
   expect_all_failed_with(runs, "InputError: rank 3 runs a different configuration: num_tokens 512 vs 4096 on rank 0", 8);
 }
 
+TEST(Rendezvous, DifferentRankCountIsRefused) {
+  const int port = pick_free_port();
+  const auto runs = run_ranks(all_ranks(2), [&](int rank) -> std::string {
+    RendezvousOptions options;
+    options.timeout_s = 10;
+    Rendezvous::join(local_rank_env(rank, rank == 1 ? 3 : 2, port), options);
+    return "joined";
+  });
+  expect_all_failed_with(runs, "InputError: rank 1 runs with 3 ranks, rank 0 with 2", 8);
+}
+
 TEST(Rendezvous, ConfigDifferenceNamesNestedAndAbsentFields) {
   EXPECT_EQ(config_difference(config(1), config(1)), std::nullopt);
   EXPECT_EQ(config_difference({{"a", {{"b", 2}}}}, {{"a", {{"b", 3}}}}), "a.b 2 vs 3");
