@@ -1,12 +1,13 @@
 #pragma once
 // Runs one sweep config in its own child process, so that whatever it does (hang, crash, run
-// out of memory, corrupt its CUDA context) ends with it: fork/exec in a new process group,
-// stdout discarded, stderr captured, killed (the whole group) at its timeout, and killed too
-// if the sweep itself dies.
+// out of memory, corrupt its CUDA context) ends with it: started by core/subprocess (a new
+// process group that dies with the sweep), stdout discarded, stderr captured, killed (the whole
+// group) at its timeout.
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "core/subprocess.hpp"
 #include "results/classify.hpp"
 
 namespace moebench {
@@ -22,8 +23,5 @@ struct ChildSpec {
 // (the child was reaped elsewhere) reads as exit code -1. Throws RuntimeFailure(Crash) only
 // when no child can be started at all (fork or pipe failing).
 ChildOutcome run_child(const ChildSpec& spec);
-
-// This binary, to run children of the same build: /proc/self/exe.
-std::string self_executable();
 
 }  // namespace moebench
