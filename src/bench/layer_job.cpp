@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <ctime>
 #include <memory>
+#include <optional>
 
 #include <fmt/format.h>
 
@@ -115,6 +116,17 @@ LayerReportContext report_context(const LayerRunOptions& run, const Backend& bac
   return ctx;
 }
 
+// One line per implementation that did not run some of its cases, with the first reason.
+void report_failed_impls(const std::vector<LayerCaseFailure>& failures) {
+  for (size_t i = 0; i < failures.size();) {
+    size_t j = i;
+    while (j < failures.size() && failures[j].impl == failures[i].impl) ++j;
+    std::fprintf(stderr, "moebench layer: %s did not run %zu case(s): %s: %s (recorded as failures)\n",
+                 failures[i].impl.c_str(), j - i, failure_kind_name(failures[i].kind), failures[i].message.c_str());
+    i = j;
+  }
+}
+
 }  // namespace
 
 int layer_exit_code(const std::vector<LayerResult>& results) {
@@ -172,7 +184,7 @@ int run_layer_job(const LayerJob& o, const std::string& command_line) {
     export_routing(o.export_routing_dir, run.model, run.scenarios, run.num_tokens, run.imbalance_factor, run.seed);
 
   Ceilings ceilings;
-  std::vector<LayerResult> results;
+  LayerBenchmark bench;
   std::unique_ptr<Profiler> profiler;
   try {
     apply_test_fault();
@@ -180,7 +192,7 @@ int run_layer_job(const LayerJob& o, const std::string& command_line) {
     // After the ceilings, so that CUPTI's overhead does not lower them.
     profiler = o.profile.start(*backend, "layer", dtype_name(run.dtype), command_line);
     run.profiler = profiler.get();
-    results = run_layer_benchmark(*backend, run, ceilings, progress_printer(o.quiet));
+    bench = run_layer_benchmark(*backend, run, ceilings, progress_printer(o.quiet));
   } catch (const RuntimeFailure& e) {
     // Every planned row failed with the run: recorded, so that a sweep or a later look at the
     // store sees why.
@@ -189,27 +201,44 @@ int run_layer_job(const LayerJob& o, const std::string& command_line) {
                                           e.what()));
     throw;
   }
+  const std::vector<LayerResult>& results = bench.results;
 
   std::fputs(format_layer_table(results, report_context(run, *backend, device, ceilings, command_line)).c_str(),
              stdout);
-  // The files are made from the records the store gets, so that they read as its exports do.
-  std::vector<RunRecord> records = layer_records(results, record_context, layer_run_details(run, ceilings));
+  report_failed_impls(bench.failures);
+  // The files are made from the records the store gets, so that they read as its exports do;
+  // a case an implementation did not run is a failure record beside them.
+  const nlohmann::ordered_json details = layer_run_details(run, ceilings);
+  std::vector<RunRecord> records = layer_records(results, record_context, details);
+  const std::vector<RunRecord> failed = layer_failure_records(run, bench.failures, record_context, details);
+  records.insert(records.end(), failed.begin(), failed.end());
   set_finished(records, utc_now_iso());
-  if (!writers.empty()) {
-    const auto files = writer_files(writers, output_base(o), records, {RecordLayout::layer, ""});
-    write_files(files, "--output-file");
-    for (const auto& [path, text] : files) std::fprintf(stderr, "wrote %s\n", path.c_str());
-  }
+  // Files and store are both attempted whatever happens to the other: a finished run is never
+  // lost to a full disk or a busy store.
+  std::optional<std::string> file_error;
+  if (!writers.empty()) try {
+      const auto files = writer_files(writers, output_base(o), records, {RecordLayout::layer, ""});
+      write_files(files, "--output-file");
+      for (const auto& [path, text] : files) std::fprintf(stderr, "wrote %s\n", path.c_str());
+    } catch (const InputError& e) {
+      file_error = e.what();
+    }
   if (profiler)
     std::fprintf(stderr, "wrote %zu Chrome traces (Perfetto: ui.perfetto.dev) to %s\n", results.size(),
                  o.profile.dir.c_str());
-  // Recorded after the table and files: a store that fails now (busy, full disk) must not lose
-  // a finished run's output.
   if (store) {
     store->record(records);
-    if (!o.quiet) std::fprintf(stderr, "recorded %zu results in %s\n", results.size(), store->path().c_str());
+    if (!o.quiet) std::fprintf(stderr, "recorded %zu results in %s\n", records.size(), store->path().c_str());
   }
-  return layer_exit_code(results);
+  if (file_error) {
+    // Past the point of bad input: the run finished and is kept (printed, and recorded unless
+    // --no-record), so this is a failed output step, exit 1.
+    std::fprintf(stderr, "moebench layer: %s (the results above are %s)\n", file_error->c_str(),
+                 store ? "recorded in the store" : "printed only: --no-record");
+    return 1;
+  }
+  const int code = layer_exit_code(results);
+  return bench.failures.empty() ? code : 1;
 }
 
 }  // namespace moebench

@@ -111,19 +111,27 @@ std::vector<RunRecord> layer_records(const std::vector<LayerResult>& results, co
 std::vector<RunRecord> layer_failure_records(const LayerRunOptions& options, const std::vector<std::string>& impls,
                                              const RecordContext& context, const nlohmann::ordered_json& details,
                                              FailureKind kind, const std::string& message) {
-  const std::string dtype = dtype_name(options.dtype);
-  std::vector<RunRecord> records;
+  std::vector<LayerCaseFailure> failures;
   for (Scenario s : options.scenarios)
     for (int64_t tokens : options.num_tokens)
-      for (const std::string& impl : impls) {
-        RunRecord rec = new_record(
-            context, "layer", options.model.name,
-            layer_config_key(options.tp_size, options.ep_size, impl, scenario_name(s), tokens, dtype));
-        rec.params = layer_params(impl, scenario_name(s), tokens, dtype, options.tp_size, options.ep_size);
-        rec.details = details;
-        set_failure(rec, kind, message);
-        records.push_back(std::move(rec));
-      }
+      for (const std::string& impl : impls) failures.push_back({impl, s, tokens, kind, message});
+  return layer_failure_records(options, failures, context, details);
+}
+
+std::vector<RunRecord> layer_failure_records(const LayerRunOptions& options,
+                                             const std::vector<LayerCaseFailure>& failures,
+                                             const RecordContext& context, const nlohmann::ordered_json& details) {
+  const std::string dtype = dtype_name(options.dtype);
+  std::vector<RunRecord> records;
+  for (const LayerCaseFailure& f : failures) {
+    const std::string scenario = scenario_name(f.scenario);
+    RunRecord rec = new_record(context, "layer", options.model.name,
+                               layer_config_key(options.tp_size, options.ep_size, f.impl, scenario, f.num_tokens, dtype));
+    rec.params = layer_params(f.impl, scenario, f.num_tokens, dtype, options.tp_size, options.ep_size);
+    rec.details = details;
+    set_failure(rec, f.kind, f.message);
+    records.push_back(std::move(rec));
+  }
   return records;
 }
 
@@ -176,6 +184,13 @@ LayerResult layer_result_from_record(const RunRecord& rec) {
   for (const auto& [name, value] : counters.items())
     r.counters.emplace_back(name, value.is_number() ? value.get<double>() : NAN);
   return r;
+}
+
+std::vector<LayerResult> measured_layer_results(const std::vector<RunRecord>& records) {
+  std::vector<LayerResult> results;
+  for (const RunRecord& r : records)
+    if (!r.metrics.empty()) results.push_back(layer_result_from_record(r));
+  return results;
 }
 
 LayerReportContext layer_context_from_records(const std::vector<RunRecord>& records) {

@@ -34,6 +34,15 @@ std::vector<RunRecord> layer_records(const std::vector<LayerResult>& results, co
 std::vector<RunRecord> layer_failure_records(const LayerRunOptions& options, const std::vector<std::string>& impls,
                                              const RecordContext& context, const nlohmann::ordered_json& details,
                                              FailureKind kind, const std::string& message);
+// One failure per case an implementation did not run (run_layer_benchmark's failures).
+std::vector<RunRecord> layer_failure_records(const LayerRunOptions& options,
+                                             const std::vector<LayerCaseFailure>& failures,
+                                             const RecordContext& context, const nlohmann::ordered_json& details);
+
+// The LayerResults of the records that carry measurements (successes, and rows that failed
+// verification), in order: what the layer layouts of the CSV and Markdown show. A case that did
+// not run has only its failure record, which the JSON and the store keep.
+std::vector<LayerResult> measured_layer_results(const std::vector<RunRecord>& records);
 
 // The LayerResult a layer record was made from (NaN or 0 where an older record lacks a field).
 LayerResult layer_result_from_record(const RunRecord& record);

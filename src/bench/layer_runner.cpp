@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cmath>
 #include <memory>
+#include <optional>
+#include <tuple>
 
 #include <fmt/format.h>
 
@@ -10,6 +12,7 @@
 #include "analysis/roofline.hpp"
 #include "bench/verify.hpp"
 #include "core/errors.hpp"
+#include "core/test_fault.hpp"
 #include "moe/layer_weights.hpp"
 #include "moe/moe_impl.hpp"
 #include "routing/routing.hpp"
@@ -74,28 +77,25 @@ struct PreparedImpl {
   Profiler::SpanId setup_span = 0;  // its preparation, for its traces
 };
 
-std::vector<PreparedImpl> prepare_impls(Backend& backend, const LayerRunOptions& opt,
-                                        const std::vector<const ImplInfo*>& infos, const LayerSpec& spec,
-                                        const LayerWeightStore& weights) {
-  std::vector<PreparedImpl> prepared;
-  for (const ImplInfo* info : infos) {
-    PhaseScope setup(opt.profiler, fmt::format("setup {}", info->name), "setup");
-    PreparedImpl p;
-    p.info = info;
-    p.setup_span = setup.span();
-    backend.reset_peak_allocated();
-    int64_t before = backend.peak_allocated_bytes();
-    p.impl = info->make(backend);
-    p.impl->prepare(spec, weights.view());
-    backend.synchronize();
-    p.workspace_bytes = backend.peak_allocated_bytes() - before;
-    prepared.push_back(std::move(p));
-  }
-  return prepared;
+PreparedImpl prepare_impl(Backend& backend, const LayerRunOptions& opt, const ImplInfo* info, const LayerSpec& spec,
+                          const LayerWeightStore& weights) {
+  PhaseScope setup(opt.profiler, fmt::format("setup {}", info->name), "setup");
+  PreparedImpl p;
+  p.info = info;
+  p.setup_span = setup.span();
+  backend.reset_peak_allocated();
+  const int64_t before = backend.peak_allocated_bytes();
+  apply_impl_test_fault(info->name);
+  p.impl = info->make(backend);
+  p.impl->prepare(spec, weights.view());
+  backend.synchronize();
+  p.workspace_bytes = backend.peak_allocated_bytes() - before;
+  return p;
 }
 
-// The inputs of one scenario x token count, which every implementation runs on: the router
-// logits and what their routing implies, and the rotating input sets on the backend.
+// The inputs of one scenario x token count: the router logits and what their routing implies,
+// and the rotating input sets on the backend. Made afresh for each implementation from the
+// seed, so every implementation runs on the same values without all of them held at once.
 struct CaseInputs {
   Scenario scenario = Scenario::random;
   int64_t tokens = 0;
@@ -309,8 +309,8 @@ int64_t layer_run_bytes(const LayerRunOptions& opt) {
   return size_add(weight_bytes(opt.model, opt.dtype), std::min<int64_t>(size_mul(8, set), std::max(set, kMaxRotatingBytes)));
 }
 
-std::vector<LayerResult> run_layer_benchmark(Backend& backend, const LayerRunOptions& opt,
-                                             const Ceilings& ceilings, const ProgressFn& progress) {
+LayerBenchmark run_layer_benchmark(Backend& backend, const LayerRunOptions& opt, const Ceilings& ceilings,
+                                   const ProgressFn& progress) {
   validate_layer_options(opt);
   const DeviceInfo device = backend.device_info();
   const std::vector<const ImplInfo*> infos = select_impls(opt.impls, backend.kind());
@@ -321,24 +321,48 @@ std::vector<LayerResult> run_layer_benchmark(Backend& backend, const LayerRunOpt
   spec.seed = opt.seed;
   LayerWeightStore weights(backend, spec);
   const std::vector<float> bias = score_bias_values(opt.model, opt.seed);
-  std::vector<PreparedImpl> impls = prepare_impls(backend, opt, infos, spec, weights);
 
-  const int total = int(opt.scenarios.size() * opt.num_tokens.size() * impls.size());
+  // One implementation at a time: prepared, run on every case, released before the next, so
+  // that what one keeps beside the shared weights (fused's interleaved copy of w13) never adds
+  // to another's, and every implementation that fits alone is measured. One that fails at run
+  // time (an OOM in its preparation, say) fails its own cases and the others still run.
+  const int total = int(opt.scenarios.size() * opt.num_tokens.size() * infos.size());
   int done = 0;
-  std::vector<LayerResult> results;
-  for (Scenario scenario : opt.scenarios) {
-    for (int64_t tokens : opt.num_tokens) {
-      const CaseInputs c = make_case_inputs(backend, opt, device, bias, scenario, tokens);
-      for (PreparedImpl& p : impls) {
+  struct Ordered {
+    size_t scenario, tokens, impl;
+    LayerResult result;
+  };
+  std::vector<Ordered> ordered;
+  LayerBenchmark out;
+  for (size_t i = 0; i < infos.size(); ++i) {
+    std::optional<PreparedImpl> prepared;
+    std::optional<RuntimeFailure> failed;
+    for (size_t s = 0; s < opt.scenarios.size(); ++s)
+      for (size_t t = 0; t < opt.num_tokens.size(); ++t) {
+        const Scenario scenario = opt.scenarios[s];
+        const int64_t tokens = opt.num_tokens[t];
         if (progress)
-          progress(done, total, fmt::format("{} tokens={} impl={}", scenario_name(scenario), tokens, p.info->name));
-        results.push_back(run_case(backend, opt, spec, weights, ceilings, device, p, c));
-        ++done;
+          progress(done++, total, fmt::format("{} tokens={} impl={}", scenario_name(scenario), tokens, infos[i]->name));
+        if (!failed) try {
+            if (!prepared) prepared = prepare_impl(backend, opt, infos[i], spec, weights);
+            const CaseInputs c = make_case_inputs(backend, opt, device, bias, scenario, tokens);
+            ordered.push_back({s, t, i, run_case(backend, opt, spec, weights, ceilings, device, *prepared, c)});
+            continue;
+          } catch (const RuntimeFailure& e) {
+            failed = e;
+          }
+        out.failures.push_back({infos[i]->name, scenario, tokens, failed->kind(), failed->what()});
       }
-    }
+    prepared.reset();  // its workspace goes back before the next implementation is prepared
+    backend.synchronize();
   }
   if (progress) progress(done, total, "done");
-  return results;
+  // Presented as the runs of one scenario and token count side by side, in the order asked for.
+  std::stable_sort(ordered.begin(), ordered.end(), [](const Ordered& a, const Ordered& b) {
+    return std::tie(a.scenario, a.tokens, a.impl) < std::tie(b.scenario, b.tokens, b.impl);
+  });
+  for (Ordered& o : ordered) out.results.push_back(std::move(o.result));
+  return out;
 }
 
 }  // namespace moebench

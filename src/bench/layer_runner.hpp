@@ -1,8 +1,9 @@
 #pragma once
-// The layer benchmark runner every backend shares: for each scenario x token count x
-// implementation it prepares the implementation, verifies one poisoned run against the fp64
-// reference, warms up, times iterations over rotating input buffers, and fills a LayerResult.
-// Each of those phases is an NVTX range (and a trace span when profiling).
+// The layer benchmark runner every backend shares: for each implementation in turn it prepares
+// it, and for each scenario x token count verifies one poisoned run against the fp64 reference,
+// warms up, times iterations over rotating input buffers and fills a LayerResult; then releases
+// it. An implementation that fails at run time fails its own cases, not the run. Each of those
+// phases is an NVTX range (and a trace span when profiling).
 #include <cstdint>
 #include <functional>
 #include <string>
@@ -11,6 +12,7 @@
 #include "analysis/ceilings.hpp"
 #include "backend/backend.hpp"
 #include "bench/layer_result.hpp"
+#include "core/errors.hpp"
 #include "core/model_config.hpp"
 #include "profile/profiler.hpp"
 #include "routing/scenarios.hpp"
@@ -44,7 +46,22 @@ int64_t layer_run_bytes(const LayerRunOptions& options);
 
 using ProgressFn = std::function<void(int done, int total, const std::string& what)>;
 
-std::vector<LayerResult> run_layer_benchmark(Backend& backend, const LayerRunOptions& options,
-                                             const Ceilings& ceilings, const ProgressFn& progress);
+// A scenario x token count an implementation did not run: its preparation or a run failed at
+// run time (an OOM, a CUDA error), or an earlier case of it did.
+struct LayerCaseFailure {
+  std::string impl;
+  Scenario scenario = Scenario::random;
+  int64_t num_tokens = 0;
+  FailureKind kind = FailureKind::Crash;
+  std::string message;
+};
+
+struct LayerBenchmark {
+  std::vector<LayerResult> results;  // by scenario, then token count, then implementation, as asked
+  std::vector<LayerCaseFailure> failures;
+};
+
+LayerBenchmark run_layer_benchmark(Backend& backend, const LayerRunOptions& options, const Ceilings& ceilings,
+                                   const ProgressFn& progress);
 
 }  // namespace moebench

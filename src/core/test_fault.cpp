@@ -13,6 +13,17 @@
 
 namespace moebench {
 
+namespace {
+constexpr const char* kImplFaultPrefix = "oom-in:";
+}  // namespace
+
+void apply_impl_test_fault(const std::string& impl) {
+  const char* value = std::getenv("MOEBENCH_TEST_FAULT");
+  if (value && std::string(value) == kImplFaultPrefix + impl)
+    throw RuntimeFailure(FailureKind::OOM,
+                         fmt::format("out of memory preparing {} (simulated by MOEBENCH_TEST_FAULT={})", impl, value));
+}
+
 void apply_test_fault() {
   const char* value = std::getenv("MOEBENCH_TEST_FAULT");
   const std::string fault = value ? value : "";
@@ -25,7 +36,8 @@ void apply_test_fault() {
   }
   if (fault == "oom")
     throw RuntimeFailure(FailureKind::OOM, "out of memory (simulated by MOEBENCH_TEST_FAULT=oom)");
-  throw InputError(fmt::format("MOEBENCH_TEST_FAULT={}: unknown fault: use hang, crash or oom, or unset it", fault));
+  if (fault.rfind(kImplFaultPrefix, 0) == 0 && fault.size() > std::string(kImplFaultPrefix).size()) return;
+  throw InputError(fmt::format("MOEBENCH_TEST_FAULT={}: unknown fault: use hang, crash, oom or oom-in:IMPL, or unset it", fault));
 }
 
 }  // namespace moebench

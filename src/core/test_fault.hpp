@@ -6,9 +6,16 @@
 //   hang  - sleeps until killed (a sweep's timeout ends it)
 //   crash - dies of SIGSEGV
 //   oom   - throws RuntimeFailure(OOM), as a failed allocation does
+//   oom-in:NAME - the layer implementation NAME fails to prepare with an OOM, the others run
+//           (what a GPU too small for one implementation's extra copy does)
 // Unset or empty: nothing. Any other value is bad input (exit 2).
+#include <string>
+
 namespace moebench {
 
 void apply_test_fault();
+// Called as the layer implementation `impl` is prepared: throws RuntimeFailure(OOM) when
+// MOEBENCH_TEST_FAULT is oom-in:`impl`.
+void apply_impl_test_fault(const std::string& impl);
 
 }  // namespace moebench

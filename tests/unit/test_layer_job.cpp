@@ -3,7 +3,9 @@
 // records, the failures recorded when the run fails, and the exit code of failed verification.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
+#include <sstream>
 
 #include "bench/layer_job.hpp"
 #include "core/errors.hpp"
@@ -164,6 +166,66 @@ TEST(LayerJob, FailedVerificationExitsOne) {
   ::testing::internal::CaptureStderr();
   EXPECT_EQ(layer_exit_code({passed, failed, failed}), 1);
   EXPECT_NE(::testing::internal::GetCapturedStderr().find("2 result(s) FAILED verification"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace moebench
+
+namespace moebench {
+namespace {
+
+TEST(LayerJob, AnImplementationThatFailsToPrepareFailsItsCasesNotTheRun) {
+  // What an implementation whose extra copy does not fit does on a GPU (deepseek-v3 --impl all):
+  // its cases are recorded as failures with the cause, the run finishes, the exit code is 1.
+  ScratchDir dir("layer-job-impl-oom");
+  LayerJob job = tiny_job(dir);
+  job.scenarios = {"random", "balanced"};
+  job.output_format = "csv";
+  job.output_file = dir.file("rows");
+  int code = -1;
+  {
+    TestFault oom("oom-in:reference");
+    ::testing::internal::CaptureStdout();
+    ::testing::internal::CaptureStderr();
+    code = run_layer_job(job, "moebench layer");
+    ::testing::internal::GetCapturedStdout();
+    const std::string err = ::testing::internal::GetCapturedStderr();
+    EXPECT_NE(err.find("reference did not run 2 case(s): OOM: out of memory preparing reference"), std::string::npos)
+        << err;
+  }
+  EXPECT_EQ(code, 1);
+  const std::vector<RunRecord> records = stored_records(job.record.results_db);
+  ASSERT_EQ(records.size(), 2u);
+  for (const RunRecord& r : records) {
+    EXPECT_EQ(r.status, RunStatus::failure);
+    EXPECT_EQ(r.error_type, failure_kind_name(FailureKind::OOM));
+  }
+  // The CSV shows measured rows only: its header and nothing else.
+  const std::string csv = testing::slurp(dir.file("rows.csv"));
+  EXPECT_EQ(std::count(csv.begin(), csv.end(), '\n'), 1) << csv;
+
+  // Without the fault the same job runs every case: the failure came from the fault alone.
+  EXPECT_EQ(run_layer_job(job, "moebench layer"), 0);
+}
+
+TEST(LayerJob, ResultsComeInTheOrderAskedForWhateverOrderTheyRan) {
+  ScratchDir dir("layer-job-order");
+  LayerJob job = tiny_job(dir);
+  job.scenarios = {"balanced", "random"};
+  job.num_tokens = {16, 8};
+  job.record.no_record = true;
+  ::testing::internal::CaptureStdout();
+  EXPECT_EQ(run_layer_job(job, "moebench layer"), 0);
+  const std::string table = ::testing::internal::GetCapturedStdout();
+  // Each row: scenario, tokens, impl, ... in the order the table prints them.
+  std::vector<std::string> rows;
+  std::istringstream lines(table);
+  for (std::string line; std::getline(lines, line);) {
+    std::istringstream words(line);
+    std::string scenario, tokens, impl;
+    if (words >> scenario >> tokens >> impl && impl == "reference") rows.push_back(scenario + " " + tokens);
+  }
+  EXPECT_EQ(rows, (std::vector<std::string>{"balanced 16", "balanced 8", "random 16", "random 8"})) << table;
 }
 
 }  // namespace

@@ -16,8 +16,7 @@ class CsvWriter : public ResultWriter {
   std::vector<std::string> write(const std::vector<RunRecord>& records, const WriterContext& context) const override {
     switch (context.layout) {
       case RecordLayout::layer: {
-        std::vector<LayerResult> results;
-        for (const RunRecord& r : records) results.push_back(layer_result_from_record(r));
+        const std::vector<LayerResult> results = measured_layer_results(records);
         return {layer_results_csv(results, layer_context_from_records(records))};
       }
       case RecordLayout::model: return {model_sweep_csv(records)};
