@@ -1,3 +1,5 @@
+// The MOEBENCH_TEST_FAULT hook: its one reading of the variable, checked up front and applied
+// as a run starts (test_fault.hpp).
 #include "core/test_fault.hpp"
 
 #include <signal.h>
@@ -13,19 +15,35 @@
 
 namespace moebench {
 
-void apply_test_fault() {
+namespace {
+
+enum class Fault { none, hang, crash, oom };
+
+Fault test_fault() {
   const char* value = std::getenv("MOEBENCH_TEST_FAULT");
   const std::string fault = value ? value : "";
-  if (fault.empty()) return;
-  if (fault == "hang")
-    for (;;) pause();
-  if (fault == "crash") {
-    prctl(PR_SET_DUMPABLE, 0);  // a deliberate crash leaves no core file behind
-    raise(SIGSEGV);
-  }
-  if (fault == "oom")
-    throw RuntimeFailure(FailureKind::OOM, "out of memory (simulated by MOEBENCH_TEST_FAULT=oom)");
+  if (fault.empty()) return Fault::none;
+  if (fault == "hang") return Fault::hang;
+  if (fault == "crash") return Fault::crash;
+  if (fault == "oom") return Fault::oom;
   throw InputError(fmt::format("MOEBENCH_TEST_FAULT={}: unknown fault: use hang, crash or oom, or unset it", fault));
+}
+
+}  // namespace
+
+void check_test_fault() { test_fault(); }
+
+void apply_test_fault() {
+  switch (test_fault()) {
+    case Fault::none: return;
+    case Fault::hang:
+      for (;;) pause();
+    case Fault::crash:
+      prctl(PR_SET_DUMPABLE, 0);  // a deliberate crash leaves no core file behind
+      raise(SIGSEGV);
+      return;
+    case Fault::oom: throw RuntimeFailure(FailureKind::OOM, "out of memory (simulated by MOEBENCH_TEST_FAULT=oom)");
+  }
 }
 
 }  // namespace moebench
