@@ -75,6 +75,13 @@ TrainingCost training_cost(const ThroughputRun& run, double target_tokens, doubl
   c.gpu_hours = double(run.gpus) * target_tokens / run.tokens_per_sec / kSecondsPerHour;
   c.gpu_days = c.gpu_hours / 24.0;
   c.cost = c.gpu_hours * price_per_gpu_hour;
+  // Finite inputs can still give figures past what a double holds (1e-310 tokens/s): refused,
+  // never printed as inf.
+  for (double figure : {c.tokens_per_sec_per_gpu, c.tokens_per_day, c.days_to_target, c.gpu_hours, c.cost})
+    if (!std::isfinite(figure) || figure == 0)
+      throw InputError(fmt::format("--tokens-per-sec {:g} with --target-tokens {:g} and --price-per-gpu-hour {:g}: "
+                                   "the figures are out of range; give numbers of a realistic size",
+                                   run.tokens_per_sec, target_tokens, price_per_gpu_hour));
   return c;
 }
 

@@ -39,7 +39,7 @@ struct TrainingCost {
   double cost = 0;  // dollars
 };
 
-// Throws InputError when a number is not positive and finite.
+// Throws InputError when a number is not positive and finite, or a figure would not be.
 TrainingCost training_cost(const ThroughputRun& run, double target_tokens, double price_per_gpu_hour);
 
 // What `candidate` saves over `baseline` on the same token target (negative: it costs more).

@@ -23,10 +23,12 @@
 #include "core/build_info.hpp"
 #include "core/errors.hpp"
 #include "core/output_files.hpp"
+#include "core/path_checks.hpp"
 #include "core/test_fault.hpp"
 #include "moe/moe_impl.hpp"
 #include "results/environment.hpp"
 #include "results/timestamps.hpp"
+#include "routing/scenarios.hpp"
 
 namespace moebench {
 
@@ -47,13 +49,12 @@ void refuse_multi_node(const LayerJob& o) {
 
 std::string output_base(const LayerJob& o) { return o.output_file.empty() ? "./benchmark_results" : o.output_file; }
 
-// The formats of the result files, checked with their paths and directory; none when no file
-// was asked for.
+// The formats of the result files, each file they will write checked; none when no file was
+// asked for.
 std::vector<const WriterEntry*> checked_writers(const LayerJob& o) {
   if (o.output_format.empty() && o.output_file.empty()) return {};
   const std::vector<const WriterEntry*> writers = parse_writers(o.output_format.empty() ? "all" : o.output_format);
-  writer_paths(writers, output_base(o));
-  check_output_directory(output_base(o));
+  check_writer_paths(writers, output_base(o), "--output-file");
   return writers;
 }
 
@@ -76,10 +77,15 @@ void refuse_if_layer_does_not_fit(const LayerRunOptions& run, const Backend& bac
                         "use a smaller model or fewer --num-tokens");
 }
 
-void print_run_header(const LayerRunOptions& run, const Backend& backend, const DeviceInfo& device) {
+// `factor_adapted`: the default imbalance factor was more than the shape allows and was lowered.
+void print_run_header(const LayerRunOptions& run, const Backend& backend, const DeviceInfo& device,
+                      bool factor_adapted) {
   std::fprintf(stderr, "moebench layer: %s on %s (%s backend), %s, %s\n", run.model.name.c_str(),
                device.name.c_str(), backend_kind_name(backend.kind()), dtype_name(run.dtype),
                describe_moe_shape(run.model).c_str());
+  if (factor_adapted)
+    std::fprintf(stderr, "moebench layer: imbalance factor %g, the most %d experts top-%d allow (the default is %g)\n",
+                 run.imbalance_factor, run.model.num_experts, run.model.top_k, kDefaultImbalanceFactor);
 }
 
 // Progress on stderr: one line rewritten in place on a terminal, a line per step otherwise.
@@ -151,7 +157,8 @@ LayerRunOptions layer_run_options(const LayerJob& o, BackendKind backend) {
   run.num_tokens = o.num_tokens.empty() ? (gpu ? kLayerGpuDefaultTokens : kLayerCpuDefaultTokens) : o.num_tokens;
   for (const std::string& s : o.scenarios) run.scenarios.push_back(parse_scenario(s));
   run.impls = o.impls;
-  run.imbalance_factor = o.imbalance_factor;
+  // A default that the shape cannot take adapts to it; only a value given is refused.
+  run.imbalance_factor = o.imbalance_factor.value_or(std::min(kDefaultImbalanceFactor, max_imbalance_factor(run.model)));
   run.warmup_iters = o.warmup_iters;
   run.benchmark_iters = o.benchmark_iters;
   run.dtype = parse_dtype(o.dtype);
@@ -174,12 +181,18 @@ int run_layer_job(const LayerJob& o, const std::string& command_line) {
   const std::vector<std::string> impl_names = checked_impl_names(run, backend->kind());
   const DeviceInfo device = backend->device_info();
   refuse_if_layer_does_not_fit(run, *backend, device);
+  o.profile.check();
+  if (!o.export_routing_dir.empty()) check_writable_directory(o.export_routing_dir, "--export-routing");
+  check_test_fault();
 
+  // Created (or opened for writing) only now that every input check has passed.
   std::unique_ptr<ResultsStore> store = o.record.open();
   const RecordContext record_context{current_environment(device, backend->kind()), command_line,
                                      invocation_group_id("layer"), utc_now_iso()};
-  if (!o.quiet) print_run_header(run, *backend, device);
-  o.profile.check();
+  const bool factor_adapted =
+      !o.imbalance_factor && run.imbalance_factor < kDefaultImbalanceFactor &&
+      std::find(run.scenarios.begin(), run.scenarios.end(), Scenario::imbalanced) != run.scenarios.end();
+  if (!o.quiet) print_run_header(run, *backend, device, factor_adapted);
   if (!o.export_routing_dir.empty())
     export_routing(o.export_routing_dir, run.model, run.scenarios, run.num_tokens, run.imbalance_factor, run.seed);
 

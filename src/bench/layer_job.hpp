@@ -4,6 +4,7 @@
 // layer that does not fit, the results store, the ceilings, the benchmark, the table, the files
 // and the records, and the exit code. The command line only fills a LayerJob; tests build one.
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -15,12 +16,17 @@
 
 namespace moebench {
 
+// The default --imbalance-factor: the busiest expert gets three times the average load.
+constexpr double kDefaultImbalanceFactor = 3.0;
+
 struct LayerJob {
   ModelOptions model;                 // none named: bench/layer_defaults.hpp's for the backend
   std::vector<int64_t> num_tokens;    // empty: the backend's default token counts
   std::vector<std::string> scenarios = {"random", "balanced", "imbalanced"};
   std::vector<std::string> impls = {"all"};
-  double imbalance_factor = 3.0;
+  // None given: kDefaultImbalanceFactor, or the most the model's shape allows when that is less
+  // (said in the run header); a value given is refused when the shape cannot take it.
+  std::optional<double> imbalance_factor;
   int ep_size = 1;
   int tp_size = 1;
   // Multi-node flags: anything but one node is refused until src/dist exists.

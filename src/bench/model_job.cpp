@@ -24,13 +24,12 @@ namespace {
 
 std::string output_base(const ModelJob& o) { return o.output_file.empty() ? "./model_results" : o.output_file; }
 
-// The formats of the result files, checked with their paths and directory; none when no file
-// was asked for.
+// The formats of the result files, each file they will write checked; none when no file was
+// asked for.
 std::vector<const WriterEntry*> checked_writers(const ModelJob& o) {
   if (o.output_format.empty() && o.output_file.empty()) return {};
   const std::vector<const WriterEntry*> writers = parse_writers(o.output_format.empty() ? "all" : o.output_format);
-  writer_paths(writers, output_base(o));
-  check_output_directory(output_base(o));
+  check_writer_paths(writers, output_base(o), "--output-file");
   return writers;
 }
 
@@ -87,6 +86,7 @@ int run_model_job(const ModelJob& o, const std::string& command_line) {
   const bool gpu = kind != BackendKind::cpu && cuda_available();
   std::vector<ModelRunOptions> runs = model_run_options(o, gpu ? BackendKind::cuda : BackendKind::cpu);
   o.profile.check();
+  check_test_fault();
 
   std::unique_ptr<Backend> backend = make_backend(kind);
   // Each length pair's batch sizes are planned before the store is opened or created: a pair of

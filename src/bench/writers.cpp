@@ -9,6 +9,7 @@
 
 #include "core/errors.hpp"
 #include "core/output_files.hpp"
+#include "core/path_checks.hpp"
 
 namespace moebench {
 
@@ -107,6 +108,11 @@ std::vector<std::string> writer_paths(const std::vector<const WriterEntry*>& for
       paths.push_back((dir / file).string());
     }
   return paths;
+}
+
+void check_writer_paths(const std::vector<const WriterEntry*>& formats, const std::string& base_path,
+                        const std::string& flag) {
+  for (const std::string& path : writer_paths(formats, base_path)) check_writable_file(path, flag);
 }
 
 std::vector<std::pair<std::string, std::string>> writer_files(const std::vector<const WriterEntry*>& formats,

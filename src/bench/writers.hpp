@@ -44,6 +44,12 @@ std::string output_formats_footer();
 // files. Throws InputError naming --output-file for an empty or a directory base path.
 std::vector<std::string> writer_paths(const std::vector<const WriterEntry*>& formats, const std::string& base_path);
 
+// Checks every file `formats` will write for `base_path` as core/path_checks.hpp does for the
+// option `flag` (a writable directory, a target that is not a directory, a name the file system
+// takes), before a run, so that no result is lost at the end to a path that cannot be written.
+void check_writer_paths(const std::vector<const WriterEntry*>& formats, const std::string& base_path,
+                        const std::string& flag);
+
 // Every file {path, text} that `formats` write for `records`; core/output_files.hpp's
 // write_files writes them all or none.
 std::vector<std::pair<std::string, std::string>> writer_files(const std::vector<const WriterEntry*>& formats,

@@ -22,7 +22,8 @@ Command add_layer_command(CLI::App& app) {
       ->delimiter(',');
   sub->add_option("--scenarios", o->scenarios, "random, balanced, imbalanced")->delimiter(',')->capture_default_str();
   sub->add_option("--imbalance-factor", o->imbalance_factor,
-                  "imbalanced scenario: busiest expert load / average load")->capture_default_str();
+                  "imbalanced scenario: busiest expert load / average load (default: 3, or the most that "
+                  "num_experts / top_k allows)");
   add_impl(*sub, o->impls, impl_help("implementations, comma-separated, or all:"))->delimiter(',')->capture_default_str();
   add_ep_size(*sub, o->ep_size, ep_size_help())->capture_default_str();
   add_tp_size(*sub, o->tp_size, tp_size_help())->capture_default_str();

@@ -8,6 +8,7 @@
 
 #include "bench/writers.hpp"
 #include "cli/command.hpp"
+#include "cli/input_rules.hpp"
 #include "cli/record_options.hpp"
 #include "cli/vocabulary.hpp"
 #include "core/errors.hpp"
@@ -67,7 +68,7 @@ int list_runs(const ResultsCommandOptions& o, bool db_given) {
                 o.results_db.c_str());
     return 0;
   }
-  ResultsStore store(o.results_db, ResultsStore::OpenMode::must_exist);
+  ResultsStore store(o.results_db, ResultsStore::OpenMode::read_only);
   const std::vector<RunRecord> runs = store.list(f);
   std::fputs(results_list_table(runs).c_str(), stdout);
   const int64_t total = store.count(filter_of(o));
@@ -77,7 +78,7 @@ int list_runs(const ResultsCommandOptions& o, bool db_given) {
 }
 
 int show_run(const ResultsCommandOptions& o) {
-  ResultsStore store(o.results_db, ResultsStore::OpenMode::must_exist);
+  ResultsStore store(o.results_db, ResultsStore::OpenMode::read_only);
   std::fputs(run_record_text(find_run(store, o.ids.front())).c_str(), stdout);
   return 0;
 }
@@ -97,7 +98,7 @@ int export_runs(const ResultsCommandOptions& o) {
   const bool to_stdout = base.empty() && writers.size() == 1 && writers.front()->files.size() == 1;
   if (base.empty() && !to_stdout)
     throw InputError(fmt::format("--output-format {}: writes several files: give --output-file", o.format));
-  ResultsStore store(o.results_db, ResultsStore::OpenMode::must_exist);
+  ResultsStore store(o.results_db, ResultsStore::OpenMode::read_only);
   const std::vector<RunRecord> runs = store.list(filter_of(o));
   const WriterContext context{RecordLayout::store, ""};
   if (to_stdout) {
@@ -112,7 +113,7 @@ int export_runs(const ResultsCommandOptions& o) {
 
 int compare_two(const ResultsCommandOptions& o) {
   if (!(o.threshold_pct >= 0)) throw InputError(fmt::format("--threshold must be >= 0 (got {})", o.threshold_pct));
-  ResultsStore store(o.results_db, ResultsStore::OpenMode::must_exist);
+  ResultsStore store(o.results_db, ResultsStore::OpenMode::read_only);
   const RunRecord a = find_run(store, o.ids[0]), b = find_run(store, o.ids[1]);
   const std::vector<MetricComparison> rows = compare_runs(a, b, o.threshold_pct);
   if (rows.empty())
@@ -134,7 +135,7 @@ int delete_runs(const ResultsCommandOptions& o) {
 
 void add_filters(CLI::App& app, ResultsCommandOptions& o) {
   app.add_option("--model", o.model, "only this model");
-  app.add_option("--kind", o.kind, "only layer, model or sweep records");
+  app.add_option("--kind", o.kind, "only layer, model or sweep records")->check(one_of({"layer", "model", "sweep"}));
   app.add_option("--status", o.status, "only success or failure");
   app.add_option("--group", o.group, "only one invocation's records (a layer run's or a sweep's group id)");
 }

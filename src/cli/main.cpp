@@ -1,5 +1,7 @@
 // moebench: one binary, one subcommand per question (DESIGN.md, "Command line").
-// Exit codes: 0 success, 1 a run failed (verification, runtime failure), 2 bad input.
+// Exit codes: 0 success, 1 a requested configuration did not run or failed (verification, a
+// runtime failure, a late output step), 2 bad input before anything ran. Every error is one
+// line (cli/error_line), naming the flags as they were typed.
 #include <cstdio>
 #include <exception>
 #include <string>
@@ -8,6 +10,8 @@
 #include <fmt/format.h>
 
 #include "cli/command.hpp"
+#include "cli/error_line.hpp"
+#include "cli/input_rules.hpp"
 #include "cli/vocabulary.hpp"
 #include "core/build_info.hpp"
 #include "core/errors.hpp"
@@ -49,11 +53,18 @@ int main(int argc, char** argv) {
       cli::add_results_command(app),
       cli::add_report_command(app),
   };
+  cli::add_input_rules(app);
 
   // vLLM's `-tp 8` is read as `--tp-size 8` (cli/vocabulary.hpp); the invocation keeps what was typed.
   std::vector<std::string> args = cli::expand_short_aliases(argc, argv);
   std::vector<char*> arg_pointers;
   for (std::string& a : args) arg_pointers.push_back(a.data());
+  const std::vector<std::string> typed(argv, argv + argc);
+  auto fail = [&](const char* prefix, const std::string& message, int code) {
+    const std::string line = cli::error_line(message, cli::typed_flag_names(app, typed, args));
+    std::fprintf(stderr, "moebench: %s%s\n", prefix, line.c_str());
+    return code;
+  };
   try {
     app.parse(int(arg_pointers.size()), arg_pointers.data());
   } catch (const CLI::CallForHelp& e) {
@@ -63,26 +74,22 @@ int main(int argc, char** argv) {
   } catch (const CLI::CallForVersion& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
-    std::fprintf(stderr, "moebench: error: %s (see --help)\n", e.what());
-    return 2;
+    return fail("error: ", std::string(e.what()) + " (see --help)", 2);
   }
 
   try {
+    cli::check_list_elements(app, args);
     for (cli::Command& command : commands)
       if (command.app->parsed()) return command.run();
     std::fputs(app.help().c_str(), stdout);
     return 0;
   } catch (const InputError& e) {
-    std::fprintf(stderr, "moebench: error: %s\n", e.what());
-    return 2;
+    return fail("error: ", e.what(), 2);
   } catch (const StoreError& e) {
-    std::fprintf(stderr, "moebench: %s\n", e.what());
-    return 1;
+    return fail("", e.what(), 1);
   } catch (const RuntimeFailure& e) {
-    std::fprintf(stderr, "moebench: %s: %s\n", failure_kind_name(e.kind()), e.what());
-    return 1;
+    return fail("", std::string(failure_kind_name(e.kind())) + ": " + e.what(), 1);
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "moebench: internal error: %s\n", e.what());
-    return 1;
+    return fail("internal error: ", e.what(), 1);
   }
 }

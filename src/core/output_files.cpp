@@ -82,15 +82,6 @@ std::string output_path(const std::string& base, const std::string& extension, c
   return only_file && has_extension ? base : base + extension;
 }
 
-void check_output_directory(const std::string& base_path) {
-  std::filesystem::path dir = std::filesystem::path(base_path).parent_path();
-  if (dir.empty()) dir = ".";
-  if (!std::filesystem::is_directory(dir))
-    throw InputError(fmt::format("--output-file {}: directory {} does not exist", base_path, dir.string()));
-  if (access(dir.c_str(), W_OK) != 0)
-    throw InputError(fmt::format("--output-file {}: directory {} is not writable", base_path, dir.string()));
-}
-
 void write_files(const std::vector<std::pair<std::string, std::string>>& files, const std::string& flag) {
   // A target that is a directory would only fail at the rename, after others were replaced.
   for (const auto& [path, text] : files)

@@ -16,10 +16,6 @@ namespace moebench {
 std::string output_path(const std::string& base_path, const std::string& extension, const std::string& also_accepted,
                         bool only_file);
 
-// Throws InputError naming --output-file when the directory of `base_path` does not exist or is
-// not writable: checked before a run, so that its results are not lost at the end.
-void check_output_directory(const std::string& base_path);
-
 // Writes every file {path, text} or none: on failure throws InputError "FLAG: cannot write
 // PATH: REASON" naming `flag`, the option that chose the paths, with no temporary file left
 // and, unless renaming itself fails half-way, no target changed.

@@ -7,16 +7,18 @@
 
 #include "core/build_info.hpp"
 #include "core/output_files.hpp"
+#include "core/path_checks.hpp"
 
 namespace moebench {
 
 void ProfileOptions::check() const {
-  if (profile) ensure_writable_directory(dir, "--profile-dir");
+  if (profile) check_writable_directory(dir, "--profile-dir");
 }
 
 std::unique_ptr<Profiler> ProfileOptions::start(Backend& backend, const std::string& command, const std::string& dtype,
                                                 const std::string& command_line) const {
   if (!profile) return nullptr;
+  ensure_writable_directory(dir, "--profile-dir");  // checked before the run, created as it starts
   auto profiler = std::make_unique<Profiler>(backend, dir,
                                              nlohmann::ordered_json{{"tool", "moebench " + command},
                                                                     {"moebench_version", build_version()},

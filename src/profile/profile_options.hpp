@@ -14,9 +14,10 @@ struct ProfileOptions {
   bool profile = false;
   std::string dir = "./profiles";
 
-  // Bad input (exit 2) when profiling names a directory that cannot be written.
+  // Bad input (exit 2) when profiling names a directory that cannot be written; creates nothing.
   void check() const;
-  // The profiler of a `command` run ("layer", "model"), or none without profiling. Says on
+  // The profiler of a `command` run ("layer", "model"), or none without profiling; creates the
+  // directory. Says on
   // stderr where the traces go and what times the device side.
   std::unique_ptr<Profiler> start(Backend& backend, const std::string& command, const std::string& dtype,
                                   const std::string& command_line) const;

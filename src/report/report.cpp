@@ -59,7 +59,7 @@ void parse_report_formats(const std::vector<std::string>& formats, ReportOptions
 std::vector<std::string> write_report(const ReportOptions& o) {
   validate(o);
   if (o.plots) require_gnuplot();
-  ResultsStore store(o.results_db, ResultsStore::OpenMode::must_exist);
+  ResultsStore store(o.results_db, ResultsStore::OpenMode::read_only);
   const ReportData data = load_report_data(store, o.filter);
   ensure_writable_directory(o.output_dir, "--output-dir");
 

@@ -3,12 +3,16 @@
 #include <sqlite3.h>
 
 #include <chrono>
+#include <algorithm>
+#include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <thread>
 
 #include <fmt/format.h>
 
 #include "core/errors.hpp"
+#include "core/path_checks.hpp"
 #include "results/sqlite_statement.hpp"
 #include "results/store_schema.hpp"
 #include "results/timestamps.hpp"
@@ -74,7 +78,8 @@ json parse_object(const std::string& text) {
   return j.is_object() ? j : json::object();
 }
 
-RunRecord record_of(const SqliteStatement& s) {
+// A row as a record; the metrics of a store read at an older schema get the current names.
+RunRecord record_of(const SqliteStatement& s, int schema_version) {
   RunRecord r;
   int c = 0;
   r.id = s.column_int(c++);
@@ -98,14 +103,15 @@ RunRecord record_of(const SqliteStatement& s) {
   r.group_id = s.column_text(c++);
   r.started_at = s.column_text(c++);
   r.finished_at = s.column_text(c++);
+  r.metrics = metrics_at_current_schema(r.metrics, r.kind, schema_version);
   return r;
 }
 
-std::vector<RunRecord> query(sqlite3* db, const std::string& sql, const Where& w) {
+std::vector<RunRecord> query(sqlite3* db, int schema_version, const std::string& sql, const Where& w) {
   SqliteStatement s(db, sql);
   bind_where(s, w);
   std::vector<RunRecord> out;
-  while (s.step()) out.push_back(record_of(s));
+  while (s.step()) out.push_back(record_of(s, schema_version));
   return out;
 }
 
@@ -129,26 +135,6 @@ class Transaction {
   sqlite3* db_;
   bool committed_ = false;
 };
-
-bool is_not_a_database(sqlite3* db) {
-  const int code = sqlite3_errcode(db);
-  return code == SQLITE_NOTADB || code == SQLITE_CORRUPT;
-}
-
-// WAL lets readers run beside one writer and keeps every committed transaction through a crash
-// of the writer. Switching the journal mode needs a moment alone with the file, so a store
-// opened by many processes at once may see SQLITE_BUSY here even with a busy timeout: retry.
-void enable_wal(sqlite3* db, const std::string& path) {
-  for (int attempt = 0;; ++attempt) {
-    const int rc = sqlite3_exec(db, "PRAGMA journal_mode=WAL", nullptr, nullptr, nullptr);
-    if (rc == SQLITE_OK) return;
-    if (is_not_a_database(db))
-      throw InputError(fmt::format("--results-db {}: not a results database (not SQLite): give another path", path));
-    if ((rc != SQLITE_BUSY && rc != SQLITE_LOCKED) || attempt * 10 > kBusyTimeoutMs)
-      throw_sqlite_error(db, "journal mode");
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-}
 
 int read_schema_version(sqlite3* db) {
   SqliteStatement s(db, "SELECT version FROM schema_version");
@@ -175,16 +161,100 @@ void refuse_newer(int version, const std::string& path) {
                                  path, version, newest));
 }
 
-// The schema version as a plain read, without the write lock: 0 for a file without the table.
-int peek_schema_version(sqlite3* db) { return table_exists(db, "schema_version") ? read_schema_version(db) : 0; }
+// The recovery advice of a damaged store: SQLite's own .recover copies out what it can read.
+std::string damaged(const std::string& path, const std::string& why) {
+  return fmt::format("--results-db {}: the results database is damaged ({}); it is left as it is: recover what it "
+                     "holds with sqlite3 {} '.recover' | sqlite3 NEW.db and give --results-db NEW.db",
+                     path, why, path);
+}
+
+std::string not_sqlite(const std::string& path) {
+  return fmt::format("--results-db {}: not a results database (not SQLite): give another path", path);
+}
+
+uint32_t big_endian(const unsigned char* p, int bytes) {
+  uint32_t v = 0;
+  for (int i = 0; i < bytes; ++i) v = (v << 8) | p[i];
+  return v;
+}
+
+// What the file at `path` is, from its bytes alone, before SQLite opens it (SQLite would take a
+// zero-byte file for an empty database and write one into it). Throws InputError for a file
+// that is not SQLite at all, and for a SQLite file shorter than its header says (truncated).
+// Returns false when there is no file or it is empty.
+bool inspect_file(const std::string& path) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  if (!fs::exists(path, ec)) return false;
+  const uintmax_t size = fs::file_size(path, ec);
+  if (ec) throw InputError(fmt::format("--results-db {}: cannot read it: {}", path, ec.message()));
+  if (size == 0) return false;
+  static const char kMagic[16] = "SQLite format 3";  // and its NUL: the first 16 bytes of every SQLite file
+  unsigned char header[100] = {};
+  std::ifstream(path, std::ios::binary).read(reinterpret_cast<char*>(header), sizeof header);
+  const size_t magic_bytes = std::min<uintmax_t>(size, sizeof kMagic);
+  if (std::memcmp(header, kMagic, magic_bytes) != 0) throw InputError(not_sqlite(path));
+  if (size < sizeof header) throw InputError(damaged(path, fmt::format("truncated: {} bytes, less than a header", size)));
+  const uint32_t page_size = big_endian(header + 16, 2) == 1 ? 65536 : big_endian(header + 16, 2);
+  const uint32_t pages = big_endian(header + 28, 4);
+  // The page count is valid when the change counter matches the one it was written with.
+  const bool count_valid = big_endian(header + 24, 4) == big_endian(header + 92, 4);
+  if (count_valid && uintmax_t(page_size) * pages > size)
+    throw InputError(damaged(path, fmt::format("truncated: {} of its {} bytes", size, uintmax_t(page_size) * pages)));
+  return true;
+}
+
+// What an open connection holds, read without writing anything: the moebench schema version,
+// 0 for a SQLite database with no table at all. Refuses a foreign database, a newer schema and
+// a file SQLite finds corrupt.
+int inspect_schema(sqlite3* db, const std::string& path) {
+  sqlite3_stmt* stmt = nullptr;
+  std::vector<std::string> tables;
+  int rc = sqlite3_prepare_v2(db, "SELECT name FROM sqlite_master WHERE type = 'table'", -1, &stmt, nullptr);
+  if (rc == SQLITE_OK)
+    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW)
+      tables.emplace_back(reinterpret_cast<const char*>(sqlite3_column_text(stmt, 0)));
+  sqlite3_finalize(stmt);
+  const int code = sqlite3_errcode(db);
+  if (rc != SQLITE_DONE) {
+    if (code == SQLITE_NOTADB) throw InputError(not_sqlite(path));
+    if (code == SQLITE_CORRUPT) throw InputError(damaged(path, sqlite3_errmsg(db)));
+    throw_sqlite_error(db, "read the schema");
+  }
+  if (tables.empty()) return 0;
+  const bool ours = std::find(tables.begin(), tables.end(), "schema_version") != tables.end() &&
+                    std::find(tables.begin(), tables.end(), "runs") != tables.end();
+  if (!ours)
+    throw InputError(
+        fmt::format("--results-db {}: a SQLite database that moebench did not create: give another path", path));
+  int version = 0;
+  try {
+    version = read_schema_version(db);
+  } catch (const StoreError&) {
+    if (sqlite3_errcode(db) == SQLITE_CORRUPT) throw InputError(damaged(path, sqlite3_errmsg(db)));
+    throw;
+  }
+  refuse_newer(version, path);
+  return version;
+}
+
+// WAL lets readers run beside one writer and keeps every committed transaction through a crash
+// of the writer. Switching the journal mode needs a moment alone with the file, so a store
+// opened by many processes at once may see SQLITE_BUSY here even with a busy timeout: retry.
+void enable_wal(sqlite3* db) {
+  for (int attempt = 0;; ++attempt) {
+    const int rc = sqlite3_exec(db, "PRAGMA journal_mode=WAL", nullptr, nullptr, nullptr);
+    if (rc == SQLITE_OK) return;
+    if ((rc != SQLITE_BUSY && rc != SQLITE_LOCKED) || attempt * 10 > kBusyTimeoutMs)
+      throw_sqlite_error(db, "journal mode");
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+}
 
 // Brings the schema to the current version in one transaction, so concurrent openers of a new
-// file create it once and a crash leaves the old version whole. A current schema is found by
-// reading alone, so opening for a read-only command never waits behind a writer nor needs a
-// writable file; only an older schema takes the write lock and reads the version again under it.
-void migrate(sqlite3* db, const std::string& path) {
-  const int seen = peek_schema_version(db);
-  refuse_newer(seen, path);
+// file create it once and a crash leaves the old version whole. Only a store already known to
+// be moebench's (or an empty one) gets here; the version is read again under the write lock.
+void migrate(sqlite3* db, const std::string& path, int seen) {
   if (seen == ResultsStore::current_schema_version()) return;
   Transaction t(db, Transaction::Mode::write);
   if (!table_exists(db, "schema_version")) {
@@ -211,17 +281,25 @@ ResultsStore::ResultsStore(const std::string& path, OpenMode mode) : path_(path)
   namespace fs = std::filesystem;
   if (path.empty()) throw InputError("--results-db: empty path: give a file such as ./moebench_results.db");
   std::error_code ec;
-  if (mode == OpenMode::must_exist && !fs::exists(path, ec))
+  if (mode != OpenMode::create && !fs::exists(path, ec))
     throw InputError(fmt::format("--results-db {}: no results database there: run layer, model or sweep first, or give "
                                  "the right path",
                                  path));
   if (fs::is_directory(path, ec))
     throw InputError(fmt::format("--results-db {}: is a directory: give a file path", path));
-  fs::path dir = fs::path(path).parent_path();
-  if (mode == OpenMode::create && !dir.empty() && !fs::is_directory(dir, ec))
-    throw InputError(fmt::format("--results-db {}: directory {} does not exist", path, dir.string()));
+  // Nothing is written to a file before it is known to be a moebench store (or an empty file
+  // to create one in): its bytes first, then its tables, then WAL and the migrations.
+  const bool has_content = inspect_file(path);
+  if (mode == OpenMode::read_only && !has_content)
+    throw InputError(fmt::format("--results-db {}: an empty file, not a results database: give the store that layer, "
+                                 "model or sweep recorded into",
+                                 path));
+  // A store that is written must be writable before the run: the file, and its directory,
+  // where SQLite keeps its -wal and -shm files.
+  if (mode != OpenMode::read_only) check_writable_file(path, "--results-db", /*file_itself_written=*/true);
 
-  const int flags = SQLITE_OPEN_READWRITE | (mode == OpenMode::create ? SQLITE_OPEN_CREATE : 0);
+  const int flags = mode == OpenMode::read_only ? SQLITE_OPEN_READONLY
+                                                : SQLITE_OPEN_READWRITE | (mode == OpenMode::create ? SQLITE_OPEN_CREATE : 0);
   if (sqlite3_open_v2(path.c_str(), &db_, flags, nullptr) != SQLITE_OK) {
     std::string message = db_ ? sqlite3_errmsg(db_) : "out of memory";
     sqlite3_close(db_);
@@ -230,10 +308,19 @@ ResultsStore::ResultsStore(const std::string& path, OpenMode mode) : path_(path)
   }
   try {
     sqlite3_busy_timeout(db_, kBusyTimeoutMs);
-    enable_wal(db_, path);
+    schema_version_ = inspect_schema(db_, path);
+    if (mode == OpenMode::read_only) {
+      if (schema_version_ == 0)
+        throw InputError(fmt::format("--results-db {}: an empty SQLite database, not a results database: give the store "
+                                     "that layer, model or sweep recorded into",
+                                     path));
+      return;  // read as it is: an older schema's names are translated as records are read
+    }
+    enable_wal(db_);
     // FULL: a commit is on disk before it returns, so even a machine crash keeps it.
     sqlite_exec(db_, "PRAGMA synchronous=FULL");
-    migrate(db_, path);
+    migrate(db_, path, schema_version_);
+    schema_version_ = current_schema_version();
   } catch (...) {
     sqlite3_close(db_);
     db_ = nullptr;
@@ -243,7 +330,7 @@ ResultsStore::ResultsStore(const std::string& path, OpenMode mode) : path_(path)
 
 ResultsStore::~ResultsStore() { sqlite3_close(db_); }
 
-int ResultsStore::schema_version() const { return read_schema_version(db_); }
+int ResultsStore::schema_version() const { return schema_version_; }
 
 std::vector<int64_t> ResultsStore::record(const std::vector<RunRecord>& records) {
   const std::string now = utc_now_iso();
@@ -285,7 +372,7 @@ std::vector<RunRecord> ResultsStore::list(const RunFilter& filter) const {
   if (filter.limit > 0)
     sql = fmt::format("SELECT * FROM (SELECT {} FROM runs WHERE {} ORDER BY id DESC LIMIT {}) ORDER BY id", kColumns,
                       w.sql, filter.limit);
-  return query(db_, sql, w);
+  return query(db_, schema_version_, sql, w);
 }
 
 int64_t ResultsStore::count(const RunFilter& filter) const {
@@ -309,7 +396,7 @@ int64_t ResultsStore::remove(const RunFilter& filter) {
 
 std::vector<RunRecord> ResultsStore::latest_successes(const RunFilter& filter) const {
   const Where w = where_of(filter);
-  return query(db_,
+  return query(db_, schema_version_,
                fmt::format("SELECT {} FROM runs WHERE id IN (SELECT MAX(id) FROM runs WHERE status = 'success' AND "
                            "kind <> 'sweep' AND {} GROUP BY model, config) ORDER BY model, config",
                            kColumns, w.sql),
@@ -320,7 +407,7 @@ std::vector<RunRecord> ResultsStore::latest_failures(const RunFilter& filter) co
   const Where w = where_of(filter);
   // The success check looks at the whole store: a filter narrows what is listed, not what
   // counts as having succeeded.
-  return query(db_,
+  return query(db_, schema_version_,
                fmt::format("SELECT {} FROM runs WHERE id IN (SELECT MAX(id) FROM runs AS r WHERE status = 'failure' "
                            "AND kind <> 'sweep' AND {} AND NOT EXISTS (SELECT 1 FROM runs AS s WHERE s.model = "
                            "r.model AND s.config = r.config AND s.status = 'success' AND s.kind <> 'sweep') GROUP BY "

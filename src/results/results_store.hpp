@@ -5,7 +5,11 @@
 // Safe for several processes at once and for crashes: the database runs in WAL mode with a
 // busy timeout, every write is one transaction (BEGIN IMMEDIATE ... COMMIT), and a committed
 // record survives the writer being killed. The schema is versioned (table schema_version) and
-// migrated forward on open; a database from a newer moebench is refused, not touched.
+// migrated forward when a writer opens it; a database from a newer moebench is refused, not
+// touched. A file is inspected before anything is written to it (its bytes, its tables, its
+// schema version): one that is not SQLite, a SQLite database of another program, and a damaged
+// moebench store are each refused with their own message and left as they are. Readers open
+// the store read-only: they never create, convert or migrate it.
 #include <cstdint>
 #include <optional>
 #include <stdexcept>
@@ -40,12 +44,14 @@ struct RunFilter {
 class ResultsStore {
  public:
   enum class OpenMode {
-    create,         // create the file and schema if missing (commands that record)
-    must_exist,     // InputError naming --results-db if the file is missing (commands that read)
+    create,      // create the file and schema if missing (commands that record)
+    must_exist,  // an existing store that is written to (results delete)
+    read_only,   // an existing store, only read (results list/show/export/compare, report)
   };
 
-  // Throws InputError naming --results-db when the file is missing (must_exist), is not a
-  // SQLite database, or comes from a newer schema; StoreError when SQLite itself fails.
+  // Throws InputError naming --results-db when the file is missing (must_exist, read_only), is
+  // empty (read_only), is not a SQLite database, is another program's, is damaged, comes from
+  // a newer schema, or (create, must_exist) cannot be written; StoreError when SQLite fails.
   explicit ResultsStore(const std::string& path, OpenMode mode = OpenMode::create);
   ~ResultsStore();
   ResultsStore(const ResultsStore&) = delete;
@@ -84,6 +90,9 @@ class ResultsStore {
  private:
   std::string path_;
   sqlite3* db_ = nullptr;
+  // The schema the file holds: the current one once a writer has opened it; an older one
+  // stays as it is for a reader, whose records get the current metric names in memory.
+  int schema_version_ = 0;
 };
 
 }  // namespace moebench

@@ -9,6 +9,13 @@
 namespace moebench {
 
 void throw_sqlite_error(sqlite3* db, const std::string& what) {
+  if (db && sqlite3_errcode(db) == SQLITE_CORRUPT) {
+    const char* file = sqlite3_db_filename(db, "main");
+    const std::string path = file && *file ? file : "the store";
+    throw StoreError(fmt::format("results store {} is damaged ({}: {}): recover what it holds with sqlite3 {} "
+                                 "'.recover' | sqlite3 NEW.db and give --results-db NEW.db",
+                                 path, what, sqlite3_errmsg(db), path));
+  }
   throw StoreError(fmt::format("results store: {}: {}", what, db ? sqlite3_errmsg(db) : "cannot open"));
 }
 

@@ -33,7 +33,8 @@ class SqliteStatement {
 
 // Runs SQL that returns no rows (several statements allowed).
 void sqlite_exec(sqlite3* db, const std::string& sql);
-// Throws StoreError "results store: WHAT: <sqlite message>".
+// Throws StoreError "results store: WHAT: <sqlite message>"; for a corrupt file, says it is
+// damaged and how to recover it.
 [[noreturn]] void throw_sqlite_error(sqlite3* db, const std::string& what);
 
 }  // namespace moebench

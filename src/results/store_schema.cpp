@@ -1,4 +1,5 @@
-// The results store's migrations, oldest first (results/store_schema.hpp).
+// The results store's migrations, oldest first, and the renames of migration 2 applied in memory
+// for readers of an older store (results/store_schema.hpp).
 #include "results/store_schema.hpp"
 
 namespace moebench {
@@ -53,6 +54,28 @@ const std::vector<const char*>& store_migrations() {
       )sql",
   };
   return migrations;
+}
+
+const std::vector<std::pair<std::string, std::string>>& metric_renames_of_migration_2() {
+  static const std::vector<std::pair<std::string, std::string>> renames = {
+      {"itl_ms", "mean_itl_ms"},   {"itl_p50_ms", "median_itl_ms"}, {"itl_p99_ms", "p99_itl_ms"},
+      {"ttft_ms", "mean_ttft_ms"}, {"ttft_std_ms", "std_ttft_ms"},  {"tpot_ms", "mean_tpot_ms"},
+      {"tpot_std_ms", "std_tpot_ms"}, {"verify_error", "verify_rel_error"},
+  };
+  return renames;
+}
+
+nlohmann::ordered_json metrics_at_current_schema(const nlohmann::ordered_json& metrics, const std::string& kind,
+                                                 int schema_version) {
+  if (schema_version >= 2 || (kind != "layer" && kind != "model") || !metrics.is_object()) return metrics;
+  nlohmann::ordered_json renamed = nlohmann::ordered_json::object();
+  for (const auto& [key, value] : metrics.items()) {
+    std::string name = key;
+    for (const auto& [from, to] : metric_renames_of_migration_2())
+      if (key == from) name = to;
+    renamed[name] = value;
+  }
+  return renamed;
 }
 
 }  // namespace moebench

@@ -39,11 +39,12 @@ inline std::filesystem::path fresh_temp_dir(const std::string& tag) {
   return dir;
 }
 
-// `args` is appended to the binary path as shell words (the tests quote what needs it).
-inline CliResult run_moebench(const std::string& args, const std::string& cwd = "") {
+// `args` is appended to the binary path as shell words (the tests quote what needs it);
+// `prefix` goes before the binary (a command that runs it as another user).
+inline CliResult run_moebench_as(const std::string& prefix, const std::string& args, const std::string& cwd) {
   auto dir = fresh_temp_dir("cli");
   auto out = dir / "stdout", err = dir / "stderr";
-  std::string cmd = (cwd.empty() ? "" : "cd '" + cwd + "' && ") + std::string(MOEBENCH_BINARY) + " " + args +
+  std::string cmd = (cwd.empty() ? "" : "cd '" + cwd + "' && ") + prefix + std::string(MOEBENCH_BINARY) + " " + args +
                     " >'" + out.string() + "' 2>'" + err.string() + "'";
   int status = std::system(cmd.c_str());
   CliResult r;
@@ -52,6 +53,10 @@ inline CliResult run_moebench(const std::string& args, const std::string& cwd = 
   r.err = slurp(err);
   std::filesystem::remove_all(dir);
   return r;
+}
+
+inline CliResult run_moebench(const std::string& args, const std::string& cwd = "") {
+  return run_moebench_as("", args, cwd);
 }
 
 // Bad input: exit code 2, one line on stderr naming the problem, never an internal error,

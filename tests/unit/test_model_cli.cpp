@@ -68,7 +68,7 @@ TEST(ModelCli, BadInputs) {
   expect_bad_input(kTiny + " --benchmark-runs 0", "--benchmark-runs must be positive");
   expect_bad_input(kTiny + " --num-layers 5", "--num-layers must be within 1..4");
   expect_bad_input(kTiny + " --dtype fp8", "--dtype fp8: `model` runs bf16 or fp16");
-  expect_bad_input(kTiny + " --moe-impl grouped", "--impl: unknown implementation 'grouped' for the cpu backend");
+  expect_bad_input(kTiny + " --moe-impl grouped", "--moe-impl: unknown implementation 'grouped' for the cpu backend");
   expect_bad_input(kTiny + " --tp-size 8", "num_attention_heads (4) must be divisible by tp_size (8)");
   expect_bad_input(kTiny + " --tp-size 2", "--tp-size 2: this build runs the model on one device");
   expect_bad_input(kTiny + " --chunked-prefill-size 0", "--chunked-prefill-size must be positive");
