@@ -1,35 +1,16 @@
 // moebench report: a Markdown report with its PNGs and a self-contained HTML report, from the
-// results store (seed 004's results/ plots). Parsing only; the work is report/report.
-#include <cstdio>
-
+// results store (seed 004's results/ plots). The flags fill a ReportJob; the job itself is
+// report/report_job.
 #include "cli/command.hpp"
 #include "cli/record_options.hpp"
 #include "cli/vocabulary.hpp"
-#include "report/report.hpp"
+#include "report/report_job.hpp"
 #include "results/results_store.hpp"
 
 namespace moebench::cli {
 
-namespace {
-
-struct ReportCommandOptions {
-  ReportOptions report;
-  std::vector<std::string> formats = {"markdown", "html"};
-  bool no_plots = false;
-};
-
-int run_report(ReportCommandOptions o, const std::string& command_line) {
-  parse_report_formats(o.formats, o.report);
-  o.report.plots = !o.no_plots;
-  o.report.command_line = command_line;
-  for (const std::string& path : write_report(o.report)) std::printf("wrote %s\n", path.c_str());
-  return 0;
-}
-
-}  // namespace
-
 Command add_report_command(CLI::App& app) {
-  auto o = std::make_shared<ReportCommandOptions>();
+  auto o = std::make_shared<ReportJob>();
   o->report.results_db = kDefaultResultsDb;
   CLI::App* sub = app.add_subcommand("report", "Markdown and HTML report with plots from stored results");
   add_results_db_option(*sub, o->report.results_db);
@@ -47,7 +28,7 @@ Command add_report_command(CLI::App& app) {
   add_tp_size(*sub, o->report.memory.layout.tp, "memory breakdown: GPUs")->capture_default_str();
   add_ep_size(*sub, o->report.memory.layout.ep, "memory breakdown: expert-parallel groups")
       ->capture_default_str();
-  return {sub, [o] { return run_report(*o, invocation()); }};
+  return {sub, [o] { return run_report_job(*o, invocation()); }};
 }
 
 }  // namespace moebench::cli

@@ -1,104 +1,31 @@
 // moebench sweep: a config matrix (seed 002), each config in its own child process with a
 // timeout, failures classified and stored, a Markdown table grouped by model at the end.
-// Parsing only; the work is sweep/.
-#include <unistd.h>
-
-#include <cstdio>
+// The flags fill a SweepJob; the job itself is sweep/sweep_job.
+#include <initializer_list>
 
 #include <fmt/format.h>
 
-#include "backend/backend.hpp"
 #include "bench/layer_defaults.hpp"
-#include "bench/record_tables.hpp"
 #include "cli/command.hpp"
 #include "cli/vocabulary.hpp"
 #include "cli/record_options.hpp"
-#include "core/errors.hpp"
-#include "results/environment.hpp"
-#include "results/timestamps.hpp"
-#include "sweep/child_process.hpp"
-#include "sweep/sweep_runner.hpp"
+#include "sweep/sweep_job.hpp"
 
 namespace moebench::cli {
 
 namespace {
 
-struct SweepCommandOptions {
-  std::string matrix_file;
-  SweepBlock axes;  // from flags
-  std::vector<int64_t> num_tokens;
-  double timeout_s = 600;
-  std::string backend = "auto";
-  std::string results_db = kDefaultResultsDb;
-  bool dry_run = false;
-  bool quiet = false;
-};
-
-BackendKind resolve_backend(const std::string& text) {
-  const BackendKind kind = parse_backend_kind(text);
-  if (kind == BackendKind::cuda && !cuda_available())
-    throw InputError("--backend cuda: no CUDA GPU is visible; use --backend cpu or auto");
-  return kind == BackendKind::cpu || !cuda_available() ? BackendKind::cpu : BackendKind::cuda;
-}
-
-SweepMatrix matrix_of(const SweepCommandOptions& o, const CLI::App& app, BackendKind backend) {
-  const bool axis_flags = app.count("--model") + app.count("--model-path") + app.count("--tp-size") +
-                              app.count("--ep-size") + app.count("--impl") + app.count("--dtype") +
-                              app.count("--num-tokens") + app.count("--scenarios") + app.count("--command") +
-                              app.count("--batch-size") + app.count("--input-len") + app.count("--output-len") +
-                              app.count("--num-layers") >
-                          0;
-  if (!o.matrix_file.empty()) {
-    if (axis_flags)
-      throw InputError("--matrix: give the matrix either in the file or as flags (--model, --tp-size, ...), not both");
-    SweepMatrix m = load_sweep_matrix(o.matrix_file);
-    if (app.count("--timeout")) m.timeout_s = o.timeout_s;
-    validate_sweep_matrix(m);
-    return m;
-  }
-  SweepMatrix m;
-  m.source = "flags";
-  m.timeout_s = o.timeout_s;
-  SweepBlock b = o.axes;
-  const bool gpu = backend == BackendKind::cuda;
-  if (b.models.empty() && b.model_paths.empty()) b.models = {gpu ? kLayerGpuDefaultModel : kLayerCpuDefaultModel};
-  b.num_tokens = o.num_tokens.empty() && b.command == "layer"
-                     ? (gpu ? kLayerGpuDefaultTokens : kLayerCpuDefaultTokens)
-                     : o.num_tokens;
-  m.blocks = {b};
-  validate_sweep_matrix(m);
-  return m;
-}
-
-int run_sweep_command(const SweepCommandOptions& o, const CLI::App& app, const std::string& command_line) {
-  const BackendKind backend = resolve_backend(o.backend);
-  const SweepMatrix matrix = matrix_of(o, app, backend);
-  const std::vector<SweepPoint> points = expand_sweep_matrix(matrix, backend, o.results_db);
-  if (o.dry_run) {
-    for (const SweepPoint& p : points) fmt::print("{}::{}  {}\n", p.model, p.config, reproducible_command(p));
-    return 0;
-  }
-  ResultsStore store(o.results_db);
-  DeviceInfo device;
-  device.name = backend == BackendKind::cuda ? "CUDA GPU (see the children's records)" : "CPU";
-  const RecordContext context{current_environment(device, backend), command_line, invocation_group_id("sweep"),
-                              utc_now_iso()};
-  if (!o.quiet)
-    std::fprintf(stderr, "moebench sweep: %zu configs from %s on the %s backend, timeout %g s each, group %s\n",
-                 points.size(), matrix.source.c_str(), backend_kind_name(backend), matrix.timeout_s,
-                 context.group_id.c_str());
-  std::FILE* progress_out = o.quiet ? nullptr : stderr;
-  SweepProgress progress(int(points.size()), progress_out && isatty(fileno(stderr)), progress_out);
-  const SweepOutcome outcome = run_sweep(points, self_executable(), store, context, matrix.source, progress);
-  std::fputs(records_markdown(outcome.records).c_str(), stdout);
-  if (!o.quiet) std::fprintf(stderr, "recorded in %s (group %s)\n", store.path().c_str(), context.group_id.c_str());
-  return outcome.failed > 0 ? 1 : 0;
+// Whether any of `flags` was on the command line.
+bool given(const CLI::App& app, std::initializer_list<const char*> flags) {
+  for (const char* flag : flags)
+    if (app.count(flag) > 0) return true;
+  return false;
 }
 
 }  // namespace
 
 Command add_sweep_command(CLI::App& app) {
-  auto o = std::make_shared<SweepCommandOptions>();
+  auto o = std::make_shared<SweepJob>();
   CLI::App* sub = app.add_subcommand(
       "sweep", "config matrix (models x TP x EP x impl x tokens/batch), each config crash-isolated, results kept");
   SweepBlock& b = o->axes;
@@ -128,7 +55,13 @@ Command add_sweep_command(CLI::App& app) {
   add_results_db_option(*sub, o->results_db);
   sub->add_flag("--dry-run", o->dry_run, "print each config's key and command line; run nothing");
   sub->add_flag("--quiet", o->quiet, "no progress on stderr");
-  return {sub, [o, sub] { return run_sweep_command(*o, *sub, invocation()); }};
+  return {sub, [o, sub] {
+            o->axis_flags_given = given(*sub, {"--model", "--model-path", "--tp-size", "--ep-size", "--impl", "--dtype",
+                                               "--num-tokens", "--scenarios", "--command", "--batch-size",
+                                               "--input-len", "--output-len", "--num-layers"});
+            o->timeout_given = given(*sub, {"--timeout"});
+            return run_sweep_job(*o, invocation());
+          }};
 }
 
 }  // namespace moebench::cli
