@@ -30,18 +30,8 @@ std::string csv_value(const json& object, const std::string& key) {
   return csv_field(v.is_string() ? v.get<std::string>() : v.dump());
 }
 
-std::string cell(const json& value) {
-  if (value.is_null()) return "-";
-  if (value.is_string()) return value.get<std::string>();
-  if (value.is_number_float()) {
-    const double v = value.get<double>();
-    return format_figure(&v);
-  }
-  return value.dump();
-}
-
 std::string value_or_dash(const json& object, const std::string& key) {
-  return object.contains(key) ? cell(object[key]) : "-";
+  return object.contains(key) ? record_cell(object[key]) : "-";
 }
 
 }  // namespace
@@ -112,6 +102,16 @@ std::string records_markdown(const std::vector<RunRecord>& records) {
     out += fmt::format("{}## {}\n\n{}", out.empty() ? "" : "\n", model, format_markdown(t));
   }
   return out;
+}
+
+std::string record_cell(const json& value) {
+  if (value.is_null()) return "-";
+  if (value.is_string()) return value.get<std::string>();
+  if (value.is_number_float()) {
+    const double v = value.get<double>();
+    return format_figure(&v);
+  }
+  return value.dump();
 }
 
 }  // namespace moebench

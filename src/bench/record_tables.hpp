@@ -5,6 +5,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "results/run_record.hpp"
 
 namespace moebench {
@@ -21,5 +23,9 @@ std::string records_markdown(const std::vector<RunRecord>& records);
 // metrics), in first-seen order.
 std::vector<std::string> param_keys(const std::vector<RunRecord>& records);
 std::vector<std::string> metric_keys(const std::vector<RunRecord>& records);
+
+// One value of a record's params or metrics as a table cell for people: "-" for null, a float
+// to its significant digits, a string as it is.
+std::string record_cell(const nlohmann::ordered_json& value);
 
 }  // namespace moebench

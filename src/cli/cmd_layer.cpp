@@ -24,21 +24,21 @@ Command add_layer_command(CLI::App& app) {
   sub->add_option("--imbalance-factor", o->imbalance_factor,
                   "imbalanced scenario: busiest expert load / average load (default: 3, or the most that "
                   "num_experts / top_k allows)");
-  add_impl(*sub, o->impls, impl_help("implementations, comma-separated, or all:"))->delimiter(',')->capture_default_str();
-  add_ep_size(*sub, o->ep_size, ep_size_help())->capture_default_str();
-  add_tp_size(*sub, o->tp_size, tp_size_help())->capture_default_str();
+  sub->add_option(kImplFlags, o->impls, impl_help("implementations, comma-separated, or all:"))->delimiter(',')->capture_default_str();
+  sub->add_option(kEpSizeFlags, o->ep_size, ep_size_help())->capture_default_str();
+  sub->add_option(kTpSizeFlags, o->tp_size, tp_size_help())->capture_default_str();
   sub->add_option("--dist-init-addr", o->dist_init_addr, multi_node_help("multi-node rendezvous address HOST:PORT"));
   sub->add_option("--nnodes", o->nnodes, multi_node_help("number of nodes"))->capture_default_str();
   sub->add_option("--node-rank", o->node_rank, multi_node_help("this node's rank"))->capture_default_str();
-  add_warmup_iters(*sub, o->warmup_iters, "untimed iterations first")->capture_default_str();
-  add_benchmark_iters(*sub, o->benchmark_iters, "timed iterations")->capture_default_str();
+  sub->add_option(kWarmupItersFlags, o->warmup_iters, "untimed iterations first")->capture_default_str();
+  sub->add_option(kBenchmarkItersFlags, o->benchmark_iters, "timed iterations")->capture_default_str();
   sub->add_option("--dtype", o->dtype, "bf16 or fp16 (fp8: `memory` only in this build)")->capture_default_str();
   sub->add_option("--backend", o->backend, backend_help())->capture_default_str();
   sub->add_option("--seed", o->seed, "seed of weights, inputs and routing")->capture_default_str();
   sub->add_flag("--no-verify", o->no_verify, "skip the check against the fp64 reference");
   sub->add_option("--verify-tokens", o->verify_tokens, "tokens compared with the fp64 reference per run")
       ->capture_default_str();
-  add_output_format(*sub, o->output_format, output_format_help());
+  sub->add_option(kOutputFormatFlags, o->output_format, output_format_help());
   sub->footer(output_formats_footer());
   sub->add_option("--output-file", o->output_file, "output base path (default ./benchmark_results)");
   sub->add_flag("--quiet", o->quiet, "no progress on stderr");

@@ -14,11 +14,11 @@ Command add_memory_command(CLI::App& app) {
   add_model_flags(*sub, o->model, kMemoryDefaultModel);
   add_decoder_flags(*sub, o->model);
   sub->add_option("--batch-size", o->batch_size, "sequences (train: micro-batch)")->capture_default_str();
-  add_input_len(*sub, o->input_len, "prompt tokens per sequence")->capture_default_str();
-  add_output_len(*sub, o->output_len, "generated tokens per sequence")->capture_default_str();
-  add_tp_size(*sub, o->tp_size,
+  sub->add_option(kInputLenFlags, o->input_len, "prompt tokens per sequence")->capture_default_str();
+  sub->add_option(kOutputLenFlags, o->output_len, "generated tokens per sequence")->capture_default_str();
+  sub->add_option(kTpSizeFlags, o->tp_size,
                   "GPUs: attention, dense MLP and vocabulary split tp ways (SGLang's --tp)")->capture_default_str();
-  add_ep_size(*sub, o->ep_size,
+  sub->add_option(kEpSizeFlags, o->ep_size,
                   "expert-parallel groups: routed experts split ep ways by expert, tp/ep ways within (SGLang's --ep)")
       ->capture_default_str();
   sub->add_option("--dtype", o->dtype, "weights: bf16, fp16 or fp8 (128x128 block-scaled) (default: as published)");
@@ -28,11 +28,11 @@ Command add_memory_command(CLI::App& app) {
       ->capture_default_str();
   sub->add_option("--gpu-memory-gib", o->gpu_memory_gib,
                   "memory of one GPU (default: the visible GPU's total, else 80 for an H100 80GB)");
-  add_chunked_prefill_size(*sub, o->chunked_prefill_size,
+  sub->add_option(kChunkedPrefillSizeFlags, o->chunked_prefill_size,
                   "prompt tokens per prefill step; 0: the whole batch at once")->capture_default_str();
   sub->add_option("--cuda-graph-max-bs", o->cuda_graph_max_bs,
                   "largest decode batch captured in CUDA graphs; 0: none (default: --batch-size)");
-  add_output_format(*sub, o->output_format, "table or json")->capture_default_str();
+  sub->add_option(kOutputFormatFlags, o->output_format, "table or json")->capture_default_str();
   return {sub, [o] { return run_memory_job(*o); }};
 }
 

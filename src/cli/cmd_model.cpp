@@ -20,23 +20,23 @@ Command add_model_command(CLI::App& app) {
   add_decoder_flags(*sub, o->model);
   sub->add_option("--batch-size", o->batch_sizes, "batch sizes, comma-separated (default: 1,8 on a GPU, 1,2 on the CPU)")
       ->delimiter(',');
-  add_input_len(*sub, o->input_lens,
+  sub->add_option(kInputLenFlags, o->input_lens,
                 "prompt tokens per sequence, comma-separated: each crossed with every output length and batch size "
                 "(default: 1024 on a GPU, 32 on the CPU)")
       ->delimiter(',');
-  add_output_len(*sub, o->output_lens, "generated tokens per sequence, comma-separated (default: 64 on a GPU, 8 on the CPU)")
+  sub->add_option(kOutputLenFlags, o->output_lens, "generated tokens per sequence, comma-separated (default: 64 on a GPU, 8 on the CPU)")
       ->delimiter(',');
-  add_warmup_iters(*sub, o->warmup_runs, "untimed runs (prefill + decode of the batch) first")->capture_default_str();
-  add_benchmark_iters(*sub, o->benchmark_runs, "timed runs per batch size")->capture_default_str();
+  sub->add_option(kWarmupItersFlags, o->warmup_runs, "untimed runs (prefill + decode of the batch) first")->capture_default_str();
+  sub->add_option(kBenchmarkItersFlags, o->benchmark_runs, "timed runs per batch size")->capture_default_str();
   sub->add_option("--dtype", o->dtype, "bf16 or fp16 (fp8: `memory` only in this build)")->capture_default_str();
   sub->add_option("--num-layers", o->num_layers, "run the first N layers only (stated in the output)");
-  add_impl(*sub, o->moe_impl, impl_help("the MoE layers' implementation (default: auto on a GPU, reference on the CPU):"));
-  add_tp_size(*sub, o->tp_size, tp_size_help())->capture_default_str();
-  add_ep_size(*sub, o->ep_size, ep_size_help())->capture_default_str();
-  add_chunked_prefill_size(*sub, o->chunked_prefill_size, "most prompt tokens per prefill step")->capture_default_str();
+  sub->add_option(kImplFlags, o->moe_impl, impl_help("the MoE layers' implementation (default: auto on a GPU, reference on the CPU):"));
+  sub->add_option(kTpSizeFlags, o->tp_size, tp_size_help())->capture_default_str();
+  sub->add_option(kEpSizeFlags, o->ep_size, ep_size_help())->capture_default_str();
+  sub->add_option(kChunkedPrefillSizeFlags, o->chunked_prefill_size, "most prompt tokens per prefill step")->capture_default_str();
   sub->add_option("--backend", o->backend, backend_help())->capture_default_str();
   sub->add_option("--seed", o->seed, "seed of weights and prompts")->capture_default_str();
-  add_output_format(*sub, o->output_format, output_format_help());
+  sub->add_option(kOutputFormatFlags, o->output_format, output_format_help());
   sub->footer(output_formats_footer());
   sub->add_option("--output-file", o->output_file, "output base path (default ./model_results)");
   sub->add_flag("--quiet", o->quiet, "no progress on stderr");

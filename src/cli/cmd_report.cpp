@@ -19,14 +19,14 @@ Command add_report_command(CLI::App& app) {
   sub->add_option("--since", o->report.filter.since, "only results finished since this UTC date or time (YYYY-MM-DD)");
   sub->add_option("--output-dir", o->report.output_dir, "where report.md, its PNGs and report.html go")
       ->capture_default_str();
-  add_output_format(*sub, o->formats, "markdown (or md), html, or both: markdown,html")->delimiter(',')->capture_default_str();
+  sub->add_option(kOutputFormatFlags, o->formats, "markdown (or md), html, or both: markdown,html")->delimiter(',')->capture_default_str();
   sub->add_flag("--no-plots", o->no_plots, "tables only, without gnuplot");
   sub->add_option("--batch-size", o->report.memory.batch_size, "memory breakdown: sequences")->capture_default_str();
-  add_input_len(*sub, o->report.memory.input_len, "memory breakdown: prompt tokens")->capture_default_str();
-  add_output_len(*sub, o->report.memory.output_len, "memory breakdown: generated tokens")
+  sub->add_option(kInputLenFlags, o->report.memory.input_len, "memory breakdown: prompt tokens")->capture_default_str();
+  sub->add_option(kOutputLenFlags, o->report.memory.output_len, "memory breakdown: generated tokens")
       ->capture_default_str();
-  add_tp_size(*sub, o->report.memory.layout.tp, "memory breakdown: GPUs")->capture_default_str();
-  add_ep_size(*sub, o->report.memory.layout.ep, "memory breakdown: expert-parallel groups")
+  sub->add_option(kTpSizeFlags, o->report.memory.layout.tp, "memory breakdown: GPUs")->capture_default_str();
+  sub->add_option(kEpSizeFlags, o->report.memory.layout.ep, "memory breakdown: expert-parallel groups")
       ->capture_default_str();
   return {sub, [o] { return run_report_job(*o, invocation()); }};
 }

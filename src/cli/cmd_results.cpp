@@ -54,7 +54,7 @@ Command add_results_command(CLI::App& app) {
   apps.export_ = sub->add_subcommand("export", "the stored runs in an output format (--output-format)");
   add_results_db_option(*apps.export_, o->results_db);
   add_filters(*apps.export_, *o);
-  add_output_format(*apps.export_, o->format, output_format_help())->capture_default_str();
+  apps.export_->add_option(kOutputFormatFlags, o->format, output_format_help())->capture_default_str();
   apps.export_->footer(output_formats_footer());
   apps.export_->add_option("--output-file", o->output_file,
                            "write here instead of stdout (the base path when a format writes several files)");

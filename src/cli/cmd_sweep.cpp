@@ -36,19 +36,19 @@ Command add_sweep_command(CLI::App& app) {
                               kLayerGpuDefaultModel, kLayerCpuDefaultModel))
       ->delimiter(',');
   sub->add_option("--model-path", b.model_paths, "Hugging Face config.json files or directories")->delimiter(',');
-  add_tp_size(*sub, b.tp_sizes, "TP sizes")->delimiter(',')->capture_default_str();
-  add_ep_size(*sub, b.ep_sizes, "EP sizes")->delimiter(',')->capture_default_str();
-  add_impl(*sub, b.impls, "implementations, or all (model: its --impl)")->delimiter(',')->capture_default_str();
+  sub->add_option(kTpSizeFlags, b.tp_sizes, "TP sizes")->delimiter(',')->capture_default_str();
+  sub->add_option(kEpSizeFlags, b.ep_sizes, "EP sizes")->delimiter(',')->capture_default_str();
+  sub->add_option(kImplFlags, b.impls, "implementations, or all (model: its --impl)")->delimiter(',')->capture_default_str();
   sub->add_option("--dtype", b.dtypes, "dtypes")->delimiter(',')->capture_default_str();
   sub->add_option("--num-tokens", o->num_tokens, "layer: token counts (default: 64 512 4096 on a GPU, 32 128 on the CPU)")
       ->delimiter(',');
   sub->add_option("--scenarios", b.scenarios, "layer: routing scenarios")->delimiter(',')->capture_default_str();
   sub->add_option("--batch-size", b.batch_sizes, "model: batch sizes")->delimiter(',')->capture_default_str();
-  add_input_len(*sub, b.input_lens, "model: input lengths")->delimiter(',')->capture_default_str();
-  add_output_len(*sub, b.output_lens, "model: output lengths")->delimiter(',')->capture_default_str();
+  sub->add_option(kInputLenFlags, b.input_lens, "model: input lengths")->delimiter(',')->capture_default_str();
+  sub->add_option(kOutputLenFlags, b.output_lens, "model: output lengths")->delimiter(',')->capture_default_str();
   sub->add_option("--num-layers", b.num_layers, "model: run the first N layers (default: all)")->delimiter(',');
-  add_warmup_iters(*sub, b.warmup, "untimed iterations (model: runs) of each config");
-  add_benchmark_iters(*sub, b.benchmark, "timed iterations (model: runs) of each config");
+  sub->add_option(kWarmupItersFlags, b.warmup, "untimed iterations (model: runs) of each config");
+  sub->add_option(kBenchmarkItersFlags, b.benchmark, "timed iterations (model: runs) of each config");
   sub->add_option("--timeout", o->timeout_s, "seconds each config may run before it is killed (Timeout)")
       ->capture_default_str();
   sub->add_option("--backend", o->backend, "auto (GPU if present), cuda or cpu")->capture_default_str();

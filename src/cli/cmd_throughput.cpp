@@ -19,7 +19,7 @@ Command add_throughput_command(CLI::App& app) {
                   "a second result, compared with the first (time and money saved)");
   sub->add_option("--compare-gpus", o->compare_gpus, "GPUs of the second result (default: --gpus)");
   sub->add_option("--scaling", o->scaling, "GPUS:TOKENS_PER_SEC pairs for scaling efficiency, e.g. 1:1200,2:2300,4:4400");
-  add_output_format(*sub, o->output_format, "table or json")->capture_default_str();
+  sub->add_option(kOutputFormatFlags, o->output_format, "table or json")->capture_default_str();
   return {sub, [o] { return run_throughput_job(*o); }};
 }
 

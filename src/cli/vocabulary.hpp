@@ -13,50 +13,23 @@
 
 namespace moebench::cli {
 
-// --tp-size (aliases --tp, -tp, --tensor-parallel-size, --tp-degree): devices in all.
-template <typename T>
-CLI::Option* add_tp_size(CLI::App& app, T& value, const std::string& help) {
-  return app.add_option("--tp-size,--tp,--tensor-parallel-size,--tp-degree", value, help);
-}
-// --ep-size (aliases --ep, -ep, --expert-parallel-size, --moe-ep-degree): expert-parallel groups.
-template <typename T>
-CLI::Option* add_ep_size(CLI::App& app, T& value, const std::string& help) {
-  return app.add_option("--ep-size,--ep,--expert-parallel-size,--moe-ep-degree", value, help);
-}
-// --input-len / --output-len: prompt and generated tokens per sequence.
-template <typename T>
-CLI::Option* add_input_len(CLI::App& app, T& value, const std::string& help) {
-  return app.add_option("--input-len", value, help);
-}
-template <typename T>
-CLI::Option* add_output_len(CLI::App& app, T& value, const std::string& help) {
-  return app.add_option("--output-len", value, help);
-}
-// --warmup-iters / --benchmark-iters (aliases --warmup-runs / --benchmark-runs): a layer's
-// iteration and a model's run (prefill + decode of the batch) are both one timed repetition.
-template <typename T>
-CLI::Option* add_warmup_iters(CLI::App& app, T& value, const std::string& help) {
-  return app.add_option("--warmup-iters,--warmup-runs", value, help);
-}
-template <typename T>
-CLI::Option* add_benchmark_iters(CLI::App& app, T& value, const std::string& help) {
-  return app.add_option("--benchmark-iters,--benchmark-runs", value, help);
-}
-// --impl (alias --moe-impl): the MoE layer implementation(s).
-template <typename T>
-CLI::Option* add_impl(CLI::App& app, T& value, const std::string& help) {
-  return app.add_option("--impl,--moe-impl", value, help);
-}
-// --output-format (alias --format): what a command writes.
-template <typename T>
-CLI::Option* add_output_format(CLI::App& app, T& value, const std::string& help) {
-  return app.add_option("--output-format,--format", value, help);
-}
-// --chunked-prefill-size: most prompt tokens per prefill step (SGLang's flag).
-template <typename T>
-CLI::Option* add_chunked_prefill_size(CLI::App& app, T& value, const std::string& help) {
-  return app.add_option("--chunked-prefill-size", value, help);
-}
+// Each idea's names for CLI11's add_option: the canonical one first, then its aliases.
+// Devices in all, and the expert-parallel groups among them.
+inline constexpr const char* kTpSizeFlags = "--tp-size,--tp,--tensor-parallel-size,--tp-degree";
+inline constexpr const char* kEpSizeFlags = "--ep-size,--ep,--expert-parallel-size,--moe-ep-degree";
+// Prompt and generated tokens per sequence.
+inline constexpr const char* kInputLenFlags = "--input-len";
+inline constexpr const char* kOutputLenFlags = "--output-len";
+// A layer's iteration and a model's run (prefill + decode of the batch) are both one timed
+// repetition.
+inline constexpr const char* kWarmupItersFlags = "--warmup-iters,--warmup-runs";
+inline constexpr const char* kBenchmarkItersFlags = "--benchmark-iters,--benchmark-runs";
+// The MoE layer implementation(s).
+inline constexpr const char* kImplFlags = "--impl,--moe-impl";
+// What a command writes.
+inline constexpr const char* kOutputFormatFlags = "--output-format,--format";
+// Most prompt tokens per prefill step (SGLang's flag).
+inline constexpr const char* kChunkedPrefillSizeFlags = "--chunked-prefill-size";
 
 // The help of --impl: what `intro` says, then every implementation compiled into this binary
 // with its one-line description, one per line, so that `--help` tells what exists.

@@ -1,7 +1,9 @@
 // The people-facing texts of stored runs: `results list`, `results show` and `results compare`.
+#include "report/results_writers.hpp"
+
 #include <fmt/format.h>
 
-#include "report/results_writers.hpp"
+#include "bench/record_tables.hpp"
 #include "core/text_table.hpp"
 
 namespace moebench {
@@ -10,16 +12,6 @@ namespace {
 
 using json = nlohmann::ordered_json;
 
-std::string cell(const json& value) {
-  if (value.is_null()) return "-";
-  if (value.is_string()) return value.get<std::string>();
-  if (value.is_number_float()) {
-    const double v = value.get<double>();
-    return format_figure(&v);
-  }
-  return value.dump();
-}
-
 std::string error_text(const RunRecord& r) {
   return r.status == RunStatus::success ? "" : r.error_type + ": " + r.error_message;
 }
@@ -27,7 +19,7 @@ std::string error_text(const RunRecord& r) {
 // A layer row's mean latency, or a model run's whole generation (seed 002's latency_s).
 std::string latency_text(const json& metrics) {
   for (const auto& [key, unit] : {std::pair{"latency_mean_ms", " ms"}, std::pair{"latency_s", " s"}})
-    if (metrics.contains(key) && metrics[key].is_number()) return cell(metrics[key]) + unit;
+    if (metrics.contains(key) && metrics[key].is_number()) return record_cell(metrics[key]) + unit;
   return "-";
 }
 
@@ -57,7 +49,7 @@ std::string run_record_text(const RunRecord& r) {
   out += fmt::format("\nmoebench      {} ({})\n", e.moebench_version, e.git_revision);
   auto section = [&](const char* title, const json& object) {
     out += fmt::format("{}\n", title);
-    for (const auto& [key, value] : object.items()) out += fmt::format("  {:<22} {}\n", key, cell(value));
+    for (const auto& [key, value] : object.items()) out += fmt::format("  {:<22} {}\n", key, record_cell(value));
   };
   section("params", r.params);
   section("metrics", r.metrics);
