@@ -24,11 +24,16 @@ Command add_layer_command(CLI::App& app) {
   sub->add_option("--imbalance-factor", o->imbalance_factor,
                   "imbalanced scenario: busiest expert load / average load")->capture_default_str();
   add_impl(*sub, o->impls, impl_help("implementations, comma-separated, or all:"))->delimiter(',')->capture_default_str();
-  add_ep_size(*sub, o->ep_size, ep_size_help())->capture_default_str();
-  add_tp_size(*sub, o->tp_size, tp_size_help())->capture_default_str();
-  sub->add_option("--dist-init-addr", o->dist_init_addr, multi_node_help("multi-node rendezvous address HOST:PORT"));
-  sub->add_option("--nnodes", o->nnodes, multi_node_help("number of nodes"))->capture_default_str();
-  sub->add_option("--node-rank", o->node_rank, multi_node_help("this node's rank"))->capture_default_str();
+  add_ep_size(*sub, o->ep_size, "expert-parallel groups: routed experts split ep ways (impl ep, tp)")
+      ->capture_default_str();
+  add_tp_size(*sub, o->tp_size,
+              "ranks in all, one process (one GPU) each, started here or by mpirun/srun/torchrun; tensor parallel "
+              "inside the MoE layer = tp_size / ep_size")
+      ->capture_default_str();
+  sub->add_option("--dist-init-addr", o->dist_init_addr,
+                  "rank 0's rendezvous HOST:PORT, the same on every node (needed with --nnodes > 1)");
+  sub->add_option("--nnodes", o->nnodes, "nodes the --tp-size ranks are spread over")->capture_default_str();
+  sub->add_option("--node-rank", o->node_rank, "this node's rank, 0 to nnodes - 1")->capture_default_str();
   add_warmup_iters(*sub, o->warmup_iters, "untimed iterations first")->capture_default_str();
   add_benchmark_iters(*sub, o->benchmark_iters, "timed iterations")->capture_default_str();
   sub->add_option("--dtype", o->dtype, "bf16 or fp16 (fp8: `memory` only in this build)")->capture_default_str();

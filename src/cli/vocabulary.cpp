@@ -38,10 +38,6 @@ std::string ep_size_help() {
          "built yet)";
 }
 
-std::string multi_node_help(const std::string& what) {
-  return what + " (multi-node runs are not built yet: this build refuses values other than the default)";
-}
-
 std::vector<std::string> expand_short_aliases(int argc, char** argv) {
   std::vector<std::string> args;
   bool options_ended = false;  // after "--" every argument is positional

@@ -7,6 +7,8 @@
 //   crash - dies of SIGSEGV
 //   oom   - throws RuntimeFailure(OOM), as a failed allocation does
 // Unset or empty: nothing. Any other value is bad input (exit 2).
+// A run of several ranks (bench/parallel_layer_job.hpp) applies it on every rank, or only on the
+// rank MOEBENCH_TEST_FAULT_RANK names.
 namespace moebench {
 
 void apply_test_fault();
