@@ -271,7 +271,7 @@ int run_rank(const LayerJob& job, const LayerRunOptions& run, const RankEnv& env
   if (kind == BackendKind::cuda) select_cuda_device(env.local_rank);
   std::unique_ptr<Backend> backend = make_backend(kind);
   if (kind == BackendKind::cuda) refuse_if_gpu_does_not_fit(run, *backend);
-  std::unique_ptr<ResultsStore> store = root ? job.record.open() : nullptr;
+  std::unique_ptr<ResultsStore> store;
   const DeviceInfo device = backend->device_info();
   const RecordContext context{current_environment(device, backend->kind()), command_line,
                               invocation_group_id("layer"), utc_now_iso()};
@@ -285,6 +285,8 @@ int run_rank(const LayerJob& job, const LayerRunOptions& run, const RankEnv& env
       std::unique_ptr<Rendezvous> rendezvous = Rendezvous::join(env, options);
       comm = make_rank_communicator(*backend, *rendezvous, env);
     }
+    // Opened once every rank is known to run this configuration: a refused run leaves no store.
+    if (root) store = job.record.open();
     if (root && !job.quiet)
       std::fprintf(stderr, "moebench layer: %s on %d ranks (%s, %s backend): tp_size %d, ep_size %d, %s, %s\n",
                    run.model.name.c_str(), comm->size(), comm->library(), backend_kind_name(kind), run.tp_size,

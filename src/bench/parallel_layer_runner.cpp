@@ -3,7 +3,6 @@
 #include "bench/parallel_layer_runner.hpp"
 
 #include <algorithm>
-#include <chrono>
 #include <cmath>
 #include <memory>
 
@@ -106,10 +105,12 @@ json run_rank_case(Backend& backend, Communicator& comm, const LayerRunOptions& 
   std::vector<double> latency, dispatch, expert, combine;
   for (int it = 0; it < opt.benchmark_iters; ++it) {
     comm.barrier();
-    const auto start = std::chrono::steady_clock::now();
+    const std::unique_ptr<IntervalTimer> timer = backend.make_timer();
+    timer->start();
     forward((opt.warmup_iters + it) % kRotations);
+    timer->stop();
     backend.synchronize();
-    latency.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count());
+    latency.push_back(timer->elapsed_ms());
     dispatch.push_back(counter(impl, "dispatch_ms"));
     expert.push_back(counter(impl, "expert_ms"));
     combine.push_back(counter(impl, "combine_ms"));

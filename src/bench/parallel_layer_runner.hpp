@@ -8,8 +8,9 @@
 // the whole batch for one that takes it whole. It verifies its slice of the output against the
 // fp64 reference of those global inputs, computed on the CPU with the full weights (the same
 // values everywhere: layer_weights.hpp), then warms up and times the iterations, every iteration
-// started together (a barrier) and timed on the host clock around a synchronised forward. What a
-// rank measured travels to rank 0 as JSON (gather_to_root).
+// started together (a barrier) and timed as the one-device runner times it (CUDA events on a GPU,
+// the host clock on the CPU), the backend synchronised after each. What a rank measured travels
+// to rank 0 as JSON (gather_to_root).
 //
 // A row is the slowest rank's: latency per iteration is the maximum over ranks, each phase
 // (dispatch, expert compute, combine) the slowest rank's mean. Verification passes only when it

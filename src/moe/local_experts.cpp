@@ -32,17 +32,29 @@ LocalExperts::LocalExperts(Backend& backend, MakeImpl make, const LayerSpec& lay
   spec_.parallel = MoeParallel{};
   spec_.binds_other_layers = false;
 
+  offset_.slice = &slice_;
+  set_weights();
+  prepare(std::max<int64_t>(max_rows, 1));
+}
+
+void LocalExperts::bind(const ExpertSlice& slice) {
+  slice_ = slice;
+  if (empty()) return;
+  set_weights();
+  impl_->bind_weights(weights_);
+}
+
+void LocalExperts::set_weights() {
   const size_t elem = size_t(dtype_bytes(spec_.dtype));
-  const int64_t H = m.hidden_size;
-  if (slice.inter_begin == 0 && slice.inter_end == slice.inter) {
-    weights_.w13 = static_cast<const char*>(slice.w13) + size_t(slice.first) * size_t(2 * slice.inter * H) * elem;
-    weights_.w2 = static_cast<const char*>(slice.w2) + size_t(slice.first) * size_t(H * slice.inter) * elem;
-    offset_.slice = &slice_;
-    if (slice.lazy_source && slice.lazy_source->lazy) weights_.lazy = &offset_;
+  const int64_t H = spec_.model.hidden_size;
+  weights_ = LayerWeights{};
+  if (slice_.inter_begin == 0 && slice_.inter_end == slice_.inter) {
+    weights_.w13 = static_cast<const char*>(slice_.w13) + size_t(slice_.first) * size_t(2 * slice_.inter * H) * elem;
+    weights_.w2 = static_cast<const char*>(slice_.w2) + size_t(slice_.first) * size_t(H * slice_.inter) * elem;
+    if (slice_.lazy_source && slice_.lazy_source->lazy) weights_.lazy = &offset_;
   } else {
     copy_slices();
   }
-  prepare(std::max<int64_t>(max_rows, 1));
 }
 
 // Expert e's gate rows [b, e) and up rows [inter + b, inter + e) of w13, and columns [b, e) of
@@ -51,8 +63,10 @@ void LocalExperts::copy_slices() {
   const int64_t H = spec_.model.hidden_size, I = slice_.inter, b = slice_.inter_begin;
   const int64_t n = slice_.inter_end - b;
   const size_t elem = size_t(dtype_bytes(spec_.dtype));
-  w13_ = DeviceBuffer(backend_, size_t(slice_.count) * size_t(2 * n * H) * elem);
-  w2_ = DeviceBuffer(backend_, size_t(slice_.count) * size_t(H * n) * elem);
+  if (!w13_.get()) {
+    w13_ = DeviceBuffer(backend_, size_t(slice_.count) * size_t(2 * n * H) * elem);
+    w2_ = DeviceBuffer(backend_, size_t(slice_.count) * size_t(H * n) * elem);
+  }
   std::vector<char> w13(size_t(2 * I * H) * elem), w2(size_t(H * I) * elem);
   std::vector<char> w13s(size_t(2 * n * H) * elem), w2s(size_t(H * n) * elem);
   for (int e = 0; e < slice_.count; ++e) {

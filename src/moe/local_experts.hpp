@@ -39,6 +39,9 @@ class LocalExperts {
   LocalExperts(const LocalExperts&) = delete;  // weights_ points into this object
   LocalExperts& operator=(const LocalExperts&) = delete;
 
+  // Another layer's weights of the same shape (the model benchmark's layers): a pointer swap for
+  // whole experts, the slices copied again otherwise. Not timed.
+  void bind(const ExpertSlice& slice);
   // No intermediate columns on this rank (fewer columns than ranks): every row's output is 0.
   bool empty() const { return slice_.inter_end <= slice_.inter_begin || slice_.count == 0; }
   // y[i] = expert ids[i] (of this slice, 0-based) applied to x[i], for n rows; x and y [n][H] in
@@ -52,6 +55,7 @@ class LocalExperts {
     void ensure(int expert) const override { slice->lazy_source->ensure_expert(slice->first + expert); }
   };
   void prepare(int64_t max_rows);
+  void set_weights();  // weights_ from slice_: a view of whole experts, or a copy of their slices
   void copy_slices();
 
   Backend& backend_;

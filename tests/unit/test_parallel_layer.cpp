@@ -10,6 +10,7 @@
 //    rank starts, nothing recorded.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 
@@ -154,6 +155,28 @@ TEST(ParallelLayerRanks, OneRankExchangesWithItself) {
               1e-2) << impl;
 }
 
+TEST(ParallelLayerRanks, BindingAnotherLayersWeightsRunsThatLayer) {
+  auto backend = make_backend(BackendKind::cpu);
+  LayerSpec spec, other;
+  spec.model = small_model();
+  spec.max_tokens = 6;
+  other = spec;
+  other.seed = 99;
+  const std::vector<float> logits = scenario_logits(spec.model, Scenario::random, 6, 3.0, 0);
+  LayerWeightStore weights(*backend, spec), other_weights(*backend, other);
+  const auto reference = run_layer(*backend, cpu_impl("reference"), spec, weights, logits, 0, 6);
+  std::vector<uint16_t> x(6 * 64);
+  backend->fill_synthetic(x.data(), spec.dtype, x.size(), spec.seed, hidden_states_stream(0), 0, hidden_states_scale());
+  for (const char* name : {"ep", "tp"}) {
+    std::unique_ptr<MoeImpl> impl = cpu_impl(name).make(*backend);
+    impl->prepare(spec, other_weights.view());
+    impl->bind_weights(weights.view());
+    std::vector<uint16_t> out(x.size());
+    impl->forward({x.data(), logits.data(), out.data(), 6});
+    EXPECT_LT(rel_diff(out, reference, 0, spec.dtype), 1e-2) << name;
+  }
+}
+
 // tp_size, ep_size: pure EP, pure TP and hybrids on 2, 4 and 8 ranks.
 class ParallelLayerLayout : public ::testing::TestWithParam<std::pair<int, int>> {};
 
@@ -184,6 +207,13 @@ TEST_P(ParallelLayerLayout, EveryRankPassesItsCheckAndRank0RecordsOneRowEach) {
       tokens += rank["tokens"].get<int64_t>();
     }
     const int64_t batch = rec.params["num_tokens"];
+    auto any_rank = [&](const char* field) {
+      return std::any_of(ranks.begin(), ranks.end(), [&](const auto& rank) { return rank[field] == 0; });
+    };
+    // 3 tokens: a rank of 4 or 8 has none of its own; 6 rows over 8 expert-parallel ranks leave
+    // some without rows.
+    if (rec.params["impl"] == "ep" && batch == 3 && tp >= 4) EXPECT_TRUE(any_rank("tokens"));
+    if (batch == 3 && ep == 8) EXPECT_TRUE(any_rank("expert_rows"));
     // ep: the ranks' slices make the batch; tp: every rank takes it whole.
     EXPECT_EQ(tokens, rec.params["impl"] == "ep" ? batch : batch * tp);
     for (const char* counter : {"dispatch_ms", "expert_ms", "combine_ms", "sent_bytes", "rank_imbalance"})
@@ -272,7 +302,7 @@ TEST(ParallelLayerJob, ARankOfAnotherConfigurationIsRefused) {
   EXPECT_EQ(WEXITSTATUS(status), 2) << rank0;
   EXPECT_NE((rank0 + rank1).find("rank 1 runs a different configuration: num_tokens[0] 8 vs 4"), std::string::npos)
       << rank0 << rank1;
-  EXPECT_FALSE(std::filesystem::exists(db) && !stored_records(db).empty());
+  EXPECT_FALSE(std::filesystem::exists(db));
 }
 
 TEST(ParallelLayerJob, BadInputExitsBeforeAnyRankStarts) {

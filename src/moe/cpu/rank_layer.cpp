@@ -48,10 +48,10 @@ void RankLayer::bind_weights(const LayerWeights& weights) {
     backend_.copy_to_host(bits.data(), weights.shared_gate, bits.size() * sizeof(uint16_t));
     for (uint16_t b : bits) shared_gate_.push_back(half_bits_to_float(b, spec_.dtype));
   }
-  make_experts();
+  make_or_bind_experts();
 }
 
-void RankLayer::make_experts() {
+void RankLayer::make_or_bind_experts() {
   const ModelConfig& m = spec_.model;
   const MoeParallel& p = spec_.parallel;
   ExpertSlice routed;
@@ -62,8 +62,8 @@ void RankLayer::make_experts() {
   routed.count = p.experts_per_group(m.num_experts);
   routed.inter = m.moe_intermediate_size;
   std::tie(routed.inter_begin, routed.inter_end) = routed_slice_;
-  routed_ = std::make_unique<LocalExperts>(backend_, make_cpu_reference, spec_, routed, routed_rows_);
-  shared_.reset();
+  if (routed_) routed_->bind(routed);
+  else routed_ = std::make_unique<LocalExperts>(backend_, make_cpu_reference, spec_, routed, routed_rows_);
   if (m.num_shared_experts > 0) {
     ExpertSlice shared;
     shared.w13 = weights_.shared_w13;
@@ -71,8 +71,9 @@ void RankLayer::make_experts() {
     shared.count = m.num_shared_experts;
     shared.inter = m.shared_intermediate_size;
     std::tie(shared.inter_begin, shared.inter_end) = shared_slice_;
-    shared_ = std::make_unique<LocalExperts>(backend_, make_cpu_reference, spec_, shared,
-                                             spec_.max_tokens * m.num_shared_experts);
+    if (shared_) shared_->bind(shared);
+    else shared_ = std::make_unique<LocalExperts>(backend_, make_cpu_reference, spec_, shared,
+                                                  spec_.max_tokens * m.num_shared_experts);
   }
 }
 

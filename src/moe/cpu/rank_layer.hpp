@@ -49,7 +49,7 @@ class RankLayer : public MoeImpl {
   int64_t expert_rows_ = 0;
 
  private:
-  void make_experts();
+  void make_or_bind_experts();
 
   std::unique_ptr<Communicator> own_comm_;
   std::pair<int64_t, int64_t> routed_slice_, shared_slice_;
