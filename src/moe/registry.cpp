@@ -14,6 +14,8 @@ std::unique_ptr<MoeImpl> make_cuda_naive(Backend& backend);
 std::unique_ptr<MoeImpl> make_cuda_grouped(Backend& backend);
 std::unique_ptr<MoeImpl> make_cuda_tile_rounded(Backend& backend);
 std::unique_ptr<MoeImpl> make_cuda_fused(Backend& backend);
+std::unique_ptr<MoeImpl> make_cuda_expert_parallel(Backend& backend);
+std::unique_ptr<MoeImpl> make_cuda_tensor_parallel(Backend& backend);
 #endif
 std::unique_ptr<MoeImpl> make_auto(Backend& backend);
 
@@ -36,6 +38,14 @@ const std::vector<ImplInfo>& all_impls() {
        BackendKind::cuda, make_cuda_fused},
       {"auto", "CUDA: the fastest exact one of the above per token-count bucket, measured once per GPU and shape (cached)",
        BackendKind::cuda, make_auto},
+      {"ep",
+       "CUDA ranks: experts split over --ep-size groups; each rank's tokens dispatched to their experts' GPUs "
+       "and combined back (NCCL send/recv), experts on the grouped GEMM path",
+       BackendKind::cuda, make_cuda_expert_parallel, RankTokens::token_slice},
+      {"tp",
+       "CUDA ranks: every GPU runs the whole batch on its experts' intermediate slices (grouped GEMMs), then an "
+       "NCCL all-reduce",
+       BackendKind::cuda, make_cuda_tensor_parallel, RankTokens::whole_batch},
 #endif
   };
   return impls;
