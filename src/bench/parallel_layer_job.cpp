@@ -21,6 +21,7 @@
 #include "bench/layer_records.hpp"
 #include "bench/layer_writers.hpp"
 #include "bench/parallel_layer_runner.hpp"
+#include "bench/routing_export.hpp"
 #include "bench/writers.hpp"
 #include "core/build_info.hpp"
 #include "core/errors.hpp"
@@ -275,6 +276,13 @@ int run_rank(const LayerJob& job, const LayerRunOptions& run, const RankEnv& env
   const DeviceInfo device = backend->device_info();
   const RecordContext context{current_environment(device, backend->kind()), command_line,
                               invocation_group_id("layer"), utc_now_iso()};
+  // Each rank's traces in a folder of its own: DIR/rank<N>.
+  ProfileOptions profile = job.profile;
+  profile.dir = (std::filesystem::path(job.profile.dir) / fmt::format("rank{}", env.rank)).string();
+  profile.check();
+  std::unique_ptr<Profiler> profiler = profile.start(*backend, "layer", dtype_name(run.dtype), command_line);
+  LayerRunOptions rank_run = run;
+  rank_run.profiler = profiler.get();
   Ceilings ceilings;
   try {
     std::unique_ptr<Communicator> comm;
@@ -293,12 +301,19 @@ int run_rank(const LayerJob& job, const LayerRunOptions& run, const RankEnv& env
                    run.ep_size, dtype_name(run.dtype), describe_moe_shape(run.model).c_str());
     apply_rank_test_fault(env.rank);
     if (root) ceilings = measure_ceilings(*backend);
-    const std::string blob = run_rank_layer_benchmark(*backend, *comm, run, progress_printer(job.quiet || !root));
+    if (root && !job.export_routing_dir.empty())
+      export_routing(job.export_routing_dir, run.model, run.scenarios, run.num_tokens, run.imbalance_factor, run.seed);
+    const std::string blob =
+        run_rank_layer_benchmark(*backend, *comm, rank_run, progress_printer(job.quiet || !root));
     const std::vector<std::string> blobs = comm->gather_to_root(blob);
     comm->barrier();
     if (!root) return 0;
-    return report_run(job, run, *backend, ceilings, merge_rank_results(blobs, run, *backend, ceilings), context,
-                      store.get(), writers, command_line, comm->library());
+    const std::vector<ParallelLayerRow> rows = merge_rank_results(blobs, run, *backend, ceilings);
+    if (profiler)
+      std::fprintf(stderr, "wrote %zu Chrome traces per rank (Perfetto: ui.perfetto.dev) to %s/rank<N>\n", rows.size(),
+                   job.profile.dir.c_str());
+    return report_run(job, run, *backend, ceilings, rows, context, store.get(), writers, command_line,
+                      comm->library());
   } catch (const RuntimeFailure& e) {
     if (failure_dir) {
       std::ofstream(std::filesystem::path(failure_dir) / std::to_string(env.rank))

@@ -68,6 +68,8 @@ json run_rank_case(Backend& backend, Communicator& comm, const LayerRunOptions& 
     logits.emplace_back(backend, size_t(n * E) * sizeof(float));
     backend.copy_to_device(logits.back().get(), c.logits.data() + size_t(begin * E), size_t(n * E) * sizeof(float));
   }
+  PhaseScope run_phase(opt.profiler, fmt::format("{} {} tokens={}", info.name, scenario_name(c.scenario), c.tokens),
+                       "run");
   DeviceBuffer out(backend, act_bytes);
   auto forward = [&](int rotation) {
     LayerArgs args;
@@ -81,6 +83,7 @@ json run_rank_case(Backend& backend, Communicator& comm, const LayerRunOptions& 
   json rank = {{"rank", comm.rank()}, {"tokens", n}};
   // The check: this rank's slice of the output, poisoned first, against the fp64 reference.
   if (opt.verify) {
+    PhaseScope verify_phase(opt.profiler, "verify");
     backend.fill_bytes(out.get(), 0xFF, act_bytes);
     forward(0);
     backend.synchronize();
@@ -100,11 +103,15 @@ json run_rank_case(Backend& backend, Communicator& comm, const LayerRunOptions& 
                       {"tokens", v.tokens_checked},
                       {"unwritten_outputs", v.unwritten}};
   }
-  for (int w = 0; w < opt.warmup_iters; ++w) forward(w % kRotations);
+  {
+    PhaseScope warmup_phase(opt.profiler, "warmup");
+    for (int w = 0; w < opt.warmup_iters; ++w) forward(w % kRotations);
+  }
 
   std::vector<double> latency, dispatch, expert, combine;
   for (int it = 0; it < opt.benchmark_iters; ++it) {
     comm.barrier();
+    PhaseScope iteration_phase(opt.profiler, fmt::format("iteration {}", it));
     const std::unique_ptr<IntervalTimer> timer = backend.make_timer();
     timer->start();
     forward((opt.warmup_iters + it) % kRotations);
@@ -123,6 +130,9 @@ json run_rank_case(Backend& backend, Communicator& comm, const LayerRunOptions& 
   rank["received_bytes"] = counter(impl, "received_bytes");
   rank["expert_rows"] = counter(impl, "expert_rows");
   rank["io_bytes"] = double(kRotations * (act_bytes + size_t(n * E) * sizeof(float)) + act_bytes);
+  run_phase.end();
+  if (opt.profiler)
+    opt.profiler->write_run({m.name, info.name, scenario_name(c.scenario), c.tokens}, run_phase.span(), {});
   return rank;
 }
 

@@ -228,6 +228,23 @@ INSTANTIATE_TEST_SUITE_P(Layouts, ParallelLayerLayout,
                            return fmt::format("tp{}_ep{}", info.param.first, info.param.second);
                          });
 
+TEST(ParallelLayerJob, EveryRankWritesItsTracesAndRank0TheRoutingAndFiles) {
+  if (!gloo_plugin_built()) GTEST_SKIP() << "built without Gloo (libgloo-dev): no Gloo plugin";
+  ScratchDir dir("parallel-files");
+  const CliResult r = run_moebench(fmt::format(
+      "{} --tp-size 2 --ep-size 2 --impl ep --num-tokens 4 --scenarios random --no-record --profile --profile-dir '{}' "
+      "--export-routing '{}' --output-format csv --output-file '{}'",
+      kSmall, dir.file("traces"), dir.file("routing"), dir.file("out")));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  for (const char* rank : {"rank0", "rank1"})
+    EXPECT_TRUE(std::filesystem::exists(std::filesystem::path(dir.file("traces")) / rank /
+                                        "manual-e8-k2-h64-i128_ep_random_4.trace.json"))
+        << rank << ": " << r.err;
+  EXPECT_TRUE(std::filesystem::exists(std::filesystem::path(dir.file("routing")) / "manifest.json"));
+  const std::string csv = slurp(dir.file("out") + ".csv");
+  EXPECT_NE(csv.find("ep,random,4,2,2"), std::string::npos) << csv;
+}
+
 TEST(ParallelLayerJob, Rank0sFiguresAgreeWithAOneRankRun) {
   if (!gloo_plugin_built()) GTEST_SKIP() << "built without Gloo (libgloo-dev): no Gloo plugin";
   ScratchDir dir("parallel-agree");
