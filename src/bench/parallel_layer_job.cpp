@@ -217,7 +217,7 @@ void refuse_if_gpu_does_not_fit(const LayerRunOptions& run, const Backend& backe
 std::unique_ptr<Communicator> make_rank_communicator(Backend& backend, Rendezvous& rendezvous, const RankEnv& env) {
 #ifdef MOEBENCH_WITH_CUDA
   if (backend.kind() == BackendKind::cuda)
-    return make_nccl_communicator(rendezvous, env.local_rank, cuda_stream(backend));
+    return make_nccl_communicator(rendezvous, cuda_device_count() == 1 ? 0 : env.local_rank, cuda_stream(backend));
 #else
   (void)env;
 #endif
@@ -269,7 +269,7 @@ int run_rank(const LayerJob& job, const LayerRunOptions& run, const RankEnv& env
              const std::string& command_line) {
   const bool root = env.rank == 0;
   const char* failure_dir = std::getenv(kFailureDirVariable);
-  if (kind == BackendKind::cuda) select_cuda_device(env.local_rank);
+  if (kind == BackendKind::cuda) select_cuda_device(cuda_device_count() == 1 ? 0 : env.local_rank);
   std::unique_ptr<Backend> backend = make_backend(kind);
   if (kind == BackendKind::cuda) refuse_if_gpu_does_not_fit(run, *backend);
   std::unique_ptr<ResultsStore> store;
@@ -318,7 +318,7 @@ int run_rank(const LayerJob& job, const LayerRunOptions& run, const RankEnv& env
     if (failure_dir) {
       std::ofstream(std::filesystem::path(failure_dir) / std::to_string(env.rank))
           << failure_kind_name(e.kind()) << '\n' << e.what();
-    } else if (store) {
+    } else if (root && (store || (store = job.record.open()))) {
       json details = layer_run_details(run, ceilings);
       details["world_size"] = run.tp_size;
       store->record(layer_failure_records(run, impls, context, details, e.kind(),
@@ -349,8 +349,13 @@ int run_parallel_layer_job(const LayerJob& job, const std::string& command_line)
   request.nnodes = job.nnodes;
   request.node_rank = job.node_rank;
   request.dist_init_addr = job.dist_init_addr;
-  request.visible_gpus = kind == BackendKind::cuda ? cuda_device_count() : -1;
-  const RankEnv env = resolve_rank_env(current_environment(), request);
+  RankEnv env = resolve_rank_env(current_environment(), request);
+  // One GPU per local rank; a rank that sees a single GPU (srun --gpus-per-task, a launcher
+  // that sets CUDA_VISIBLE_DEVICES per rank) uses that one.
+  if (kind == BackendKind::cuda && (env.source == RankSource::flags || cuda_device_count() != 1)) {
+    request.visible_gpus = cuda_device_count();
+    env = resolve_rank_env(current_environment(), request);
+  }
   if (kind == BackendKind::cpu) refuse_if_node_does_not_fit(run, env);
   if (env.launches_local_ranks()) return launch_ranks(job, run, env, kind, impls, command_line);
   return run_rank(job, run, env, kind, impls, writers, command_line);

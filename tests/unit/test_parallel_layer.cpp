@@ -13,6 +13,8 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <functional>
+#include <sstream>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -300,6 +302,65 @@ TEST(ParallelLayerJob, ARankThatDiesFailsTheRunWithAFailureRecorded) {
       EXPECT_NE(rec.error_message.find("signal 11"), std::string::npos) << rec.error_message;
     }
   }
+}
+
+// Ranks started as torchrun starts them (RANK, WORLD_SIZE, MASTER_ADDR...), each with `args` and
+// the variables extra_env(r). Returns each rank's exit code; their output lands in DIR/rank<r>.
+std::vector<int> run_as_torchrun(const ScratchDir& dir, int world, const std::string& args,
+                                 const std::function<std::string(int)>& extra_env) {
+  const int port = pick_free_port();
+  std::string script;
+  for (int r = world - 1; r >= 0; --r)
+    script += fmt::format("{} RANK={} LOCAL_RANK={} WORLD_SIZE={} LOCAL_WORLD_SIZE={} MASTER_ADDR=127.0.0.1 "
+                          "MASTER_PORT={} {} {} > '{}' 2>&1{}",
+                          extra_env(r), r, r, world, world, port, MOEBENCH_BINARY, args,
+                          dir.file(fmt::format("rank{}", r)),
+                          r > 0 ? fmt::format(" & p{}=$!; ", r) : "; c0=$?; ");
+  for (int r = 1; r < world; ++r) script += fmt::format("wait $p{}; c{}=$?; ", r, r);
+  script += "echo";
+  for (int r = 0; r < world; ++r) script += fmt::format(" $c{}", r);
+  script += fmt::format(" > '{}'", dir.file("codes"));
+  EXPECT_EQ(std::system(script.c_str()), 0);
+  std::istringstream codes(slurp(dir.file("codes")));
+  std::vector<int> out(size_t(world), -1);
+  for (int& code : out) codes >> code;
+  return out;
+}
+
+TEST(ParallelLayerJob, RanksStartedByTorchrunRunAsOne) {
+  if (!gloo_plugin_built()) GTEST_SKIP() << "built without Gloo (libgloo-dev): no Gloo plugin";
+  ScratchDir dir("parallel-torchrun");
+  const std::string db = dir.file("r.db");
+  const std::vector<int> codes = run_as_torchrun(
+      dir, 3,
+      fmt::format("{} --tp-size 3 --ep-size 1 --impl tp --num-tokens 5 --scenarios balanced --results-db '{}'", kSmall,
+                  db),
+      [](int) { return ""; });
+  EXPECT_EQ(codes, (std::vector<int>{0, 0, 0})) << slurp(dir.file("rank0")) << slurp(dir.file("rank1"));
+  EXPECT_NE(slurp(dir.file("rank0")).find("x 3 ranks (gloo)"), std::string::npos);
+  EXPECT_EQ(slurp(dir.file("rank1")), "") << "only rank 0 speaks";
+  const std::vector<RunRecord> records = stored_records(db);
+  ASSERT_EQ(records.size(), 1u);
+  EXPECT_EQ(records[0].status, RunStatus::success);
+  EXPECT_EQ(records[0].details["ranks"].size(), 3u);
+}
+
+TEST(ParallelLayerJob, UnderTorchrunRank0RecordsTheFailure) {
+  if (!gloo_plugin_built()) GTEST_SKIP() << "built without Gloo (libgloo-dev): no Gloo plugin";
+  ScratchDir dir("parallel-torchrun-crash");
+  const std::string db = dir.file("r.db");
+  const std::vector<int> codes = run_as_torchrun(
+      dir, 2,
+      fmt::format("{} --tp-size 2 --ep-size 2 --impl ep --num-tokens 5 --scenarios random --results-db '{}'", kSmall,
+                  db),
+      [](int r) { return r == 1 ? "MOEBENCH_TEST_FAULT=crash" : ""; });
+  EXPECT_EQ(codes[0], 1) << slurp(dir.file("rank0"));
+  const std::vector<RunRecord> records = stored_records(db);
+  ASSERT_EQ(records.size(), 1u);
+  EXPECT_EQ(records[0].status, RunStatus::failure);
+  // Rank 0 saw its peer go: the record says so, classified.
+  EXPECT_EQ(records[0].error_type, "Crash");
+  EXPECT_NE(records[0].error_message.find("rank 0: gloo"), std::string::npos) << records[0].error_message;
 }
 
 TEST(ParallelLayerJob, ARankOfAnotherConfigurationIsRefused) {
