@@ -8,6 +8,8 @@ std::unique_ptr<Backend> make_cpu_backend();
 #ifdef MOEBENCH_WITH_CUDA
 std::unique_ptr<Backend> make_cuda_backend();
 bool cuda_device_visible();
+int cuda_visible_device_count();
+void cuda_set_device(int device);
 #endif
 
 BackendKind parse_backend_kind(const std::string& text) {
@@ -31,6 +33,23 @@ bool cuda_available() {
   return cuda_device_visible();
 #else
   return false;
+#endif
+}
+
+int cuda_device_count() {
+#ifdef MOEBENCH_WITH_CUDA
+  return cuda_visible_device_count();
+#else
+  return 0;
+#endif
+}
+
+void select_cuda_device(int device) {
+  if (device < 0 || device >= cuda_device_count())
+    throw InputError("GPU " + std::to_string(device) + " is not visible (" + std::to_string(cuda_device_count()) +
+                     " visible): check CUDA_VISIBLE_DEVICES");
+#ifdef MOEBENCH_WITH_CUDA
+  cuda_set_device(device);
 #endif
 }
 

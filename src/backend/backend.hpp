@@ -79,6 +79,11 @@ class Backend {
 
 // Whether this build has CUDA and a GPU is visible.
 bool cuda_available();
+// GPUs visible to this process (0 without CUDA).
+int cuda_device_count();
+// Makes GPU `device` the one a CUDA backend made afterwards by this thread drives: one GPU per
+// local rank. InputError where it is not visible.
+void select_cuda_device(int device);
 // `automatic` picks CUDA when available, else the CPU. Throws InputError for `cuda` without one.
 std::unique_ptr<Backend> make_backend(BackendKind kind);
 

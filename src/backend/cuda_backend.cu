@@ -220,14 +220,18 @@ CudaBackend& as_cuda(Backend& backend) {
 
 }  // namespace
 
-bool cuda_device_visible() {
+int cuda_visible_device_count() {
   int count = 0;
   if (cudaGetDeviceCount(&count) != cudaSuccess) {
     cudaGetLastError();
-    return false;
+    return 0;
   }
-  return count > 0;
+  return count;
 }
+
+bool cuda_device_visible() { return cuda_visible_device_count() > 0; }
+
+void cuda_set_device(int device) { MB_CUDA_CHECK(cudaSetDevice(device)); }
 
 std::unique_ptr<Backend> make_cuda_backend() { return std::make_unique<CudaBackend>(); }
 

@@ -18,6 +18,7 @@
 #include "bench/layer_defaults.hpp"
 #include "bench/layer_records.hpp"
 #include "bench/layer_writers.hpp"
+#include "bench/parallel_layer_job.hpp"
 #include "bench/routing_export.hpp"
 #include "bench/writers.hpp"
 #include "core/build_info.hpp"
@@ -39,12 +40,6 @@ std::string today() {
   char buf[32];
   std::strftime(buf, sizeof buf, "%Y-%m-%d", std::localtime(&now));
   return buf;
-}
-
-void refuse_multi_node(const LayerJob& o) {
-  if (o.nnodes != 1 || o.node_rank != 0 || !o.dist_init_addr.empty())
-    throw InputError("--nnodes/--node-rank/--dist-init-addr: multi-node runs need src/dist (not built yet); "
-                     "run on one node");
 }
 
 std::string output_base(const LayerJob& o) { return o.output_file.empty() ? "./benchmark_results" : o.output_file; }
@@ -173,8 +168,8 @@ LayerRunOptions layer_run_options(const LayerJob& o, BackendKind backend) {
 
 int run_layer_job(const LayerJob& o, const std::string& command_line) {
   // Everything the user gave is checked before anything runs or is allocated.
+  if (is_parallel_layer_job(o)) return run_parallel_layer_job(o, command_line);
   const BackendKind kind = parse_backend_kind(o.backend);
-  refuse_multi_node(o);
   const std::vector<const WriterEntry*> writers = checked_writers(o);
   std::unique_ptr<Backend> backend = make_backend(kind);
   LayerRunOptions run = layer_run_options(o, backend->kind());

@@ -29,7 +29,7 @@ struct LayerJob {
   std::optional<double> imbalance_factor;
   int ep_size = 1;
   int tp_size = 1;
-  // Multi-node flags: anything but one node is refused until src/dist exists.
+  // Where the ranks run (bench/parallel_layer_job.hpp): one node unless these say otherwise.
   std::string dist_init_addr;
   int nnodes = 1;
   int node_rank = 0;

@@ -291,10 +291,6 @@ void validate_layer_options(const LayerRunOptions& opt) {
   if (opt.tp_size % opt.ep_size != 0)
     throw InputError(fmt::format("--tp-size ({}) must be a multiple of --ep-size ({}): tp_size counts all "
                                  "devices, tp_size / ep_size of them split each expert", opt.tp_size, opt.ep_size));
-  if (opt.tp_size > 1)
-    throw InputError(fmt::format("--tp-size {} --ep-size {}: this build runs the layer on one device; "
-                                 "multi-GPU expert/tensor parallelism needs src/dist (not built yet), use 1",
-                                 opt.tp_size, opt.ep_size));
   if (std::find(opt.scenarios.begin(), opt.scenarios.end(), Scenario::imbalanced) != opt.scenarios.end())
     check_imbalance_factor(opt.model, opt.imbalance_factor);
   if (opt.verify_tokens <= 0)

@@ -346,8 +346,8 @@ void validate_model_options(const ModelRunOptions& o, BackendKind backend) {
   // --ep-size above 1 needs a --tp-size of as many GPUs, which the next check refuses.
   validate_layout(m, o.decoder.dtype, ParallelLayout{o.tp_size, o.ep_size});
   if (o.tp_size != 1)
-    throw InputError(fmt::format("--tp-size {}: this build runs the model on one device; multi-GPU tensor "
-                                 "parallelism needs src/dist (not built yet), use 1",
+    throw InputError(fmt::format("--tp-size {}: the whole-model benchmark runs on one device in this build "
+                                 "(the layer benchmark, moebench layer, runs --tp-size ranks); use 1",
                                  o.tp_size));
   if (m.moe_layer_count() > 0) select_impls({o.moe_impl}, backend);
   if (backend == BackendKind::cuda && m.sliding_layer_count() > 0)

@@ -25,11 +25,16 @@ Command add_layer_command(CLI::App& app) {
                   "imbalanced scenario: busiest expert load / average load (default: 3, or the most that "
                   "num_experts / top_k allows)");
   sub->add_option(kImplFlags, o->impls, impl_help("implementations, comma-separated, or all:"))->delimiter(',')->capture_default_str();
-  sub->add_option(kEpSizeFlags, o->ep_size, ep_size_help())->capture_default_str();
-  sub->add_option(kTpSizeFlags, o->tp_size, tp_size_help())->capture_default_str();
-  sub->add_option("--dist-init-addr", o->dist_init_addr, multi_node_help("multi-node rendezvous address HOST:PORT"));
-  sub->add_option("--nnodes", o->nnodes, multi_node_help("number of nodes"))->capture_default_str();
-  sub->add_option("--node-rank", o->node_rank, multi_node_help("this node's rank"))->capture_default_str();
+  sub->add_option(kEpSizeFlags, o->ep_size, "expert-parallel groups: routed experts split ep ways (impl ep, tp)")
+      ->capture_default_str();
+  sub->add_option(kTpSizeFlags, o->tp_size,
+                  "ranks in all, one process (one GPU) each, started here or by mpirun/srun/torchrun; tensor "
+                  "parallel inside the MoE layer = tp_size / ep_size")
+      ->capture_default_str();
+  sub->add_option("--dist-init-addr", o->dist_init_addr,
+                  "rank 0's rendezvous HOST:PORT, the same on every node (needed with --nnodes > 1)");
+  sub->add_option("--nnodes", o->nnodes, "nodes the --tp-size ranks are spread over")->capture_default_str();
+  sub->add_option("--node-rank", o->node_rank, "this node's rank, 0 to nnodes - 1")->capture_default_str();
   sub->add_option(kWarmupItersFlags, o->warmup_iters, "untimed iterations first")->capture_default_str();
   sub->add_option(kBenchmarkItersFlags, o->benchmark_iters, "timed iterations")->capture_default_str();
   sub->add_option("--dtype", o->dtype, "bf16 or fp16 (fp8: `memory` only in this build)")->capture_default_str();

@@ -31,8 +31,8 @@ Command add_model_command(CLI::App& app) {
   sub->add_option("--dtype", o->dtype, "bf16 or fp16 (fp8: `memory` only in this build)")->capture_default_str();
   sub->add_option("--num-layers", o->num_layers, "run the first N layers only (stated in the output)");
   sub->add_option(kImplFlags, o->moe_impl, impl_help("the MoE layers' implementation (default: auto on a GPU, reference on the CPU):"));
-  sub->add_option(kTpSizeFlags, o->tp_size, tp_size_help())->capture_default_str();
-  sub->add_option(kEpSizeFlags, o->ep_size, ep_size_help())->capture_default_str();
+  sub->add_option(kTpSizeFlags, o->tp_size, model_tp_size_help())->capture_default_str();
+  sub->add_option(kEpSizeFlags, o->ep_size, model_ep_size_help())->capture_default_str();
   sub->add_option(kChunkedPrefillSizeFlags, o->chunked_prefill_size, "most prompt tokens per prefill step")->capture_default_str();
   sub->add_option("--backend", o->backend, backend_help())->capture_default_str();
   sub->add_option("--seed", o->seed, "seed of weights and prompts")->capture_default_str();

@@ -28,18 +28,14 @@ std::string backend_help() {
 #endif
 }
 
-std::string tp_size_help() {
-  return "devices in all; tensor parallel inside the MoE layer = tp_size / ep_size (this build runs 1 device: "
-         "multi-GPU runs are not built yet)";
+std::string model_tp_size_help() {
+  return "devices in all; tensor parallel inside the MoE layer = tp_size / ep_size (the whole-model benchmark runs "
+         "1 device in this build; `layer` runs --tp-size ranks)";
 }
 
-std::string ep_size_help() {
-  return "expert-parallel groups: routed experts split ep ways (this build runs 1 device: multi-GPU runs are not "
-         "built yet)";
-}
-
-std::string multi_node_help(const std::string& what) {
-  return what + " (multi-node runs are not built yet: this build refuses values other than the default)";
+std::string model_ep_size_help() {
+  return "expert-parallel groups: routed experts split ep ways (the whole-model benchmark runs 1 device in this "
+         "build; `layer` runs them)";
 }
 
 std::vector<std::string> expand_short_aliases(int argc, char** argv) {

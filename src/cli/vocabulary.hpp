@@ -36,10 +36,9 @@ inline constexpr const char* kChunkedPrefillSizeFlags = "--chunked-prefill-size"
 std::string impl_help(const std::string& intro);
 // The help of --backend, saying where this build has no CUDA backend.
 std::string backend_help();
-// The help of --tp-size / --ep-size and the multi-node flags, saying what this build runs.
-std::string tp_size_help();
-std::string ep_size_help();
-std::string multi_node_help(const std::string& what);
+// The help of `model`'s --tp-size / --ep-size, saying what this build runs.
+std::string model_tp_size_help();
+std::string model_ep_size_help();
 
 // The command line with vLLM's single-dash long forms spelled as CLI11 reads them: `-tp 8`,
 // `-tp=8` and `-ep 2` become `--tp-size 8`, `--tp-size=8` and `--ep-size 2`. Other arguments

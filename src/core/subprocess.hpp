@@ -31,5 +31,8 @@ pid_t spawn_child(const SpawnSpec& spec);
 
 // This binary, to run children of the same build: /proc/self/exe.
 std::string self_executable();
+// This process's arguments after its name, as it was started (/proc/self/cmdline): what a
+// launcher passes on to the ranks it starts.
+std::vector<std::string> self_arguments();
 
 }  // namespace moebench

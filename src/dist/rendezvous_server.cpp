@@ -56,9 +56,21 @@ bool RendezvousServer::all_arrived() const {
 }
 
 void RendezvousServer::fail(const std::string& kind, const std::string& message) {
-  for (Connection& c : connections_) send_frame(c.socket.fd(), {{"op", "error"}, {"kind", kind}, {"message", message}});
+  failure_ = {{"op", "error"}, {"kind", kind}, {"message", message}};
+  for (Connection& c : connections_) send_frame(c.socket.fd(), failure_);
   connections_.clear();
   failed_ = true;
+}
+
+// A rank that connects after the run failed (rank 0's own connection among them, when another
+// rank's hello failed the run first) gets the same error, not a refused connection.
+void RendezvousServer::refuse_late_ranks() {
+  while (!finishing_) {
+    pollfd fds[2] = {{listener_.fd(), POLLIN, 0}, {wake_read_.fd(), POLLIN, 0}};
+    if (poll(fds, 2, kPollMs) <= 0 || !fds[0].revents) continue;
+    Socket late(accept4(listener_.fd(), nullptr, nullptr, SOCK_CLOEXEC));
+    if (late.valid()) send_frame(late.fd(), failure_);
+  }
 }
 
 void RendezvousServer::welcome_or_refuse() {
@@ -202,6 +214,7 @@ void RendezvousServer::run() {
     any_connected = any_connected || !connections_.empty();
     if (!welcomed_ && all_arrived()) welcome_or_refuse();
   }
+  if (failed_) refuse_late_ranks();
   connections_.clear();
   listener_.reset();
 }

@@ -4,7 +4,7 @@
 // configuration fingerprint; when all have arrived and every configuration matches rank 0's it
 // welcomes them all with the shared blob and the rank table, otherwise it sends every rank the
 // same one-line error (a differing field, a rank that never arrived within the timeout, a rank
-// that left). Phase 2: serves the key-value store (set / get / wait, a get or wait answered once
+// that left), also to a rank that connects after the failure, until it is stopped. Phase 2: serves the key-value store (set / get / wait, a get or wait answered once
 // its keys are set) until every rank has hung up, or until its owner stops it.
 #include <atomic>
 #include <map>
@@ -40,6 +40,7 @@ class RendezvousServer {
   bool all_arrived() const;
   void welcome_or_refuse();
   void fail(const std::string& kind, const std::string& message);
+  void refuse_late_ranks();  // after a failure, until finish()
   void serve_pending();
   bool answer(Connection& c, const nlohmann::json& request);  // true when answered (its keys are set)
 
@@ -53,6 +54,7 @@ class RendezvousServer {
   std::map<std::string, std::vector<uint8_t>> store_;
   bool welcomed_ = false;
   bool failed_ = false;
+  nlohmann::json failure_;  // the error every rank got
   std::atomic<bool> finishing_{false};
   std::atomic<double> finish_grace_s_{0};
   std::thread thread_;

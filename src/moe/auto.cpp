@@ -39,7 +39,8 @@ class AutoMoe : public MoeImpl {
 
   void prepare(const LayerSpec& spec, const LayerWeights& weights) override {
     for (const ImplInfo& info : all_impls()) {
-      if (info.backend != backend_.kind() || info.name == "auto") continue;
+      if (info.backend != backend_.kind() || info.name == "auto" || info.rank_tokens != RankTokens::one_device)
+        continue;
       std::unique_ptr<MoeImpl> impl = info.make(backend_);
       try {
         impl->prepare(spec, weights);

@@ -14,6 +14,7 @@
 
 #include "core/dtype.hpp"
 #include "core/model_config.hpp"
+#include "moe/moe_parallel.hpp"
 
 namespace moebench {
 
@@ -26,6 +27,8 @@ struct LayerSpec {
   // implementation then keeps no private copy of the weights: deriving it again at every bind
   // would add a pass over each layer's weights to every forward, and its memory to the model's.
   bool binds_other_layers = false;
+  // This rank's place under expert/tensor parallelism, and its communicator (moe_parallel.hpp).
+  MoeParallel parallel;
 };
 
 // Routed experts whose weights are filled on first use. A run of a few tokens reads a few of a

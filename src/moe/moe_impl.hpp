@@ -46,17 +46,27 @@ class MoeImpl {
   }
 };
 
+// How an implementation's ranks take the batch under expert/tensor parallelism
+// (LayerSpec::parallel): one_device implementations run a layer on one device only; the others
+// run on any number of ranks, each taking its own slice of the batch (DeepEP-style dispatch and
+// combine) or every rank the whole batch (an all-reduce of partial outputs).
+enum class RankTokens { one_device, token_slice, whole_batch };
+
 struct ImplInfo {
   std::string name;
   std::string description;
   BackendKind backend;
   std::unique_ptr<MoeImpl> (*make)(Backend& backend);
+  RankTokens rank_tokens = RankTokens::one_device;
 };
 
 // Every implementation compiled into this binary, in registry order.
 const std::vector<ImplInfo>& all_impls();
-// Parses --impl: "all" or a comma-separated list of names, for the given backend. Throws
-// InputError naming the unknown entry and the available ones.
-std::vector<const ImplInfo*> select_impls(const std::vector<std::string>& names, BackendKind backend);
+// Parses --impl: "all" or a comma-separated list of names, for the given backend and number of
+// ranks (--tp-size). "all" means the one-device implementations on one rank and the parallel ones
+// on several; a parallel one named on one rank runs there too. Throws InputError naming the
+// unknown entry (or a one-device one on several ranks) and the available ones.
+std::vector<const ImplInfo*> select_impls(const std::vector<std::string>& names, BackendKind backend,
+                                          int ranks = 1);
 
 }  // namespace moebench

@@ -1,0 +1,364 @@
+// run_parallel_layer_job: `moebench layer` over several ranks (parallel_layer_job.hpp).
+#include "bench/parallel_layer_job.hpp"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <sstream>
+
+#include <fmt/format.h>
+
+#include "analysis/ceilings.hpp"
+#include "analysis/memory_fit.hpp"
+#include "analysis/memory_model.hpp"
+#include "bench/layer_records.hpp"
+#include "bench/layer_writers.hpp"
+#include "bench/parallel_layer_runner.hpp"
+#include "bench/routing_export.hpp"
+#include "bench/writers.hpp"
+#include "core/build_info.hpp"
+#include "core/errors.hpp"
+#include "core/output_files.hpp"
+#include "core/size_math.hpp"
+#include "core/subprocess.hpp"
+#include "core/test_fault.hpp"
+#include "dist/communicator.hpp"
+#include "dist/launcher.hpp"
+#include "dist/rank_env.hpp"
+#include "dist/rendezvous.hpp"
+#include "moe/moe_impl.hpp"
+#include "results/environment.hpp"
+#include "results/timestamps.hpp"
+#ifdef MOEBENCH_WITH_CUDA
+#include "backend/cuda_backend.hpp"
+#include "dist/nccl_communicator.hpp"
+#endif
+
+namespace moebench {
+
+namespace {
+
+using json = nlohmann::ordered_json;
+
+// Where moebench's launcher asks its ranks to leave the kind and line of their failure, so that
+// it records the first failure as the rank saw it (a rank that died of a signal leaves nothing:
+// Crash).
+constexpr const char* kFailureDirVariable = "MOEBENCH_RANK_FAILURE_DIR";
+
+BackendKind resolved_kind(const std::string& backend) {
+  const BackendKind kind = parse_backend_kind(backend);
+  if (kind != BackendKind::automatic) return kind;
+  return cuda_available() ? BackendKind::cuda : BackendKind::cpu;
+}
+
+std::string output_base(const LayerJob& o) { return o.output_file.empty() ? "./benchmark_results" : o.output_file; }
+
+std::vector<const WriterEntry*> checked_writers(const LayerJob& o) {
+  if (o.output_format.empty() && o.output_file.empty()) return {};
+  const std::vector<const WriterEntry*> writers = parse_writers(o.output_format.empty() ? "all" : o.output_format);
+  writer_paths(writers, output_base(o));
+  check_output_directory(output_base(o));
+  return writers;
+}
+
+// What every rank must run alike: a rank whose fingerprint differs is refused, the field named.
+nlohmann::json fingerprint(const LayerRunOptions& run, BackendKind kind, const std::vector<std::string>& impls) {
+  const ModelConfig& m = run.model;
+  std::vector<std::string> scenarios;
+  for (Scenario s : run.scenarios) scenarios.push_back(scenario_name(s));
+  return {{"model", m.name},
+          {"num_experts", m.num_experts},
+          {"top_k", m.top_k},
+          {"hidden_size", m.hidden_size},
+          {"intermediate_size", m.moe_intermediate_size},
+          {"num_shared_experts", m.num_shared_experts},
+          {"shared_intermediate_size", m.shared_intermediate_size},
+          {"activation", activation_name(m.activation)},
+          {"scoring", scoring_name(m.scoring)},
+          {"num_tokens", run.num_tokens},
+          {"scenarios", scenarios},
+          {"impl", impls},
+          {"imbalance_factor", run.imbalance_factor},
+          {"warmup_iters", run.warmup_iters},
+          {"benchmark_iters", run.benchmark_iters},
+          {"dtype", dtype_name(run.dtype)},
+          {"backend", backend_kind_name(kind)},
+          {"seed", run.seed},
+          {"verify", run.verify},
+          {"verify_tokens", run.verify_tokens},
+          {"tp_size", run.tp_size},
+          {"ep_size", run.ep_size}};
+}
+
+LayerReportContext report_context(const LayerRunOptions& run, const Backend& backend, const std::string& device,
+                                  const Ceilings& ceilings, const std::string& command_line) {
+  LayerReportContext ctx;
+  ctx.model = run.model.name;
+  ctx.num_experts = run.model.num_experts;
+  ctx.top_k = run.model.top_k;
+  ctx.hidden_size = run.model.hidden_size;
+  ctx.intermediate_size = run.model.moe_intermediate_size;
+  ctx.ep_size = run.ep_size;
+  ctx.tp_size = run.tp_size;
+  ctx.dtype = dtype_name(run.dtype);
+  ctx.backend = backend_kind_name(backend.kind());
+  ctx.device = device;
+  ctx.moebench_version = fmt::format("{} ({})", build_version(), build_git_revision());
+  ctx.date = utc_now_iso().substr(0, 10);
+  ctx.copy_gbps = ceilings.copy_gbps;
+  ctx.gemm_tflops = ceilings.gemm_tflops;
+  ctx.command_line = command_line;
+  return ctx;
+}
+
+// Rank 0's progress on stderr, a line per step.
+ProgressFn progress_printer(bool quiet) {
+  return [quiet](int done, int total, const std::string& what) {
+    if (!quiet && what != "done") std::fprintf(stderr, "[%d/%d] %s\n", done, total, what.c_str());
+  };
+}
+
+// The test hook (core/test_fault.hpp) on the rank MOEBENCH_TEST_FAULT_RANK names, or on every rank.
+void apply_rank_test_fault(int rank) {
+  const char* only = std::getenv("MOEBENCH_TEST_FAULT_RANK");
+  if (only && *only && std::to_string(rank) != only) return;
+  apply_test_fault();
+}
+
+FailureKind failure_kind_named(const std::string& name) {
+  for (FailureKind kind : {FailureKind::OOM, FailureKind::Timeout, FailureKind::CudaError, FailureKind::NcclError,
+                           FailureKind::InvalidConfig, FailureKind::VerificationFailed})
+    if (name == failure_kind_name(kind)) return kind;
+  return FailureKind::Crash;
+}
+
+void record_failure(const LayerJob& job, const LayerRunOptions& run, const std::vector<std::string>& impls,
+                    const Backend& backend, const std::string& command_line, FailureKind kind,
+                    const std::string& message) {
+  std::unique_ptr<ResultsStore> store = job.record.open();
+  if (!store) return;
+  const RecordContext context{current_environment(backend.device_info(), backend.kind()), command_line,
+                              invocation_group_id("layer"), utc_now_iso()};
+  json details = layer_run_details(run, Ceilings{});
+  details["world_size"] = run.tp_size;
+  store->record(layer_failure_records(run, impls, context, details, kind, message));
+}
+
+// The node's launcher: starts its ranks, waits, and (node 0) records a failed run.
+int launch_ranks(const LayerJob& job, const LayerRunOptions& run, const RankEnv& node, BackendKind kind,
+                 const std::vector<std::string>& impls, const std::string& command_line) {
+  const auto failure_dir = std::filesystem::temp_directory_path() / fmt::format("moebench-ranks-{}", getpid());
+  std::filesystem::create_directories(failure_dir);
+  LaunchSpec spec;
+  spec.node = node;
+  spec.executable = self_executable();
+  spec.args = self_arguments();
+  spec.env = {{kFailureDirVariable, failure_dir.string()}};
+  const LaunchOutcome outcome = launch_local_ranks(spec);
+
+  FailureKind failure = outcome.kind;
+  std::string message = outcome.message;
+  // The cause: a rank that died of a signal of its own (not the launcher's stop), before the
+  // peers whose collectives failed because it died, whichever the launcher saw end first.
+  int cause = outcome.failed_rank;
+  for (const RankExit& r : outcome.ranks)
+    if (r.signal != 0 && r.signal != SIGTERM && !(r.stopped && r.signal == SIGKILL)) {
+      cause = r.rank;
+      failure = FailureKind::Crash;
+      message = fmt::format("rank {} (pid {}) was killed by signal {} ({})", r.rank, r.pid, r.signal,
+                            strsignal(r.signal));
+      break;
+    }
+  std::ifstream said(failure_dir / std::to_string(cause));
+  if (std::string line; !outcome.ok && std::getline(said, line)) {
+    failure = failure_kind_named(line);
+    std::stringstream rest;
+    rest << said.rdbuf();
+    message = fmt::format("rank {}: {}", cause, rest.str());
+  }
+  std::filesystem::remove_all(failure_dir);
+  if (outcome.ok || outcome.exit_code() == 2) return outcome.exit_code();  // a rank refused its input: said
+  // Rank 0 exits 1 on its own after recording a finished run whose check failed.
+  const bool recorded = cause == 0 && outcome.ranks.front().signal == 0 && !said.is_open();
+  if (node.node_rank == 0 && !recorded) {
+    std::fprintf(stderr, "moebench layer: %s: %s\n", failure_kind_name(failure), message.c_str());
+    record_failure(job, run, impls, *make_backend(kind == BackendKind::cuda ? BackendKind::cuda : BackendKind::cpu),
+                   command_line, failure, message);
+  }
+  return outcome.exit_code();
+}
+
+// InputError when the node's CPU ranks together exceed its free memory: each holds what a
+// one-device run of the layer holds (every rank checks its tokens with the full weights).
+void refuse_if_node_does_not_fit(const LayerRunOptions& run, const RankEnv& env) {
+  const DeviceInfo cpu = make_backend(BackendKind::cpu)->device_info();
+  const int64_t tokens = *std::max_element(run.num_tokens.begin(), run.num_tokens.end());
+  refuse_if_not_fitting(run.model.name, size_mul(cpu_layer_resident_bytes(run.model, tokens, run.dtype),
+                                                 int64_t(env.local_world_size)),
+                        cpu.free_memory_bytes, fmt::format(" on {} ({} CPU ranks)", cpu.name, env.local_world_size),
+                        "use a smaller model, fewer --num-tokens or a smaller --tp-size");
+}
+
+// InputError when the layer does not fit this rank's GPU: every rank holds the layer's weights.
+void refuse_if_gpu_does_not_fit(const LayerRunOptions& run, const Backend& backend) {
+  const DeviceInfo device = backend.device_info();
+  refuse_if_not_fitting(run.model.name, layer_run_bytes(run), device.free_memory_bytes,
+                        fmt::format(" on {} (cuda)", device.name), "use a smaller model or fewer --num-tokens");
+}
+
+// One rank's communicator: Gloo between CPU ranks, NCCL between GPUs.
+std::unique_ptr<Communicator> make_rank_communicator(Backend& backend, Rendezvous& rendezvous, const RankEnv& env) {
+#ifdef MOEBENCH_WITH_CUDA
+  if (backend.kind() == BackendKind::cuda)
+    return make_nccl_communicator(rendezvous, cuda_device_count() == 1 ? 0 : env.local_rank, cuda_stream(backend));
+#else
+  (void)env;
+#endif
+  (void)backend;
+  return make_cpu_communicator(rendezvous);
+}
+
+std::string shared_blob(BackendKind kind, const RankEnv& env) {
+#ifdef MOEBENCH_WITH_CUDA
+  if (kind == BackendKind::cuda && env.rank == 0) return nccl_unique_id();
+#else
+  (void)kind;
+  (void)env;
+#endif
+  return "";
+}
+
+// Rank 0: the table, the files and the records of a finished run.
+int report_run(const LayerJob& job, const LayerRunOptions& run, const Backend& backend, const Ceilings& ceilings,
+               const std::vector<ParallelLayerRow>& rows, const RecordContext& context, ResultsStore* store,
+               const std::vector<const WriterEntry*>& writers, const std::string& command_line,
+               const std::string& library) {
+  std::vector<LayerResult> results;
+  for (const ParallelLayerRow& row : rows) results.push_back(row.result);
+  const std::string device = fmt::format("{} x {} ranks ({})", backend.device_info().name, run.tp_size, library);
+  std::fputs(format_layer_table(results, report_context(run, backend, device, ceilings, command_line)).c_str(), stdout);
+  json details = layer_run_details(run, ceilings);
+  details["world_size"] = run.tp_size;
+  details["moe_tp_size"] = run.tp_size / run.ep_size;
+  details["communicator"] = library;
+  std::vector<RunRecord> records = layer_records(results, context, details);
+  for (size_t i = 0; i < records.size(); ++i) records[i].details["ranks"] = rows[i].ranks;
+  set_finished(records, utc_now_iso());
+  if (!writers.empty()) {
+    const auto files = writer_files(writers, output_base(job), records, {RecordLayout::layer, ""});
+    write_files(files, "--output-file");
+    for (const auto& [path, text] : files) std::fprintf(stderr, "wrote %s\n", path.c_str());
+  }
+  if (store) {
+    store->record(records);
+    if (!job.quiet) std::fprintf(stderr, "recorded %zu results in %s\n", records.size(), store->path().c_str());
+  }
+  return layer_exit_code(results);
+}
+
+// One rank, start to end.
+int run_rank(const LayerJob& job, const LayerRunOptions& run, const RankEnv& env, BackendKind kind,
+             const std::vector<std::string>& impls, const std::vector<const WriterEntry*>& writers,
+             const std::string& command_line) {
+  const bool root = env.rank == 0;
+  const char* failure_dir = std::getenv(kFailureDirVariable);
+  if (kind == BackendKind::cuda) select_cuda_device(cuda_device_count() == 1 ? 0 : env.local_rank);
+  std::unique_ptr<Backend> backend = make_backend(kind);
+  if (kind == BackendKind::cuda) refuse_if_gpu_does_not_fit(run, *backend);
+  std::unique_ptr<ResultsStore> store;
+  const DeviceInfo device = backend->device_info();
+  const RecordContext context{current_environment(device, backend->kind()), command_line,
+                              invocation_group_id("layer"), utc_now_iso()};
+  // Each rank's traces in a folder of its own: DIR/rank<N>.
+  ProfileOptions profile = job.profile;
+  profile.dir = (std::filesystem::path(job.profile.dir) / fmt::format("rank{}", env.rank)).string();
+  profile.check();
+  std::unique_ptr<Profiler> profiler = profile.start(*backend, "layer", dtype_name(run.dtype), command_line);
+  LayerRunOptions rank_run = run;
+  rank_run.profiler = profiler.get();
+  Ceilings ceilings;
+  try {
+    std::unique_ptr<Communicator> comm;
+    {
+      RendezvousOptions options;
+      options.config = fingerprint(run, kind, impls);
+      options.shared_blob = shared_blob(kind, env);
+      std::unique_ptr<Rendezvous> rendezvous = Rendezvous::join(env, options);
+      comm = make_rank_communicator(*backend, *rendezvous, env);
+    }
+    // Opened once every rank is known to run this configuration: a refused run leaves no store.
+    if (root) store = job.record.open();
+    if (root && !job.quiet)
+      std::fprintf(stderr, "moebench layer: %s on %d ranks (%s, %s backend): tp_size %d, ep_size %d, %s, %s\n",
+                   run.model.name.c_str(), comm->size(), comm->library(), backend_kind_name(kind), run.tp_size,
+                   run.ep_size, dtype_name(run.dtype), describe_moe_shape(run.model).c_str());
+    apply_rank_test_fault(env.rank);
+    if (root) ceilings = measure_ceilings(*backend);
+    if (root && !job.export_routing_dir.empty())
+      export_routing(job.export_routing_dir, run.model, run.scenarios, run.num_tokens, run.imbalance_factor, run.seed);
+    const std::string blob =
+        run_rank_layer_benchmark(*backend, *comm, rank_run, progress_printer(job.quiet || !root));
+    const std::vector<std::string> blobs = comm->gather_to_root(blob);
+    comm->barrier();
+    if (!root) return 0;
+    const std::vector<ParallelLayerRow> rows = merge_rank_results(blobs, run, *backend, ceilings);
+    if (profiler)
+      std::fprintf(stderr, "wrote %zu Chrome traces per rank (Perfetto: ui.perfetto.dev) to %s/rank<N>\n", rows.size(),
+                   job.profile.dir.c_str());
+    return report_run(job, run, *backend, ceilings, rows, context, store.get(), writers, command_line,
+                      comm->library());
+  } catch (const RuntimeFailure& e) {
+    if (failure_dir) {
+      std::ofstream(std::filesystem::path(failure_dir) / std::to_string(env.rank))
+          << failure_kind_name(e.kind()) << '\n' << e.what();
+    } else if (root && (store || (store = job.record.open()))) {
+      json details = layer_run_details(run, ceilings);
+      details["world_size"] = run.tp_size;
+      store->record(layer_failure_records(run, impls, context, details, e.kind(),
+                                          fmt::format("rank {}: {}", env.rank, e.what())));
+    }
+    throw;
+  }
+}
+
+}  // namespace
+
+bool is_parallel_layer_job(const LayerJob& job) {
+  return job.tp_size > 1 || job.ep_size > 1 || job.nnodes != 1 || job.node_rank != 0 || !job.dist_init_addr.empty();
+}
+
+int run_parallel_layer_job(const LayerJob& job, const std::string& command_line) {
+  // Everything the user gave is checked before any rank starts.
+  const BackendKind kind = resolved_kind(job.backend);
+  if (kind == BackendKind::cuda && cuda_device_count() == 0) make_backend(kind);  // says why there is none
+  const LayerRunOptions run = layer_run_options(job, kind);
+  std::vector<std::string> impls;
+  for (const ImplInfo* info : select_impls(run.impls, kind, run.tp_size)) impls.push_back(info->name);
+  const std::vector<const WriterEntry*> writers = checked_writers(job);
+  job.profile.check();
+  DistRequest request;
+  request.world_size = run.tp_size;
+  request.size_flag = "--tp-size";
+  request.nnodes = job.nnodes;
+  request.node_rank = job.node_rank;
+  request.dist_init_addr = job.dist_init_addr;
+  RankEnv env = resolve_rank_env(current_environment(), request);
+  // One GPU per local rank; a rank that sees a single GPU (srun --gpus-per-task, a launcher
+  // that sets CUDA_VISIBLE_DEVICES per rank) uses that one.
+  if (kind == BackendKind::cuda && (env.source == RankSource::flags || cuda_device_count() != 1)) {
+    request.visible_gpus = cuda_device_count();
+    env = resolve_rank_env(current_environment(), request);
+  }
+  if (kind == BackendKind::cpu) refuse_if_node_does_not_fit(run, env);
+  if (env.launches_local_ranks()) return launch_ranks(job, run, env, kind, impls, command_line);
+  return run_rank(job, run, env, kind, impls, writers, command_line);
+}
+
+}  // namespace moebench

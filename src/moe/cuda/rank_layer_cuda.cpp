@@ -1,0 +1,142 @@
+// RankLayer (rank_layer.hpp): the parts the GPU's ep and tp layers share.
+#include "moe/cuda/rank_layer.hpp"
+
+#include <numeric>
+
+#include <fmt/format.h>
+
+#include "backend/cuda_backend.hpp"
+#include "backend/cuda_check.hpp"
+#include "core/errors.hpp"
+#include "dist/nccl_communicator.hpp"
+#include "dist/rendezvous.hpp"
+#include "moe/cuda/permute.cuh"
+#include "moe/cuda/rank_rows.cuh"
+
+namespace moebench {
+
+std::unique_ptr<MoeImpl> make_cuda_grouped(Backend& backend);
+
+namespace cuda {
+
+RankLayer::RankLayer(Backend& backend) : backend_(backend), stream_(cuda_stream(backend)) {
+  for (cudaEvent_t& e : events_) MB_CUDA_CHECK(cudaEventCreate(&e));
+}
+
+RankLayer::~RankLayer() {
+  for (cudaEvent_t e : events_) cudaEventDestroy(e);
+}
+
+void RankLayer::prepare_rank(const LayerSpec& spec, const LayerWeights& weights, std::pair<int64_t, int64_t> routed,
+                             std::pair<int64_t, int64_t> shared, int64_t routed_rows) {
+  if (spec.dtype != DType::bf16 && spec.dtype != DType::fp16)
+    throw InputError(fmt::format("--dtype {}: the GPU's ep and tp layers run bf16 or fp16", dtype_name(spec.dtype)));
+  spec.model.validate(/*layer_only=*/true);
+  const MoeParallel& p = spec.parallel;
+  if (spec.model.num_experts % p.ep_size != 0 || p.tp_size % p.ep_size != 0)
+    throw InputError(fmt::format("num_experts ({}) must be divisible by ep_size ({}), and tp_size ({}) too",
+                                 spec.model.num_experts, p.ep_size, p.tp_size));
+  spec_ = spec;
+  if (!spec.parallel.comm) {
+    if (p.tp_size != 1) throw InputError("a layer of several ranks needs their communicator");
+    int device = 0;
+    MB_CUDA_CHECK(cudaGetDevice(&device));
+    RendezvousOptions options;
+    options.shared_blob = nccl_unique_id();
+    own_comm_ = make_nccl_communicator(*Rendezvous::join(RankEnv{}, options), device, stream_);
+  }
+  routed_slice_ = routed;
+  shared_slice_ = shared;
+  routed_rows_ = routed_rows;
+  bind_weights(weights);
+}
+
+void RankLayer::bind_weights(const LayerWeights& weights) {
+  weights_ = weights;
+  const ModelConfig& m = spec_.model;
+  bias_.clear();
+  if (m.score_correction_bias && weights.score_bias) {
+    bias_.resize(size_t(m.num_experts));
+    backend_.copy_to_host(bias_.data(), weights.score_bias, bias_.size() * sizeof(float));
+  }
+  make_or_bind_experts();
+}
+
+void RankLayer::make_or_bind_experts() {
+  const ModelConfig& m = spec_.model;
+  const MoeParallel& p = spec_.parallel;
+  ExpertSlice routed;
+  routed.w13 = weights_.w13;
+  routed.w2 = weights_.w2;
+  routed.first = p.first_local_expert(m.num_experts);
+  routed.count = p.experts_per_group(m.num_experts);
+  routed.inter = m.moe_intermediate_size;
+  std::tie(routed.inter_begin, routed.inter_end) = routed_slice_;
+  if (routed_) routed_->bind(routed);
+  else routed_ = std::make_unique<LocalExperts>(backend_, make_cuda_grouped, spec_, routed, routed_rows_);
+  if (m.num_shared_experts > 0) {
+    ExpertSlice shared;
+    shared.w13 = weights_.shared_w13;
+    shared.w2 = weights_.shared_w2;
+    shared.count = m.num_shared_experts;
+    shared.inter = m.shared_intermediate_size;
+    std::tie(shared.inter_begin, shared.inter_end) = shared_slice_;
+    if (shared_) shared_->bind(shared);
+    else shared_ = std::make_unique<LocalExperts>(backend_, make_cuda_grouped, spec_, shared,
+                                                  spec_.max_tokens * m.num_shared_experts);
+  }
+}
+
+Routing RankLayer::route_tokens(const float* logits, int64_t tokens) {
+  logits_host_.resize(size_t(tokens * spec_.model.num_experts));
+  backend_.copy_to_host(logits_host_.data(), logits, logits_host_.size() * sizeof(float));
+  return route(spec_.model, logits_host_.data(), tokens, bias_);
+}
+
+void RankLayer::add_shared(const void* x, int64_t tokens, float* acc) {
+  if (!shared_ || shared_->empty() || tokens == 0) return;
+  const ModelConfig& m = spec_.model;
+  const int S = m.num_shared_experts;
+  const int64_t H = m.hidden_size, rows = tokens * S;
+  const size_t row_bytes = size_t(H) * size_t(dtype_bytes(spec_.dtype));
+  // Row t * S + s is token t for shared expert s.
+  const size_t n = static_cast<size_t>(rows);
+  std::vector<int32_t> slots(n), ids(n), token(n);
+  std::iota(slots.begin(), slots.end(), 0);
+  for (int64_t r = 0; r < rows; ++r) {
+    ids[size_t(r)] = int32_t(r % S);
+    token[size_t(r)] = int32_t(r / S);
+  }
+  const int32_t* slots_dev = upload(shared_slots_, slots);
+  const int32_t* token_dev = upload(shared_token_, token);
+  reserve(shared_x_, size_t(rows) * row_bytes);
+  reserve(shared_y_, size_t(rows) * row_bytes);
+  reserve(shared_weight_, size_t(rows) * sizeof(float));
+  gather_rows(x, slots_dev, S, rows, H, spec_.dtype, shared_x_.get(), stream_);
+  shared_->run(shared_x_.get(), ids.data(), rows, shared_y_.get());
+  if (m.shared_expert_gate) {
+    shared_gate_weights(x, weights_.shared_gate, tokens, H, spec_.dtype, S, shared_weight_.as<float>(), stream_);
+  } else {
+    const std::vector<float> ones(size_t(rows), 1.0f);
+    backend_.copy_to_device(shared_weight_.get(), ones.data(), ones.size() * sizeof(float));
+  }
+  accumulate_rows(shared_y_.get(), token_dev, shared_weight_.as<float>(), rows, H, spec_.dtype, acc, stream_);
+}
+
+void RankLayer::mark(Event event) { MB_CUDA_CHECK(cudaEventRecord(events_[event], stream_)); }
+
+void RankLayer::reserve(DeviceBuffer& buffer, size_t bytes) {
+  if (buffer.bytes() < bytes) buffer = DeviceBuffer(backend_, std::max(bytes, 2 * buffer.bytes()));
+}
+
+std::vector<std::pair<std::string, double>> RankLayer::counters() const {
+  float ms[3] = {};
+  for (int i = 0; i < 3; ++i)
+    if (cudaEventElapsedTime(&ms[i], events_[i], events_[i + 1]) != cudaSuccess) cudaGetLastError();
+  return {{"dispatch_ms", ms[0]},      {"expert_ms", ms[1]},
+          {"combine_ms", ms[2]},       {"sent_bytes", sent_bytes_},
+          {"received_bytes", received_bytes_}, {"expert_rows", double(expert_rows_)}};
+}
+
+}  // namespace cuda
+}  // namespace moebench

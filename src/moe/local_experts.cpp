@@ -1,0 +1,117 @@
+// LocalExperts (local_experts.hpp): a rank's experts as a top-1 layer of their own, run through a
+// single-device implementation.
+#include "moe/local_experts.hpp"
+
+#include <algorithm>
+
+namespace moebench {
+
+namespace {
+
+constexpr float kNotChosen = -1e30f;  // softmax weight exactly 0
+
+}  // namespace
+
+LocalExperts::LocalExperts(Backend& backend, MakeImpl make, const LayerSpec& layer, const ExpertSlice& slice,
+                           int64_t max_rows)
+    : backend_(backend), make_(make), spec_(layer), slice_(slice) {
+  if (empty()) return;
+  ModelConfig& m = spec_.model;
+  m.num_experts = slice.count;
+  m.top_k = 1;
+  m.moe_intermediate_size = slice.inter_end - slice.inter_begin;
+  m.num_shared_experts = 0;
+  m.shared_intermediate_size = 0;
+  m.shared_expert_gate = false;
+  m.scoring = ScoringFunc::softmax;
+  m.norm_topk_prob = true;
+  m.routed_scaling_factor = 1.0;
+  m.n_group = 1;
+  m.topk_group = 1;
+  m.score_correction_bias = false;
+  spec_.parallel = MoeParallel{};
+  spec_.binds_other_layers = false;
+
+  offset_.slice = &slice_;
+  set_weights();
+  prepare(std::max<int64_t>(max_rows, 1));
+}
+
+void LocalExperts::bind(const ExpertSlice& slice) {
+  slice_ = slice;
+  if (empty()) return;
+  set_weights();
+  impl_->bind_weights(weights_);
+}
+
+void LocalExperts::set_weights() {
+  const size_t elem = size_t(dtype_bytes(spec_.dtype));
+  const int64_t H = spec_.model.hidden_size;
+  weights_ = LayerWeights{};
+  if (slice_.inter_begin == 0 && slice_.inter_end == slice_.inter) {
+    weights_.w13 = static_cast<const char*>(slice_.w13) + size_t(slice_.first) * size_t(2 * slice_.inter * H) * elem;
+    weights_.w2 = static_cast<const char*>(slice_.w2) + size_t(slice_.first) * size_t(H * slice_.inter) * elem;
+    if (slice_.lazy_source && slice_.lazy_source->lazy) weights_.lazy = &offset_;
+  } else {
+    copy_slices();
+  }
+}
+
+// Expert e's gate rows [b, e) and up rows [inter + b, inter + e) of w13, and columns [b, e) of
+// every row of w2, laid out as a layer of intermediate size e - b.
+void LocalExperts::copy_slices() {
+  const int64_t H = spec_.model.hidden_size, I = slice_.inter, b = slice_.inter_begin;
+  const int64_t n = slice_.inter_end - b;
+  const size_t elem = size_t(dtype_bytes(spec_.dtype));
+  if (!w13_.get()) {
+    w13_ = DeviceBuffer(backend_, size_t(slice_.count) * size_t(2 * n * H) * elem);
+    w2_ = DeviceBuffer(backend_, size_t(slice_.count) * size_t(H * n) * elem);
+  }
+  std::vector<char> w13(size_t(2 * I * H) * elem), w2(size_t(H * I) * elem);
+  std::vector<char> w13s(size_t(2 * n * H) * elem), w2s(size_t(H * n) * elem);
+  for (int e = 0; e < slice_.count; ++e) {
+    const int source = slice_.first + e;
+    if (slice_.lazy_source) slice_.lazy_source->ensure_expert(source);
+    backend_.copy_to_host(w13.data(), static_cast<const char*>(slice_.w13) + size_t(source) * w13.size(), w13.size());
+    backend_.copy_to_host(w2.data(), static_cast<const char*>(slice_.w2) + size_t(source) * w2.size(), w2.size());
+    const size_t row13 = size_t(H) * elem;
+    std::copy_n(w13.data() + size_t(b) * row13, size_t(n) * row13, w13s.data());
+    std::copy_n(w13.data() + size_t(I + b) * row13, size_t(n) * row13, w13s.data() + size_t(n) * row13);
+    for (int64_t r = 0; r < H; ++r)
+      std::copy_n(w2.data() + (size_t(r * I + b)) * elem, size_t(n) * elem, w2s.data() + size_t(r * n) * elem);
+    backend_.copy_to_device(w13_.as<char>() + size_t(e) * w13s.size(), w13s.data(), w13s.size());
+    backend_.copy_to_device(w2_.as<char>() + size_t(e) * w2s.size(), w2s.data(), w2s.size());
+  }
+  weights_.w13 = w13_.get();
+  weights_.w2 = w2_.get();
+}
+
+void LocalExperts::prepare(int64_t max_rows) {
+  spec_.max_tokens = max_rows;
+  impl_ = make_(backend_);
+  impl_->prepare(spec_, weights_);
+  capacity_ = max_rows;
+  logits_ = DeviceBuffer(backend_, size_t(max_rows) * size_t(slice_.count) * sizeof(float));
+}
+
+void LocalExperts::run(const void* x, const int32_t* ids, int64_t n, void* y) {
+  if (n == 0) return;
+  const int64_t H = spec_.model.hidden_size;
+  if (empty()) {
+    backend_.fill_bytes(y, 0, size_t(n * H) * size_t(dtype_bytes(spec_.dtype)));
+    return;
+  }
+  if (n > capacity_) prepare(std::max(n, 2 * capacity_));
+  const size_t E = size_t(slice_.count);
+  logits_host_.assign(size_t(n) * E, kNotChosen);
+  for (int64_t i = 0; i < n; ++i) logits_host_[size_t(i) * E + size_t(ids[i])] = 0.0f;
+  backend_.copy_to_device(logits_.get(), logits_host_.data(), logits_host_.size() * sizeof(float));
+  LayerArgs args;
+  args.x = x;
+  args.logits = logits_.as<float>();
+  args.out = y;
+  args.num_tokens = n;
+  impl_->forward(args);
+}
+
+}  // namespace moebench
