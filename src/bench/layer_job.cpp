@@ -35,24 +35,6 @@ namespace moebench {
 
 namespace {
 
-std::string today() {
-  std::time_t now = std::time(nullptr);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%d", std::localtime(&now));
-  return buf;
-}
-
-std::string output_base(const LayerJob& o) { return o.output_file.empty() ? "./benchmark_results" : o.output_file; }
-
-// The formats of the result files, each file they will write checked; none when no file was
-// asked for.
-std::vector<const WriterEntry*> checked_writers(const LayerJob& o) {
-  if (o.output_format.empty() && o.output_file.empty()) return {};
-  const std::vector<const WriterEntry*> writers = parse_writers(o.output_format.empty() ? "all" : o.output_format);
-  check_writer_paths(writers, output_base(o), "--output-file");
-  return writers;
-}
-
 // The implementations' names: an unknown one fails here, before any work.
 std::vector<std::string> checked_impl_names(const LayerRunOptions& run, BackendKind backend) {
   std::vector<std::string> names;
@@ -96,27 +78,6 @@ ProgressFn progress_printer(bool quiet) {
   };
 }
 
-LayerReportContext report_context(const LayerRunOptions& run, const Backend& backend, const DeviceInfo& device,
-                                  const Ceilings& ceilings, const std::string& command_line) {
-  LayerReportContext ctx;
-  ctx.model = run.model.name;
-  ctx.num_experts = run.model.num_experts;
-  ctx.top_k = run.model.top_k;
-  ctx.hidden_size = run.model.hidden_size;
-  ctx.intermediate_size = run.model.moe_intermediate_size;
-  ctx.ep_size = run.ep_size;
-  ctx.tp_size = run.tp_size;
-  ctx.dtype = dtype_name(run.dtype);
-  ctx.backend = backend_kind_name(backend.kind());
-  ctx.device = device.name;
-  ctx.moebench_version = fmt::format("{} ({})", build_version(), build_git_revision());
-  ctx.date = today();
-  ctx.copy_gbps = ceilings.copy_gbps;
-  ctx.gemm_tflops = ceilings.gemm_tflops;
-  ctx.command_line = command_line;
-  return ctx;
-}
-
 // One line per implementation that did not run some of its cases, with the first reason.
 void report_failed_impls(const std::vector<LayerCaseFailure>& failures) {
   for (size_t i = 0; i < failures.size();) {
@@ -129,6 +90,38 @@ void report_failed_impls(const std::vector<LayerCaseFailure>& failures) {
 }
 
 }  // namespace
+
+std::string layer_output_base(const LayerJob& o) {
+  return o.output_file.empty() ? "./benchmark_results" : o.output_file;
+}
+
+std::vector<const WriterEntry*> layer_checked_writers(const LayerJob& o) {
+  if (o.output_format.empty() && o.output_file.empty()) return {};
+  const std::vector<const WriterEntry*> writers = parse_writers(o.output_format.empty() ? "all" : o.output_format);
+  check_writer_paths(writers, layer_output_base(o), "--output-file");
+  return writers;
+}
+
+LayerReportContext layer_report_context(const LayerRunOptions& run, const Backend& backend, const std::string& device,
+                                        const Ceilings& ceilings, const std::string& command_line) {
+  LayerReportContext ctx;
+  ctx.model = run.model.name;
+  ctx.num_experts = run.model.num_experts;
+  ctx.top_k = run.model.top_k;
+  ctx.hidden_size = run.model.hidden_size;
+  ctx.intermediate_size = run.model.moe_intermediate_size;
+  ctx.ep_size = run.ep_size;
+  ctx.tp_size = run.tp_size;
+  ctx.dtype = dtype_name(run.dtype);
+  ctx.backend = backend_kind_name(backend.kind());
+  ctx.device = device;
+  ctx.moebench_version = fmt::format("{} ({})", build_version(), build_git_revision());
+  ctx.date = utc_now_iso().substr(0, 10);  // the UTC date, as the records' timestamps
+  ctx.copy_gbps = ceilings.copy_gbps;
+  ctx.gemm_tflops = ceilings.gemm_tflops;
+  ctx.command_line = command_line;
+  return ctx;
+}
 
 int layer_exit_code(const std::vector<LayerResult>& results) {
   int failed = 0;
@@ -170,7 +163,7 @@ int run_layer_job(const LayerJob& o, const std::string& command_line) {
   // Everything the user gave is checked before anything runs or is allocated.
   if (is_parallel_layer_job(o)) return run_parallel_layer_job(o, command_line);
   const BackendKind kind = parse_backend_kind(o.backend);
-  const std::vector<const WriterEntry*> writers = checked_writers(o);
+  const std::vector<const WriterEntry*> writers = layer_checked_writers(o);
   std::unique_ptr<Backend> backend = make_backend(kind);
   LayerRunOptions run = layer_run_options(o, backend->kind());
   const std::vector<std::string> impl_names = checked_impl_names(run, backend->kind());
@@ -211,8 +204,9 @@ int run_layer_job(const LayerJob& o, const std::string& command_line) {
   }
   const std::vector<LayerResult>& results = bench.results;
 
-  std::fputs(format_layer_table(results, report_context(run, *backend, device, ceilings, command_line)).c_str(),
-             stdout);
+  std::fputs(
+      format_layer_table(results, layer_report_context(run, *backend, device.name, ceilings, command_line)).c_str(),
+      stdout);
   report_failed_impls(bench.failures);
   // The files are made from the records the store gets, so that they read as its exports do;
   // a case an implementation did not run is a failure record beside them.
@@ -225,7 +219,7 @@ int run_layer_job(const LayerJob& o, const std::string& command_line) {
   // lost to a full disk or a busy store.
   std::optional<std::string> file_error;
   if (!writers.empty()) try {
-      const auto files = writer_files(writers, output_base(o), records, {RecordLayout::layer, ""});
+      const auto files = writer_files(writers, layer_output_base(o), records, {RecordLayout::layer, ""});
       write_files(files, "--output-file");
       for (const auto& [path, text] : files) std::fprintf(stderr, "wrote %s\n", path.c_str());
     } catch (const InputError& e) {

@@ -10,6 +10,8 @@
 
 #include "backend/backend.hpp"
 #include "bench/layer_runner.hpp"
+#include "bench/layer_writers.hpp"
+#include "bench/writers.hpp"
 #include "core/model_options.hpp"
 #include "profile/profile_options.hpp"
 #include "results/record_options.hpp"
@@ -55,6 +57,15 @@ struct LayerJob {
 // counts (the backend's default when none were given), the names parsed; then checked.
 // Throws InputError naming the flag.
 LayerRunOptions layer_run_options(const LayerJob& job, BackendKind backend);
+
+// The base path of the result files: --output-file, or ./benchmark_results.
+std::string layer_output_base(const LayerJob& job);
+// The formats of the result files, every file they will write checked (InputError naming the
+// flag); none when no file was asked for.
+std::vector<const WriterEntry*> layer_checked_writers(const LayerJob& job);
+// What the table, the Markdown and the records' context say of the whole run.
+LayerReportContext layer_report_context(const LayerRunOptions& run, const Backend& backend, const std::string& device,
+                                        const Ceilings& ceilings, const std::string& command_line);
 
 // The exit code of a finished run: 1, with the count on stderr, when a verified result failed
 // its verification; 0 otherwise.

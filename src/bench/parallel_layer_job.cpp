@@ -58,16 +58,6 @@ BackendKind resolved_kind(const std::string& backend) {
   return cuda_available() ? BackendKind::cuda : BackendKind::cpu;
 }
 
-std::string output_base(const LayerJob& o) { return o.output_file.empty() ? "./benchmark_results" : o.output_file; }
-
-std::vector<const WriterEntry*> checked_writers(const LayerJob& o) {
-  if (o.output_format.empty() && o.output_file.empty()) return {};
-  const std::vector<const WriterEntry*> writers = parse_writers(o.output_format.empty() ? "all" : o.output_format);
-  writer_paths(writers, output_base(o));
-  check_output_directory(output_base(o));
-  return writers;
-}
-
 // What every rank must run alike: a rank whose fingerprint differs is refused, the field named.
 nlohmann::json fingerprint(const LayerRunOptions& run, BackendKind kind, const std::vector<std::string>& impls) {
   const ModelConfig& m = run.model;
@@ -95,27 +85,6 @@ nlohmann::json fingerprint(const LayerRunOptions& run, BackendKind kind, const s
           {"verify_tokens", run.verify_tokens},
           {"tp_size", run.tp_size},
           {"ep_size", run.ep_size}};
-}
-
-LayerReportContext report_context(const LayerRunOptions& run, const Backend& backend, const std::string& device,
-                                  const Ceilings& ceilings, const std::string& command_line) {
-  LayerReportContext ctx;
-  ctx.model = run.model.name;
-  ctx.num_experts = run.model.num_experts;
-  ctx.top_k = run.model.top_k;
-  ctx.hidden_size = run.model.hidden_size;
-  ctx.intermediate_size = run.model.moe_intermediate_size;
-  ctx.ep_size = run.ep_size;
-  ctx.tp_size = run.tp_size;
-  ctx.dtype = dtype_name(run.dtype);
-  ctx.backend = backend_kind_name(backend.kind());
-  ctx.device = device;
-  ctx.moebench_version = fmt::format("{} ({})", build_version(), build_git_revision());
-  ctx.date = utc_now_iso().substr(0, 10);
-  ctx.copy_gbps = ceilings.copy_gbps;
-  ctx.gemm_tflops = ceilings.gemm_tflops;
-  ctx.command_line = command_line;
-  return ctx;
 }
 
 // Rank 0's progress on stderr, a line per step.
@@ -243,7 +212,8 @@ int report_run(const LayerJob& job, const LayerRunOptions& run, const Backend& b
   std::vector<LayerResult> results;
   for (const ParallelLayerRow& row : rows) results.push_back(row.result);
   const std::string device = fmt::format("{} x {} ranks ({})", backend.device_info().name, run.tp_size, library);
-  std::fputs(format_layer_table(results, report_context(run, backend, device, ceilings, command_line)).c_str(), stdout);
+  std::fputs(format_layer_table(results, layer_report_context(run, backend, device, ceilings, command_line)).c_str(),
+             stdout);
   json details = layer_run_details(run, ceilings);
   details["world_size"] = run.tp_size;
   details["moe_tp_size"] = run.tp_size / run.ep_size;
@@ -252,7 +222,7 @@ int report_run(const LayerJob& job, const LayerRunOptions& run, const Backend& b
   for (size_t i = 0; i < records.size(); ++i) records[i].details["ranks"] = rows[i].ranks;
   set_finished(records, utc_now_iso());
   if (!writers.empty()) {
-    const auto files = writer_files(writers, output_base(job), records, {RecordLayout::layer, ""});
+    const auto files = writer_files(writers, layer_output_base(job), records, {RecordLayout::layer, ""});
     write_files(files, "--output-file");
     for (const auto& [path, text] : files) std::fprintf(stderr, "wrote %s\n", path.c_str());
   }
@@ -341,7 +311,7 @@ int run_parallel_layer_job(const LayerJob& job, const std::string& command_line)
   const LayerRunOptions run = layer_run_options(job, kind);
   std::vector<std::string> impls;
   for (const ImplInfo* info : select_impls(run.impls, kind, run.tp_size)) impls.push_back(info->name);
-  const std::vector<const WriterEntry*> writers = checked_writers(job);
+  const std::vector<const WriterEntry*> writers = layer_checked_writers(job);
   job.profile.check();
   DistRequest request;
   request.world_size = run.tp_size;
