@@ -3,6 +3,7 @@
 #include "moe/local_experts.hpp"
 
 #include <algorithm>
+#include <tuple>
 
 namespace moebench {
 
@@ -112,6 +113,33 @@ void LocalExperts::run(const void* x, const int32_t* ids, int64_t n, void* y) {
   args.out = y;
   args.num_tokens = n;
   impl_->forward(args);
+}
+
+void make_or_bind_rank_experts(Backend& backend, LocalExperts::MakeImpl make, const LayerSpec& spec,
+                               const LayerWeights& weights, const LayerWeights* lazy,
+                               std::pair<int64_t, int64_t> routed_inter, std::pair<int64_t, int64_t> shared_inter,
+                               int64_t routed_rows, std::unique_ptr<LocalExperts>& routed,
+                               std::unique_ptr<LocalExperts>& shared) {
+  const ModelConfig& m = spec.model;
+  ExpertSlice r;
+  r.w13 = weights.w13;
+  r.w2 = weights.w2;
+  r.lazy_source = lazy;
+  r.first = spec.parallel.first_local_expert(m.num_experts);
+  r.count = spec.parallel.experts_per_group(m.num_experts);
+  r.inter = m.moe_intermediate_size;
+  std::tie(r.inter_begin, r.inter_end) = routed_inter;
+  if (routed) routed->bind(r);
+  else routed = std::make_unique<LocalExperts>(backend, make, spec, r, routed_rows);
+  if (m.num_shared_experts == 0) return;
+  ExpertSlice sh;
+  sh.w13 = weights.shared_w13;
+  sh.w2 = weights.shared_w2;
+  sh.count = m.num_shared_experts;
+  sh.inter = m.shared_intermediate_size;
+  std::tie(sh.inter_begin, sh.inter_end) = shared_inter;
+  if (shared) shared->bind(sh);
+  else shared = std::make_unique<LocalExperts>(backend, make, spec, sh, spec.max_tokens * m.num_shared_experts);
 }
 
 }  // namespace moebench

@@ -12,6 +12,7 @@
 // they are lazy (LazyExperts).
 #include <cstdint>
 #include <memory>
+#include <utility>
 #include <vector>
 
 #include "backend/backend.hpp"
@@ -70,5 +71,16 @@ class LocalExperts {
   std::vector<float> logits_host_;
   DeviceBuffer logits_;
 };
+
+// A rank's experts of `weights`, as the expert- and tensor-parallel layers hold them: `routed`
+// gets its EP group's routed experts, intermediate slice `routed_inter` of each, prepared for
+// `routed_rows` rows; `shared` the shared experts' slice `shared_inter` (none when the model has
+// none). Made with `make` the first time, bound to the new weights after. `lazy`: the weights'
+// owner when experts are filled on first use (the CPU backend), else null.
+void make_or_bind_rank_experts(Backend& backend, LocalExperts::MakeImpl make, const LayerSpec& spec,
+                               const LayerWeights& weights, const LayerWeights* lazy,
+                               std::pair<int64_t, int64_t> routed_inter, std::pair<int64_t, int64_t> shared_inter,
+                               int64_t routed_rows, std::unique_ptr<LocalExperts>& routed,
+                               std::unique_ptr<LocalExperts>& shared);
 
 }  // namespace moebench

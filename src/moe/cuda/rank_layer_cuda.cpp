@@ -63,28 +63,8 @@ void RankLayer::bind_weights(const LayerWeights& weights) {
 }
 
 void RankLayer::make_or_bind_experts() {
-  const ModelConfig& m = spec_.model;
-  const MoeParallel& p = spec_.parallel;
-  ExpertSlice routed;
-  routed.w13 = weights_.w13;
-  routed.w2 = weights_.w2;
-  routed.first = p.first_local_expert(m.num_experts);
-  routed.count = p.experts_per_group(m.num_experts);
-  routed.inter = m.moe_intermediate_size;
-  std::tie(routed.inter_begin, routed.inter_end) = routed_slice_;
-  if (routed_) routed_->bind(routed);
-  else routed_ = std::make_unique<LocalExperts>(backend_, make_cuda_grouped, spec_, routed, routed_rows_);
-  if (m.num_shared_experts > 0) {
-    ExpertSlice shared;
-    shared.w13 = weights_.shared_w13;
-    shared.w2 = weights_.shared_w2;
-    shared.count = m.num_shared_experts;
-    shared.inter = m.shared_intermediate_size;
-    std::tie(shared.inter_begin, shared.inter_end) = shared_slice_;
-    if (shared_) shared_->bind(shared);
-    else shared_ = std::make_unique<LocalExperts>(backend_, make_cuda_grouped, spec_, shared,
-                                                  spec_.max_tokens * m.num_shared_experts);
-  }
+  make_or_bind_rank_experts(backend_, make_cuda_grouped, spec_, weights_, nullptr, routed_slice_, shared_slice_, routed_rows_,
+                            routed_, shared_);
 }
 
 Routing RankLayer::route_tokens(const float* logits, int64_t tokens) {
