@@ -5,6 +5,10 @@
 #include <algorithm>
 #include <tuple>
 
+#include <fmt/format.h>
+
+#include "core/errors.hpp"
+
 namespace moebench {
 
 namespace {
@@ -115,11 +119,33 @@ void LocalExperts::run(const void* x, const int32_t* ids, int64_t n, void* y) {
   impl_->forward(args);
 }
 
+RankExperts expert_parallel_experts(const LayerSpec& spec) {
+  const MoeParallel& p = spec.parallel;
+  const ModelConfig& m = spec.model;
+  return {even_part(m.moe_intermediate_size, p.moe_tp_rank(), p.moe_tp_size()), {0, m.shared_intermediate_size},
+          spec.max_tokens * m.top_k};
+}
+
+RankExperts tensor_parallel_experts(const LayerSpec& spec) {
+  const MoeParallel& p = spec.parallel;
+  const ModelConfig& m = spec.model;
+  return {even_part(m.moe_intermediate_size, p.moe_tp_rank(), p.moe_tp_size()),
+          even_part(m.shared_intermediate_size, p.rank, p.tp_size), spec.max_tokens * m.top_k};
+}
+
+void check_rank_layer_spec(const LayerSpec& spec, const std::string& who) {
+  if (spec.dtype != DType::bf16 && spec.dtype != DType::fp16)
+    throw InputError(fmt::format("--dtype {}: {} run bf16 or fp16", dtype_name(spec.dtype), who));
+  spec.model.validate(/*layer_only=*/true);
+  const MoeParallel& p = spec.parallel;
+  if (spec.model.num_experts % p.ep_size != 0 || p.tp_size % p.ep_size != 0)
+    throw InputError(fmt::format("num_experts ({}) must be divisible by ep_size ({}), and tp_size ({}) too",
+                                 spec.model.num_experts, p.ep_size, p.tp_size));
+}
+
 void make_or_bind_rank_experts(Backend& backend, LocalExperts::MakeImpl make, const LayerSpec& spec,
-                               const LayerWeights& weights, const LayerWeights* lazy,
-                               std::pair<int64_t, int64_t> routed_inter, std::pair<int64_t, int64_t> shared_inter,
-                               int64_t routed_rows, std::unique_ptr<LocalExperts>& routed,
-                               std::unique_ptr<LocalExperts>& shared) {
+                               const LayerWeights& weights, const LayerWeights* lazy, const RankExperts& held,
+                               std::unique_ptr<LocalExperts>& routed, std::unique_ptr<LocalExperts>& shared) {
   const ModelConfig& m = spec.model;
   ExpertSlice r;
   r.w13 = weights.w13;
@@ -128,16 +154,16 @@ void make_or_bind_rank_experts(Backend& backend, LocalExperts::MakeImpl make, co
   r.first = spec.parallel.first_local_expert(m.num_experts);
   r.count = spec.parallel.experts_per_group(m.num_experts);
   r.inter = m.moe_intermediate_size;
-  std::tie(r.inter_begin, r.inter_end) = routed_inter;
+  std::tie(r.inter_begin, r.inter_end) = held.routed_inter;
   if (routed) routed->bind(r);
-  else routed = std::make_unique<LocalExperts>(backend, make, spec, r, routed_rows);
+  else routed = std::make_unique<LocalExperts>(backend, make, spec, r, held.routed_rows);
   if (m.num_shared_experts == 0) return;
   ExpertSlice sh;
   sh.w13 = weights.shared_w13;
   sh.w2 = weights.shared_w2;
   sh.count = m.num_shared_experts;
   sh.inter = m.shared_intermediate_size;
-  std::tie(sh.inter_begin, sh.inter_end) = shared_inter;
+  std::tie(sh.inter_begin, sh.inter_end) = held.shared_inter;
   if (shared) shared->bind(sh);
   else shared = std::make_unique<LocalExperts>(backend, make, spec, sh, spec.max_tokens * m.num_shared_experts);
 }

@@ -12,6 +12,7 @@
 // they are lazy (LazyExperts).
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -72,15 +73,27 @@ class LocalExperts {
   DeviceBuffer logits_;
 };
 
-// A rank's experts of `weights`, as the expert- and tensor-parallel layers hold them: `routed`
-// gets its EP group's routed experts, intermediate slice `routed_inter` of each, prepared for
-// `routed_rows` rows; `shared` the shared experts' slice `shared_inter` (none when the model has
-// none). Made with `make` the first time, bound to the new weights after. `lazy`: the weights'
+// What one rank of an expert- or tensor-parallel layer holds: its routed experts' intermediate
+// slice, its shared experts' slice, and the rows its routed experts are first prepared for.
+struct RankExperts {
+  std::pair<int64_t, int64_t> routed_inter, shared_inter;
+  int64_t routed_rows = 0;
+};
+// ep: the routed experts of the rank's group, each split moe_tp ways; the shared experts whole,
+// since each rank runs them for its own tokens.
+RankExperts expert_parallel_experts(const LayerSpec& spec);
+// tp: the same routed slices; the shared experts split over all tp_size ranks, so that the
+// all-reduce sums them once.
+RankExperts tensor_parallel_experts(const LayerSpec& spec);
+// The checks every rank layer makes of its spec, on either backend: bf16 or fp16 (`who` names
+// the layers in the message), a valid layer, and a layout that divides the experts.
+void check_rank_layer_spec(const LayerSpec& spec, const std::string& who);
+
+// A rank's experts of `weights` as `held` describes them: `routed` gets its EP group's routed
+// experts, `shared` the shared experts (none when the model has none). Made with `make` the first time, bound to the new weights after. `lazy`: the weights'
 // owner when experts are filled on first use (the CPU backend), else null.
 void make_or_bind_rank_experts(Backend& backend, LocalExperts::MakeImpl make, const LayerSpec& spec,
-                               const LayerWeights& weights, const LayerWeights* lazy,
-                               std::pair<int64_t, int64_t> routed_inter, std::pair<int64_t, int64_t> shared_inter,
-                               int64_t routed_rows, std::unique_ptr<LocalExperts>& routed,
-                               std::unique_ptr<LocalExperts>& shared);
+                               const LayerWeights& weights, const LayerWeights* lazy, const RankExperts& held,
+                               std::unique_ptr<LocalExperts>& routed, std::unique_ptr<LocalExperts>& shared);
 
 }  // namespace moebench

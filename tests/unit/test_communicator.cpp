@@ -190,7 +190,12 @@ TEST(Communicator, KilledRankFailsTheOthersWithinTheTimeout) {
     EXPECT_FALSE(run.hung) << "rank " << r << " hung";
     EXPECT_EQ(run.exit_code, 1);
     EXPECT_NE(run.message.find(fmt::format("RuntimeFailure"), 0), std::string::npos) << "rank " << r << ": " << run.message;
-    EXPECT_NE(run.message.find(fmt::format("rank {}: gloo allreduce", r)), std::string::npos) << run.message;
+    // Gloo's own barrier at the end of make_cpu_communicator can still be completing on a rank
+    // when rank 2 leaves it and dies: under load the failure is that barrier's, not an
+    // all-reduce's. Either way it is a Gloo operation of this rank that failed.
+    const bool allreduce = run.message.find(fmt::format("rank {}: gloo allreduce", r)) != std::string::npos;
+    const bool barrier = run.message.find(fmt::format("rank {}: gloo barrier", r)) != std::string::npos;
+    EXPECT_TRUE(allreduce || barrier) << run.message;
     EXPECT_LT(run.seconds, 8) << "rank " << r;
   }
 }

@@ -22,11 +22,7 @@ class CpuExpertParallel final : public cpu::RankLayer {
   using RankLayer::RankLayer;
 
   void prepare(const LayerSpec& spec, const LayerWeights& weights) override {
-    const MoeParallel& p = spec.parallel;
-    const ModelConfig& m = spec.model;
-    // Every rank's tokens may all pick this group: the first preparation's guess, grown on demand.
-    prepare_rank(spec, weights, even_part(m.moe_intermediate_size, p.moe_tp_rank(), p.moe_tp_size()),
-                 {0, m.shared_intermediate_size}, spec.max_tokens * m.top_k);
+    prepare_rank(spec, weights, expert_parallel_experts(spec));
   }
 
   void forward(const LayerArgs& args) override {

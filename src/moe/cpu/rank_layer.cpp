@@ -15,24 +15,16 @@ std::unique_ptr<MoeImpl> make_cpu_reference(Backend& backend);
 
 namespace cpu {
 
-void RankLayer::prepare_rank(const LayerSpec& spec, const LayerWeights& weights, std::pair<int64_t, int64_t> routed,
-                             std::pair<int64_t, int64_t> shared, int64_t routed_rows) {
+void RankLayer::prepare_rank(const LayerSpec& spec, const LayerWeights& weights, const RankExperts& held) {
   if (backend_.kind() != BackendKind::cpu) throw InputError("this implementation runs on the CPU backend only");
-  if (spec.dtype != DType::bf16 && spec.dtype != DType::fp16)
-    throw InputError(fmt::format("--dtype {}: the CPU layers run bf16 or fp16", dtype_name(spec.dtype)));
-  spec.model.validate(/*layer_only=*/true);
+  check_rank_layer_spec(spec, "the CPU layers");
   const MoeParallel& p = spec.parallel;
-  if (spec.model.num_experts % p.ep_size != 0 || p.tp_size % p.ep_size != 0)
-    throw InputError(fmt::format("num_experts ({}) must be divisible by ep_size ({}), and tp_size ({}) too",
-                                 spec.model.num_experts, p.ep_size, p.tp_size));
   spec_ = spec;
   if (!spec.parallel.comm) {
     if (p.tp_size != 1) throw InputError("a layer of several ranks needs their communicator");
     own_comm_ = std::make_unique<SelfCommunicator>();
   }
-  routed_slice_ = routed;
-  shared_slice_ = shared;
-  routed_rows_ = routed_rows;
+  held_ = held;
   bind_weights(weights);
 }
 
@@ -52,8 +44,7 @@ void RankLayer::bind_weights(const LayerWeights& weights) {
 }
 
 void RankLayer::make_or_bind_experts() {
-  make_or_bind_rank_experts(backend_, make_cpu_reference, spec_, weights_, &weights_, routed_slice_, shared_slice_, routed_rows_,
-                            routed_, shared_);
+  make_or_bind_rank_experts(backend_, make_cpu_reference, spec_, weights_, &weights_, held_, routed_, shared_);
 }
 
 Routing RankLayer::route_tokens(const float* logits, int64_t tokens) const {

@@ -25,11 +25,9 @@ class RankLayer : public MoeImpl {
 
  protected:
   using Clock = std::chrono::steady_clock;
-  // Checks the spec and holds the rank's experts: routed experts of its ep group, intermediate
-  // slice [routed.first, routed.second); shared experts' slice [shared.first, shared.second).
-  // `routed_rows`: the rows its routed experts are first prepared for.
-  void prepare_rank(const LayerSpec& spec, const LayerWeights& weights, std::pair<int64_t, int64_t> routed,
-                    std::pair<int64_t, int64_t> shared, int64_t routed_rows);
+  // Checks the spec and holds the rank's experts as `held` describes them (moe/local_experts.hpp:
+  // expert_parallel_experts or tensor_parallel_experts).
+  void prepare_rank(const LayerSpec& spec, const LayerWeights& weights, const RankExperts& held);
   Communicator& comm() { return spec_.parallel.comm ? *spec_.parallel.comm : *own_comm_; }
   Routing route_tokens(const float* logits, int64_t tokens) const;
   // acc[t] += the shared experts' output for tokens x [T][H] (gated where the model gates them).
@@ -52,8 +50,7 @@ class RankLayer : public MoeImpl {
   void make_or_bind_experts();
 
   std::unique_ptr<Communicator> own_comm_;
-  std::pair<int64_t, int64_t> routed_slice_, shared_slice_;
-  int64_t routed_rows_ = 0;
+  RankExperts held_;
   std::vector<float> bias_, shared_gate_;
   std::vector<uint16_t> shared_x_, shared_y_;
   std::vector<int32_t> shared_ids_;

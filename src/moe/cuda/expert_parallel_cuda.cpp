@@ -20,10 +20,7 @@ class CudaExpertParallel final : public cuda::RankLayer {
   using RankLayer::RankLayer;
 
   void prepare(const LayerSpec& spec, const LayerWeights& weights) override {
-    const MoeParallel& p = spec.parallel;
-    const ModelConfig& m = spec.model;
-    prepare_rank(spec, weights, even_part(m.moe_intermediate_size, p.moe_tp_rank(), p.moe_tp_size()),
-                 {0, m.shared_intermediate_size}, spec.max_tokens * m.top_k);
+    prepare_rank(spec, weights, expert_parallel_experts(spec));
   }
 
   void forward(const LayerArgs& args) override {

@@ -29,10 +29,9 @@ class RankLayer : public MoeImpl {
 
  protected:
   enum Event { kStart, kDispatched, kComputed, kCombined, kEvents };
-  // As cpu::RankLayer::prepare_rank: the routed experts' intermediate slice `routed`, the
-  // shared experts' `shared`, routed experts first prepared for `routed_rows` rows.
-  void prepare_rank(const LayerSpec& spec, const LayerWeights& weights, std::pair<int64_t, int64_t> routed,
-                    std::pair<int64_t, int64_t> shared, int64_t routed_rows);
+  // As cpu::RankLayer::prepare_rank: checks the spec and holds the rank's experts as `held`
+  // describes them.
+  void prepare_rank(const LayerSpec& spec, const LayerWeights& weights, const RankExperts& held);
   Communicator& comm() { return spec_.parallel.comm ? *spec_.parallel.comm : *own_comm_; }
   Routing route_tokens(const float* logits, int64_t tokens);
   // acc[t] += the shared experts' output for tokens x [T][H] on the device.
@@ -59,8 +58,7 @@ class RankLayer : public MoeImpl {
   void make_or_bind_experts();
 
   std::unique_ptr<Communicator> own_comm_;
-  std::pair<int64_t, int64_t> routed_slice_, shared_slice_;
-  int64_t routed_rows_ = 0;
+  RankExperts held_;
   std::vector<float> bias_, logits_host_;
   cudaEvent_t events_[kEvents] = {};
   DeviceBuffer shared_slots_, shared_x_, shared_y_, shared_token_, shared_weight_;

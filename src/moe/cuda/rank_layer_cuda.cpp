@@ -27,15 +27,9 @@ RankLayer::~RankLayer() {
   for (cudaEvent_t e : events_) cudaEventDestroy(e);
 }
 
-void RankLayer::prepare_rank(const LayerSpec& spec, const LayerWeights& weights, std::pair<int64_t, int64_t> routed,
-                             std::pair<int64_t, int64_t> shared, int64_t routed_rows) {
-  if (spec.dtype != DType::bf16 && spec.dtype != DType::fp16)
-    throw InputError(fmt::format("--dtype {}: the GPU's ep and tp layers run bf16 or fp16", dtype_name(spec.dtype)));
-  spec.model.validate(/*layer_only=*/true);
+void RankLayer::prepare_rank(const LayerSpec& spec, const LayerWeights& weights, const RankExperts& held) {
+  check_rank_layer_spec(spec, "the GPU's ep and tp layers");
   const MoeParallel& p = spec.parallel;
-  if (spec.model.num_experts % p.ep_size != 0 || p.tp_size % p.ep_size != 0)
-    throw InputError(fmt::format("num_experts ({}) must be divisible by ep_size ({}), and tp_size ({}) too",
-                                 spec.model.num_experts, p.ep_size, p.tp_size));
   spec_ = spec;
   if (!spec.parallel.comm) {
     if (p.tp_size != 1) throw InputError("a layer of several ranks needs their communicator");
@@ -45,9 +39,7 @@ void RankLayer::prepare_rank(const LayerSpec& spec, const LayerWeights& weights,
     options.shared_blob = nccl_unique_id();
     own_comm_ = make_nccl_communicator(*Rendezvous::join(RankEnv{}, options), device, stream_);
   }
-  routed_slice_ = routed;
-  shared_slice_ = shared;
-  routed_rows_ = routed_rows;
+  held_ = held;
   bind_weights(weights);
 }
 
@@ -63,8 +55,7 @@ void RankLayer::bind_weights(const LayerWeights& weights) {
 }
 
 void RankLayer::make_or_bind_experts() {
-  make_or_bind_rank_experts(backend_, make_cuda_grouped, spec_, weights_, nullptr, routed_slice_, shared_slice_, routed_rows_,
-                            routed_, shared_);
+  make_or_bind_rank_experts(backend_, make_cuda_grouped, spec_, weights_, nullptr, held_, routed_, shared_);
 }
 
 Routing RankLayer::route_tokens(const float* logits, int64_t tokens) {

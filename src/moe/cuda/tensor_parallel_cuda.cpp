@@ -16,10 +16,7 @@ class CudaTensorParallel final : public cuda::RankLayer {
   using RankLayer::RankLayer;
 
   void prepare(const LayerSpec& spec, const LayerWeights& weights) override {
-    const MoeParallel& p = spec.parallel;
-    const ModelConfig& m = spec.model;
-    prepare_rank(spec, weights, even_part(m.moe_intermediate_size, p.moe_tp_rank(), p.moe_tp_size()),
-                 even_part(m.shared_intermediate_size, p.rank, p.tp_size), spec.max_tokens * m.top_k);
+    prepare_rank(spec, weights, tensor_parallel_experts(spec));
   }
 
   void forward(const LayerArgs& args) override {
