@@ -6,12 +6,12 @@
 // the sender sums them with its routing weights, adding the shared experts, which every rank
 // runs whole for its own tokens. Rows travel in the layer dtype, as SGLang's and DeepEP's do.
 //
-// Per forward: one exchange of row counts (ranks x local experts), one of rows, one back. Rows
-// go peer after peer, within a peer expert after expert, so the receiver knows each row's expert
-// from the counts alone. A rank with no tokens, or whose experts get none, exchanges empty parts.
-#include <numeric>
+// Per forward: one exchange of row counts (ranks x local experts), one of rows, one back, in the
+// order moe/expert_dispatch.hpp plans for both backends.
+#include <algorithm>
 
 #include "moe/cpu/rank_layer.hpp"
+#include "moe/expert_dispatch.hpp"
 
 namespace moebench {
 
@@ -29,8 +29,8 @@ class CpuExpertParallel final : public cpu::RankLayer {
     const ModelConfig& m = spec_.model;
     const MoeParallel& p = spec_.parallel;
     Communicator& c = comm();
-    const int W = c.size(), me = c.rank(), k = m.top_k, E = m.num_experts;
-    const int per_group = p.experts_per_group(E), mtp = p.moe_tp_size();
+    const int W = c.size(), me = c.rank();
+    const int per_group = p.experts_per_group(m.num_experts);
     const int64_t T = args.num_tokens, H = m.hidden_size;
     const size_t row_bytes = size_t(H) * sizeof(uint16_t);
     const uint16_t* x = static_cast<const uint16_t*>(args.x);
@@ -38,54 +38,21 @@ class CpuExpertParallel final : public cpu::RankLayer {
     // Dispatch: route, order the rows by expert, send each expert's rows to its group's ranks.
     const auto dispatch_start = Clock::now();
     const Routing routing = route_tokens(args.logits, T);
-    std::vector<int64_t> first(size_t(E) + 1, 0);
-    for (int32_t e : routing.expert_ids) ++first[size_t(e) + 1];
-    std::partial_sum(first.begin(), first.end(), first.begin());
-    std::vector<int64_t> slot_of_row(size_t(T * k));
-    {
-      std::vector<int64_t> next(first.begin(), first.end() - 1);
-      for (int64_t s = 0; s < T * k; ++s) slot_of_row[size_t(next[size_t(routing.expert_ids[size_t(s)])]++)] = s;
-    }
-    send_counts_.assign(size_t(W) * size_t(per_group), 0);
-    std::vector<size_t> send_rows(size_t(W), 0);
-    for (int d = 0; d < W; ++d) {
-      const int g = d / mtp;
-      for (int le = 0; le < per_group; ++le) {
-        const int e = g * per_group + le;
-        send_counts_[size_t(d * per_group + le)] = first[size_t(e) + 1] - first[size_t(e)];
-      }
-      send_rows[size_t(d)] = size_t(first[size_t((g + 1) * per_group)] - first[size_t(g * per_group)]);
-    }
-    const size_t total_send = std::accumulate(send_rows.begin(), send_rows.end(), size_t(0));
+    const DispatchPlan out = plan_dispatch(routing, p, W);
+    const size_t total_send = out.send_slots.size();
     send_x_.resize(total_send * size_t(H));
-    row_token_.resize(total_send);
-    row_weight_.resize(total_send);
-    for (int d = 0, at = 0; d < W; ++d) {
-      const int g = d / mtp;
-      for (int64_t r = first[size_t(g * per_group)]; r < first[size_t((g + 1) * per_group)]; ++r, ++at) {
-        const int64_t s = slot_of_row[size_t(r)];
-        std::copy_n(x + (s / k) * H, H, send_x_.data() + size_t(at) * size_t(H));
-        row_token_[size_t(at)] = s / k;
-        row_weight_[size_t(at)] = routing.weights[size_t(s)];
-      }
-    }
+    for (size_t at = 0; at < total_send; ++at)
+      std::copy_n(x + int64_t(out.row_token[at]) * H, H, send_x_.data() + at * size_t(H));
     const ExchangeLayout count_layout =
         packed_layout(std::vector<size_t>(size_t(W), size_t(per_group) * sizeof(int64_t)));
     recv_counts_.resize(size_t(W) * size_t(per_group));
-    c.all_to_all_v(send_counts_.data(), count_layout, recv_counts_.data(), count_layout);
+    c.all_to_all_v(out.send_counts.data(), count_layout, recv_counts_.data(), count_layout);
+    const ReceivePlan in = plan_receive(recv_counts_, W, per_group);
+    const size_t total_recv = in.local_ids.size();
     std::vector<size_t> send_bytes(static_cast<size_t>(W)), recv_bytes(static_cast<size_t>(W));
-    size_t total_recv = 0;
-    recv_ids_.clear();
-    for (int s = 0; s < W; ++s) {
-      size_t rows = 0;
-      for (int le = 0; le < per_group; ++le) {
-        const int64_t n = recv_counts_[size_t(s * per_group + le)];
-        recv_ids_.insert(recv_ids_.end(), size_t(n), le);
-        rows += size_t(n);
-      }
-      recv_bytes[size_t(s)] = rows * row_bytes;
-      send_bytes[size_t(s)] = send_rows[size_t(s)] * row_bytes;
-      total_recv += rows;
+    for (int peer = 0; peer < W; ++peer) {
+      send_bytes[size_t(peer)] = out.send_rows[size_t(peer)] * row_bytes;
+      recv_bytes[size_t(peer)] = in.recv_rows[size_t(peer)] * row_bytes;
     }
     const ExchangeLayout send_layout = packed_layout(send_bytes), recv_layout = packed_layout(recv_bytes);
     recv_x_.resize(total_recv * size_t(H));
@@ -95,7 +62,7 @@ class CpuExpertParallel final : public cpu::RankLayer {
     // Expert compute: the rows that arrived, and the shared experts of this rank's own tokens.
     const auto expert_start = Clock::now();
     recv_y_.resize(recv_x_.size());
-    routed_->run(recv_x_.data(), recv_ids_.data(), int64_t(total_recv), recv_y_.data());
+    routed_->run(recv_x_.data(), in.local_ids.data(), int64_t(total_recv), recv_y_.data());
     acc_.assign(size_t(T * H), 0.0f);
     add_shared(x, T, acc_.data());
     expert_ms_ = ms_since(expert_start);
@@ -105,24 +72,19 @@ class CpuExpertParallel final : public cpu::RankLayer {
     const auto combine_start = Clock::now();
     back_y_.resize(send_x_.size());
     c.all_to_all_v(recv_y_.data(), recv_layout, back_y_.data(), send_layout);
-    add_rows(back_y_.data(), row_token_.data(), row_weight_.data(), int64_t(total_send), acc_.data());
+    add_rows(back_y_.data(), out.row_token.data(), out.row_weight.data(), int64_t(total_send), acc_.data());
     write_out(acc_.data(), T, args.out);
     combine_ms_ = ms_since(combine_start);
 
     // Bytes that crossed to or from another rank: counts, rows out and their results back.
-    const double count_bytes = double(per_group * sizeof(int64_t));
-    sent_bytes_ = received_bytes_ = 0;
-    for (int peer = 0; peer < W; ++peer) {
-      if (peer == me) continue;
-      sent_bytes_ += count_bytes + double(send_bytes[size_t(peer)] + recv_bytes[size_t(peer)]);
-      received_bytes_ += count_bytes + double(recv_bytes[size_t(peer)] + send_bytes[size_t(peer)]);
-    }
+    const ExchangedBytes bytes = exchanged_bytes(out, in, me, per_group, row_bytes);
+    sent_bytes_ = bytes.sent;
+    received_bytes_ = bytes.received;
   }
 
  private:
-  std::vector<int64_t> send_counts_, recv_counts_, row_token_;
-  std::vector<float> row_weight_, acc_;
-  std::vector<int32_t> recv_ids_;
+  std::vector<int64_t> recv_counts_;
+  std::vector<float> acc_;
   std::vector<uint16_t> send_x_, recv_x_, recv_y_, back_y_;
 };
 

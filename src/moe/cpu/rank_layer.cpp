@@ -82,13 +82,13 @@ void RankLayer::add_shared(const uint16_t* x, int64_t tokens, float* acc) {
   }, 16);
 }
 
-void RankLayer::add_rows(const uint16_t* y, const int64_t* token, const float* weight, int64_t n, float* acc) const {
+void RankLayer::add_rows(const uint16_t* y, const int32_t* token, const float* weight, int64_t n, float* acc) const {
   const int64_t H = spec_.model.hidden_size;
   // Rows in order, so that a token's sum has one order whatever the thread count; columns split.
   parallel_for(H, [&](int64_t begin, int64_t end) {
     for (int64_t i = 0; i < n; ++i)
       for (int64_t c = begin; c < end; ++c)
-        acc[token[i] * H + c] += weight[i] * half_bits_to_float(y[i * H + c], spec_.dtype);
+        acc[int64_t(token[i]) * H + c] += weight[i] * half_bits_to_float(y[i * H + c], spec_.dtype);
   }, 64);
 }
 

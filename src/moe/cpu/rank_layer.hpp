@@ -33,7 +33,7 @@ class RankLayer : public MoeImpl {
   // acc[t] += the shared experts' output for tokens x [T][H] (gated where the model gates them).
   void add_shared(const uint16_t* x, int64_t tokens, float* acc);
   // acc[token[i]] += weight[i] * y[i] for n rows of y [n][H] in the layer dtype.
-  void add_rows(const uint16_t* y, const int64_t* token, const float* weight, int64_t n, float* acc) const;
+  void add_rows(const uint16_t* y, const int32_t* token, const float* weight, int64_t n, float* acc) const;
   void write_out(const float* acc, int64_t tokens, void* out) const;
   static double ms_since(Clock::time_point start);
 

@@ -40,7 +40,7 @@ class CpuTensorParallel final : public cpu::RankLayer {
       const int local = routing.expert_ids[size_t(s)] - first;
       if (local < 0 || local >= count) continue;
       rows_x_.insert(rows_x_.end(), x + (s / k) * H, x + (s / k + 1) * H);
-      row_token_.push_back(s / k);
+      row_token_.push_back(int32_t(s / k));
       row_weight_.push_back(routing.weights[size_t(s)]);
       row_ids_.push_back(local);
     }
@@ -65,7 +65,7 @@ class CpuTensorParallel final : public cpu::RankLayer {
   }
 
  private:
-  std::vector<int64_t> row_token_;
+  std::vector<int32_t> row_token_;
   std::vector<float> row_weight_, acc_;
   std::vector<int32_t> row_ids_;
   std::vector<uint16_t> rows_x_, rows_y_;

@@ -1,15 +1,14 @@
 // The GPU's expert-parallel layer ("ep"): the CPU's ep (src/moe/cpu/expert_parallel.cpp) on
-// NCCL, with the same row order and counts. Each rank routes its own slice of the batch (on
+// NCCL, with the same row order and counts (moe/expert_dispatch.hpp plans both). Each rank routes its own slice of the batch (on
 // the host), gathers the rows for every peer into one buffer (peer after peer, expert after
 // expert, a row to each of the expert group's moe_tp ranks), exchanges the counts, then the
 // rows (NCCL grouped send/recv), runs what arrived through its experts (moe/local_experts.hpp on
 // the grouped GEMM path), sends the rows back, and sums them with its routing weights in float,
 // with the shared experts run whole for its own tokens.
-#include <numeric>
-
 #include "moe/cuda/permute.cuh"
 #include "moe/cuda/rank_layer.hpp"
 #include "moe/cuda/rank_rows.cuh"
+#include "moe/expert_dispatch.hpp"
 
 namespace moebench {
 
@@ -27,67 +26,39 @@ class CudaExpertParallel final : public cuda::RankLayer {
     const ModelConfig& m = spec_.model;
     const MoeParallel& p = spec_.parallel;
     Communicator& c = comm();
-    const int W = c.size(), me = c.rank(), k = m.top_k, E = m.num_experts;
-    const int per_group = p.experts_per_group(E), mtp = p.moe_tp_size();
+    const int W = c.size(), me = c.rank(), k = m.top_k;
+    const int per_group = p.experts_per_group(m.num_experts);
     const int64_t T = args.num_tokens, H = m.hidden_size;
     const size_t row_bytes = size_t(H) * size_t(dtype_bytes(spec_.dtype));
 
     mark(kStart);
     const Routing routing = route_tokens(args.logits, T);
-    std::vector<int64_t> first(size_t(E) + 1, 0);
-    for (int32_t e : routing.expert_ids) ++first[size_t(e) + 1];
-    std::partial_sum(first.begin(), first.end(), first.begin());
-    std::vector<int64_t> slot_of_row(size_t(T * k));
-    {
-      std::vector<int64_t> next(first.begin(), first.end() - 1);
-      for (int64_t s = 0; s < T * k; ++s) slot_of_row[size_t(next[size_t(routing.expert_ids[size_t(s)])]++)] = s;
-    }
-    std::vector<int64_t> send_counts(size_t(W) * size_t(per_group));
-    std::vector<int32_t> send_slots, row_token;
-    std::vector<float> row_weight;
-    std::vector<size_t> send_bytes(static_cast<size_t>(W)), recv_bytes(static_cast<size_t>(W));
-    for (int d = 0; d < W; ++d) {
-      const int g = d / mtp;
-      for (int le = 0; le < per_group; ++le) {
-        const int e = g * per_group + le;
-        send_counts[size_t(d * per_group + le)] = first[size_t(e) + 1] - first[size_t(e)];
-      }
-      for (int64_t r = first[size_t(g * per_group)]; r < first[size_t((g + 1) * per_group)]; ++r) {
-        const int64_t s = slot_of_row[size_t(r)];
-        send_slots.push_back(int32_t(s));
-        row_token.push_back(int32_t(s / k));
-        row_weight.push_back(routing.weights[size_t(s)]);
-      }
-      send_bytes[size_t(d)] = size_t(first[size_t((g + 1) * per_group)] - first[size_t(g * per_group)]) * row_bytes;
-    }
-    const int64_t total_send = int64_t(send_slots.size());
+    const DispatchPlan out = plan_dispatch(routing, p, W);
+    const int64_t total_send = int64_t(out.send_slots.size());
     reserve(send_x_, size_t(total_send) * row_bytes);
-    gather_rows(args.x, upload(send_slots_, send_slots), k, total_send, H, spec_.dtype, send_x_.get(), stream_);
+    gather_rows(args.x, upload(send_slots_, out.send_slots), k, total_send, H, spec_.dtype, send_x_.get(), stream_);
 
     const ExchangeLayout count_layout =
         packed_layout(std::vector<size_t>(size_t(W), size_t(per_group) * sizeof(int64_t)));
-    const int64_t* send_counts_dev = upload(send_counts_, send_counts);
-    reserve(recv_counts_, send_counts.size() * sizeof(int64_t));
+    const int64_t* send_counts_dev = upload(send_counts_, out.send_counts);
+    reserve(recv_counts_, out.send_counts.size() * sizeof(int64_t));
     c.all_to_all_v(send_counts_dev, count_layout, recv_counts_.get(), count_layout);
-    std::vector<int64_t> recv_counts(send_counts.size());
+    std::vector<int64_t> recv_counts(out.send_counts.size());
     backend_.copy_to_host(recv_counts.data(), recv_counts_.get(), recv_counts.size() * sizeof(int64_t));
-    std::vector<int32_t> recv_ids;
-    for (int s = 0; s < W; ++s) {
-      size_t rows = 0;
-      for (int le = 0; le < per_group; ++le) {
-        recv_ids.insert(recv_ids.end(), size_t(recv_counts[size_t(s * per_group + le)]), le);
-        rows += size_t(recv_counts[size_t(s * per_group + le)]);
-      }
-      recv_bytes[size_t(s)] = rows * row_bytes;
+    const ReceivePlan in = plan_receive(recv_counts, W, per_group);
+    const int64_t total_recv = int64_t(in.local_ids.size());
+    std::vector<size_t> send_bytes(static_cast<size_t>(W)), recv_bytes(static_cast<size_t>(W));
+    for (int peer = 0; peer < W; ++peer) {
+      send_bytes[size_t(peer)] = out.send_rows[size_t(peer)] * row_bytes;
+      recv_bytes[size_t(peer)] = in.recv_rows[size_t(peer)] * row_bytes;
     }
-    const int64_t total_recv = int64_t(recv_ids.size());
     const ExchangeLayout send_layout = packed_layout(send_bytes), recv_layout = packed_layout(recv_bytes);
     reserve(recv_x_, size_t(total_recv) * row_bytes);
     c.all_to_all_v(send_x_.get(), send_layout, recv_x_.get(), recv_layout);
     mark(kDispatched);
 
     reserve(recv_y_, size_t(total_recv) * row_bytes);
-    routed_->run(recv_x_.get(), recv_ids.data(), total_recv, recv_y_.get());
+    routed_->run(recv_x_.get(), in.local_ids.data(), total_recv, recv_y_.get());
     reserve(acc_, size_t(T * H) * sizeof(float));
     backend_.fill_bytes(acc_.get(), 0, size_t(T * H) * sizeof(float));
     add_shared(args.x, T, acc_.as<float>());
@@ -96,18 +67,14 @@ class CudaExpertParallel final : public cuda::RankLayer {
 
     reserve(back_y_, size_t(total_send) * row_bytes);
     c.all_to_all_v(recv_y_.get(), recv_layout, back_y_.get(), send_layout);
-    accumulate_rows(back_y_.get(), upload(row_token_, row_token), upload(row_weight_, row_weight), total_send, H,
+    accumulate_rows(back_y_.get(), upload(row_token_, out.row_token), upload(row_weight_, out.row_weight), total_send, H,
                     spec_.dtype, acc_.as<float>(), stream_);
     round_to_dtype(acc_.as<float>(), T * H, spec_.dtype, args.out, stream_);
     mark(kCombined);
 
-    const double count_bytes = double(per_group * sizeof(int64_t));
-    sent_bytes_ = received_bytes_ = 0;
-    for (int peer = 0; peer < W; ++peer) {
-      if (peer == me) continue;
-      sent_bytes_ += count_bytes + double(send_bytes[size_t(peer)] + recv_bytes[size_t(peer)]);
-      received_bytes_ += count_bytes + double(recv_bytes[size_t(peer)] + send_bytes[size_t(peer)]);
-    }
+    const ExchangedBytes bytes = exchanged_bytes(out, in, me, per_group, row_bytes);
+    sent_bytes_ = bytes.sent;
+    received_bytes_ = bytes.received;
   }
 
  private:
