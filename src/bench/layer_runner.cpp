@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <map>
 #include <memory>
 #include <optional>
 #include <tuple>
@@ -182,10 +183,31 @@ class CaseForward {
   std::vector<std::unique_ptr<RecordedWork>> recorded_;
 };
 
+// The fp64 references made so far, by case and tile rounding: every implementation of a
+// scenario x token count is checked against one reference, made when the first needs it (the
+// cases' inputs are the same values from the seed whichever implementation they are made for).
+class ReferenceCache {
+ public:
+  const LayerReference& get(Backend& backend, const LayerRunOptions& opt, const LayerSpec& spec,
+                            const LayerWeightStore& weights, const CaseInputs& c, int tile_rows) {
+    const auto key = std::make_tuple(int(c.scenario), c.tokens, tile_rows);
+    auto it = references_.find(key);
+    if (it == references_.end())
+      it = references_
+               .emplace(key, make_layer_reference(backend, spec, weights.view(), c.x_host.data(), c.logits.data(),
+                                                  c.tokens, opt.verify_tokens, tile_rows))
+               .first;
+    return it->second;
+  }
+
+ private:
+  std::map<std::tuple<int, int64_t, int>, LayerReference> references_;
+};
+
 // Verified run on poisoned output: every element must be written and match fp64.
 void verify_forward(Backend& backend, const LayerRunOptions& opt, const LayerSpec& spec,
                     const LayerWeightStore& weights, MoeImpl& impl, const CaseInputs& c,
-                    const CaseForward& forward, LayerResult& r) {
+                    const CaseForward& forward, ReferenceCache& references, LayerResult& r) {
   PhaseScope verify_phase(opt.profiler, "verify");
   const size_t act_elems = c.x_host.size();
   std::vector<uint16_t> out_host(act_elems);
@@ -193,8 +215,8 @@ void verify_forward(Backend& backend, const LayerRunOptions& opt, const LayerSpe
   forward(0);
   backend.synchronize();
   backend.copy_to_host(out_host.data(), c.inputs.out[0].get(), act_elems * sizeof(uint16_t));
-  VerifyResult v = verify_layer_output(backend, spec, weights.view(), c.x_host.data(), c.logits.data(), c.tokens,
-                                       out_host.data(), opt.verify_tokens, impl.routing_tile_rows(c.tokens));
+  const VerifyResult v = check_against_reference(
+      references.get(backend, opt, spec, weights, c, impl.routing_tile_rows(c.tokens)), out_host.data());
   r.verified = true;
   r.verify_passed = v.passed;
   r.verify_error = v.rel_error;
@@ -247,7 +269,7 @@ void fill_figures(LayerResult& r, const CaseInputs& c, const Ceilings& ceilings)
 // with a profiler write the run's trace.
 LayerResult run_case(Backend& backend, const LayerRunOptions& opt, const LayerSpec& spec,
                      const LayerWeightStore& weights, const Ceilings& ceilings, const DeviceInfo& device,
-                     PreparedImpl& p, const CaseInputs& c) {
+                     PreparedImpl& p, const CaseInputs& c, ReferenceCache& references) {
   MoeImpl& impl = *p.impl;
   PhaseScope run_phase(opt.profiler,
                        fmt::format("{} {} tokens={}", p.info->name, scenario_name(c.scenario), c.tokens), "run");
@@ -258,7 +280,7 @@ LayerResult run_case(Backend& backend, const LayerRunOptions& opt, const LayerSp
   r.launch = forward.launch();
   prepare_phase.end();
 
-  if (opt.verify) verify_forward(backend, opt, spec, weights, impl, c, forward, r);
+  if (opt.verify) verify_forward(backend, opt, spec, weights, impl, c, forward, references, r);
   warm_up(opt, c, forward);
   r.latency_ms = summarize(time_iterations(backend, opt, c, forward));
   r.counters = impl.counters();
@@ -330,6 +352,7 @@ LayerBenchmark run_layer_benchmark(Backend& backend, const LayerRunOptions& opt,
   };
   std::vector<Ordered> ordered;
   LayerBenchmark out;
+  ReferenceCache references;
   for (size_t i = 0; i < infos.size(); ++i) {
     std::optional<PreparedImpl> prepared;
     std::optional<RuntimeFailure> failed;
@@ -342,7 +365,7 @@ LayerBenchmark run_layer_benchmark(Backend& backend, const LayerRunOptions& opt,
         if (!failed) try {
             if (!prepared) prepared = prepare_impl(backend, opt, infos[i], spec, weights);
             const CaseInputs c = make_case_inputs(backend, opt, device, bias, scenario, tokens);
-            ordered.push_back({s, t, i, run_case(backend, opt, spec, weights, ceilings, device, *prepared, c)});
+            ordered.push_back({s, t, i, run_case(backend, opt, spec, weights, ceilings, device, *prepared, c, references)});
             continue;
           } catch (const RuntimeFailure& e) {
             failed = e;

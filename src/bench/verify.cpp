@@ -246,41 +246,49 @@ std::vector<double> reference_forward_fp64(Backend& backend, const LayerSpec& sp
                       exact_assignments(backend, spec.model, weights, logits_host, tokens));
 }
 
-VerifyResult verify_layer_output(Backend& backend, const LayerSpec& spec, const LayerWeights& weights,
-                                 const uint16_t* x_host, const float* logits_host, int64_t num_tokens,
-                                 const uint16_t* out_host, int64_t max_tokens, int tile_rows) {
+LayerReference make_layer_reference(Backend& backend, const LayerSpec& spec, const LayerWeights& weights,
+                                    const uint16_t* x_host, const float* logits_host, int64_t num_tokens,
+                                    int64_t max_tokens, int tile_rows) {
   require_half_dtype(spec.dtype);
   if (max_tokens <= 0) throw InputError(fmt::format("--verify-tokens must be positive (got {})", max_tokens));
   const ModelConfig& m = spec.model;
-  const int64_t H = m.hidden_size;
-  VerifyResult result;
-
-  // NaN: all exponent bits set and a non-zero mantissa (0xFF poison bytes are NaN in both).
-  const uint16_t inf_bits = spec.dtype == DType::bf16 ? 0x7f80 : 0x7c00;
-  for (int64_t i = 0; i < num_tokens * H; ++i) result.unwritten += (out_host[size_t(i)] & 0x7fff) > inf_bits;
+  LayerReference ref;
+  ref.num_tokens = num_tokens;
+  ref.hidden_size = m.hidden_size;
+  ref.dtype = spec.dtype;
 
   ExpertSelector selector(m, score_bias_of(backend, m, weights));
   std::vector<int32_t> ids(size_t(m.top_k));
   std::vector<float> unused(size_t(m.top_k));
-  std::vector<int64_t> checked;
   for (int64_t t : sample_tokens(num_tokens, max_tokens)) {
     selector.route_token(logits_host + size_t(t) * size_t(m.num_experts), ids.data(), unused.data());
     if (selector.boundary_gap() <= kNearTie)
-      ++result.tokens_ambiguous;
+      ++ref.tokens_ambiguous;
     else
-      checked.push_back(t);
+      ref.checked.push_back(t);
   }
-  result.tokens_checked = int64_t(checked.size());
-
   const TokenAssignments assignments =
-      tile_rows > 0 ? rounded_assignments(backend, m, weights, logits_host, num_tokens, checked, tile_rows)
-                    : exact_assignments(backend, m, weights, logits_host, checked);
-  std::vector<double> ref = forward_fp64(backend, spec, weights, x_host, checked, assignments);
+      tile_rows > 0 ? rounded_assignments(backend, m, weights, logits_host, num_tokens, ref.checked, tile_rows)
+                    : exact_assignments(backend, m, weights, logits_host, ref.checked);
+  ref.expected = forward_fp64(backend, spec, weights, x_host, ref.checked, assignments);
+  return ref;
+}
+
+VerifyResult check_against_reference(const LayerReference& reference, const uint16_t* out_host) {
+  const int64_t H = reference.hidden_size;
+  VerifyResult result;
+  result.tokens_ambiguous = reference.tokens_ambiguous;
+  result.tokens_checked = int64_t(reference.checked.size());
+
+  // NaN: all exponent bits set and a non-zero mantissa (0xFF poison bytes are NaN in both).
+  const uint16_t inf_bits = reference.dtype == DType::bf16 ? 0x7f80 : 0x7c00;
+  for (int64_t i = 0; i < reference.num_tokens * H; ++i) result.unwritten += (out_host[size_t(i)] & 0x7fff) > inf_bits;
+
   double err2 = 0, ref2 = 0;
-  for (size_t i = 0; i < checked.size(); ++i)
+  for (size_t i = 0; i < reference.checked.size(); ++i)
     for (int64_t c = 0; c < H; ++c) {
-      double r = ref[i * size_t(H) + size_t(c)];
-      double o = half_bits_to_float(out_host[size_t(checked[i] * H + c)], spec.dtype);
+      double r = reference.expected[i * size_t(H) + size_t(c)];
+      double o = half_bits_to_float(out_host[size_t(reference.checked[i] * H + c)], reference.dtype);
       err2 += (o - r) * (o - r);
       ref2 += r * r;
     }
@@ -289,8 +297,16 @@ VerifyResult verify_layer_output(Backend& backend, const LayerSpec& spec, const 
   else
     result.rel_error = err2 == 0 ? 0.0 : std::numeric_limits<double>::infinity();
   // NaN anywhere fails (and a NaN error compares false); so does a check of no token at all.
-  result.passed = result.unwritten == 0 && result.tokens_checked > 0 && result.rel_error <= verify_tolerance(spec.dtype);
+  result.passed =
+      result.unwritten == 0 && result.tokens_checked > 0 && result.rel_error <= verify_tolerance(reference.dtype);
   return result;
+}
+
+VerifyResult verify_layer_output(Backend& backend, const LayerSpec& spec, const LayerWeights& weights,
+                                 const uint16_t* x_host, const float* logits_host, int64_t num_tokens,
+                                 const uint16_t* out_host, int64_t max_tokens, int tile_rows) {
+  return check_against_reference(
+      make_layer_reference(backend, spec, weights, x_host, logits_host, num_tokens, max_tokens, tile_rows), out_host);
 }
 
 }  // namespace moebench

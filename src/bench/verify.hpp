@@ -39,6 +39,27 @@ VerifyResult verify_layer_output(Backend& backend, const LayerSpec& spec, const 
                                  const uint16_t* x_host, const float* logits_host, int64_t num_tokens,
                                  const uint16_t* out_host, int64_t max_tokens = 64, int tile_rows = 0);
 
+// The fp64 reference of one case (the tokens a check samples, their expected outputs), made
+// once and compared with any number of outputs of that case: the layer runner makes it once
+// per scenario x token count (and tile rounding) and checks every implementation against it,
+// since reading a large model's experts back and applying them in double costs seconds.
+struct LayerReference {
+  int64_t num_tokens = 0;
+  int64_t hidden_size = 0;
+  DType dtype = DType::bf16;
+  std::vector<int64_t> checked;    // sampled tokens that route unambiguously
+  int64_t tokens_ambiguous = 0;    // sampled tokens left out: near-tie at the top-k boundary
+  std::vector<double> expected;    // [checked.size()][H]
+};
+
+// The reference verify_layer_output compares with (same arguments, without the output).
+LayerReference make_layer_reference(Backend& backend, const LayerSpec& spec, const LayerWeights& weights,
+                                    const uint16_t* x_host, const float* logits_host, int64_t num_tokens,
+                                    int64_t max_tokens = 64, int tile_rows = 0);
+
+// out_host [T][H] in the reference's dtype bits, T = reference.num_tokens.
+VerifyResult check_against_reference(const LayerReference& reference, const uint16_t* out_host);
+
 // The fp64 reference for a list of tokens: returns [tokens.size()][H] doubles. Weights are
 // read from `weights` on `backend`. Exposed for tests.
 std::vector<double> reference_forward_fp64(Backend& backend, const LayerSpec& spec, const LayerWeights& weights,

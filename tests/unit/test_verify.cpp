@@ -28,6 +28,25 @@ std::vector<uint16_t> scaled(const std::vector<uint16_t>& out, DType dtype, floa
   return r;
 }
 
+TEST(Verify, OneReferenceChecksEveryOutputOfItsCase) {
+  // The layer runner checks every implementation of a case against one reference: a reference
+  // made once must judge each output as a reference made for it would.
+  LayerFixture f(tiny_grouped_model(), DType::bf16, 37);
+  const std::vector<uint16_t> good = f.run_reference();
+  const LayerReference ref =
+      make_layer_reference(*f.backend, f.spec, f.weights(), f.x.data(), f.logits.data(), f.tokens);
+  EXPECT_EQ(ref.checked.size(), 37u);
+  for (const std::vector<uint16_t>& out : {good, scaled(good, DType::bf16, 1.05f), good}) {
+    const VerifyResult shared = check_against_reference(ref, out.data());
+    const VerifyResult fresh = check(f, out);
+    EXPECT_EQ(shared.passed, fresh.passed);
+    EXPECT_EQ(shared.rel_error, fresh.rel_error);
+    EXPECT_EQ(shared.tokens_checked, fresh.tokens_checked);
+    EXPECT_EQ(shared.unwritten, fresh.unwritten);
+  }
+  EXPECT_FALSE(check_against_reference(ref, scaled(good, DType::bf16, 1.05f).data()).passed);
+}
+
 TEST(Verify, Tolerances) {
   EXPECT_EQ(verify_tolerance(DType::bf16), 2e-2);
   EXPECT_EQ(verify_tolerance(DType::fp16), 2e-2);
