@@ -42,15 +42,22 @@ void require_half_dtype(DType dtype) {
     throw InputError(fmt::format("--dtype {}: verification checks bf16 or fp16 outputs", dtype_name(dtype)));
 }
 
-// Reads `count` 16-bit elements at element offset `first` of a backend buffer, as floats.
-std::vector<float> read_floats(Backend& backend, const void* buffer, DType dtype, size_t first, size_t count) {
-  std::vector<uint16_t> bits(count);
-  backend.copy_to_host(bits.data(), static_cast<const uint16_t*>(buffer) + first, count * sizeof(uint16_t));
-  std::vector<float> values(count);
+// Reads `count` 16-bit elements at element offset `first` of a backend buffer into `values` as
+// floats. On the CPU backend the buffer is host memory and is read in place; elsewhere it comes
+// over in one copy, through `staging`. Both vectors are reused from expert to expert, so the
+// host touches their memory once per check rather than once per expert.
+void read_floats(Backend& backend, const void* buffer, DType dtype, size_t first, size_t count,
+                 std::vector<uint16_t>& staging, std::vector<float>& values) {
+  const uint16_t* bits = static_cast<const uint16_t*>(buffer) + first;
+  if (backend.kind() != BackendKind::cpu) {
+    staging.resize(count);
+    backend.copy_to_host(staging.data(), bits, count * sizeof(uint16_t));
+    bits = staging.data();
+  }
+  values.resize(count);
   parallel_for(int64_t(count), [&](int64_t b, int64_t e) {
     for (int64_t i = b; i < e; ++i) values[size_t(i)] = half_bits_to_float(bits[size_t(i)], dtype);
   }, 1 << 16);
-  return values;
 }
 
 // The routing weights of a token's chosen experts, in double from its float logits.
@@ -197,12 +204,13 @@ std::vector<double> forward_fp64(Backend& backend, const LayerSpec& spec, const 
     for (const auto& [e, w] : assignments[i]) by_expert[size_t(e)].push_back({i, w});
 
   std::vector<double> out(n * size_t(H), 0.0);
+  std::vector<uint16_t> staging;
+  std::vector<float> w13, w2;
   for (int e = 0; e < m.num_experts; ++e) {
     if (by_expert[size_t(e)].empty()) continue;
     weights.ensure_expert(e);  // filled on first use (layer_spec.hpp: LazyExperts)
-    std::vector<float> w13 = read_floats(backend, weights.w13, spec.dtype, size_t(e) * size_t(2 * I * H),
-                                         size_t(2 * I * H));
-    std::vector<float> w2 = read_floats(backend, weights.w2, spec.dtype, size_t(e) * size_t(H * I), size_t(H * I));
+    read_floats(backend, weights.w13, spec.dtype, size_t(e) * size_t(2 * I * H), size_t(2 * I * H), staging, w13);
+    read_floats(backend, weights.w2, spec.dtype, size_t(e) * size_t(H * I), size_t(H * I), staging, w2);
     apply_expert(w13, w2, H, I, m.activation, by_expert[size_t(e)], x, out);
   }
 
@@ -210,16 +218,15 @@ std::vector<double> forward_fp64(Backend& backend, const LayerSpec& spec, const 
     const int64_t Is = m.shared_intermediate_size;
     std::vector<ExpertRow> rows(n);
     std::vector<float> gate;
-    if (m.shared_expert_gate) gate = read_floats(backend, weights.shared_gate, spec.dtype, 0, size_t(H));
+    if (m.shared_expert_gate) read_floats(backend, weights.shared_gate, spec.dtype, 0, size_t(H), staging, gate);
     for (size_t i = 0; i < n; ++i) {
       rows[i] = {i, 1.0};
       if (!gate.empty()) rows[i].weight = 1.0 / (1.0 + std::exp(-dot(gate.data(), x.data() + i * size_t(H), H)));
     }
     for (int s = 0; s < m.num_shared_experts; ++s) {
-      std::vector<float> w13 = read_floats(backend, weights.shared_w13, spec.dtype,
-                                           size_t(s) * size_t(2 * Is * H), size_t(2 * Is * H));
-      std::vector<float> w2 = read_floats(backend, weights.shared_w2, spec.dtype, size_t(s) * size_t(H * Is),
-                                          size_t(H * Is));
+      read_floats(backend, weights.shared_w13, spec.dtype, size_t(s) * size_t(2 * Is * H), size_t(2 * Is * H),
+                  staging, w13);
+      read_floats(backend, weights.shared_w2, spec.dtype, size_t(s) * size_t(H * Is), size_t(H * Is), staging, w2);
       apply_expert(w13, w2, H, Is, m.activation, rows, x, out);
     }
   }

@@ -31,11 +31,21 @@ MB_HD uint64_t splitmix64(uint64_t x) {
   return x ^ (x >> 31);
 }
 
-// Uniform in [-1, 1): 24 random bits, exact in float.
-MB_HD float synth_unit(uint64_t seed, uint64_t stream, uint64_t index) {
-  uint64_t h = splitmix64(splitmix64(seed ^ (stream * 0xd1b54a32d192ed03ull)) + index);
+// What synth_unit hashes the index with: one value per (seed, tensor), so a loop over a tensor
+// computes it once.
+MB_HD uint64_t synth_key(uint64_t seed, uint64_t stream) {
+  return splitmix64(seed ^ (stream * 0xd1b54a32d192ed03ull));
+}
+
+// Uniform in [-1, 1) for element `index` of the tensor `key` names: 24 random bits, exact in float.
+MB_HD float synth_unit_keyed(uint64_t key, uint64_t index) {
+  uint64_t h = splitmix64(key + index);
   float u = float(uint32_t(h >> 40)) * (1.0f / 16777216.0f);  // [0, 1), exact
   return u * 2.0f - 1.0f;                                       // exact
+}
+
+MB_HD float synth_unit(uint64_t seed, uint64_t stream, uint64_t index) {
+  return synth_unit_keyed(synth_key(seed, stream), index);
 }
 
 // Uniform with variance `variance`: scale = sqrt(3 * variance) (computed once by the caller).
