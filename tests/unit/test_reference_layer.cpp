@@ -124,6 +124,26 @@ TEST(ReferenceLayerRuns, FewerTokensThanPreparedFor) {
   EXPECT_THROW(impl->forward(args), std::invalid_argument);
 }
 
+// An expert that few rows reach runs from its 16-bit weights (row_kernel), one that many reach
+// from packed floats; the arithmetic is the same, so each token of a batch gets the same bits
+// when it runs alone (every expert direct) as inside the whole batch (most experts packed).
+TEST(ReferenceLayerRuns, AloneOrInABatchATokenGetsTheSameBits) {
+  for (DType dtype : {DType::bf16, DType::fp16}) {
+    LayerFixture f(tiny_softmax_model(), dtype, 40);
+    const std::vector<uint16_t> full = f.run_reference();
+    std::unique_ptr<MoeImpl> impl = all_impls().front().make(*f.backend);
+    impl->prepare(f.spec, f.weights());
+    const int64_t H = f.spec.model.hidden_size, E = f.spec.model.num_experts;
+    ASSERT_GT(40 * f.spec.model.top_k / E, 4) << "the whole batch must give some expert more than 4 rows";
+    for (int64_t t : {0, 17, 39}) {
+      std::vector<uint16_t> out(size_t(H), 0xFFFF);
+      LayerArgs args{f.x.data() + size_t(t * H), f.logits.data() + size_t(t * E), out.data(), 1};
+      impl->forward(args);
+      for (int64_t c = 0; c < H; ++c) ASSERT_EQ(out[size_t(c)], full[size_t(t * H + c)]) << dtype_name(dtype) << " token " << t;
+    }
+  }
+}
+
 // One prepared implementation serves every layer of a model: binding another layer's weights
 // gives exactly what an implementation prepared on them gives, and binding back restores the first.
 TEST(ReferenceLayerRuns, BindWeightsServesAnotherLayer) {

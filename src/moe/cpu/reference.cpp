@@ -3,8 +3,11 @@
 // fused onto the second. Weights are converted to float and packed (exact: bf16 and fp16
 // values are floats): the shared experts at bind, a routed expert when routing first selects it
 // after a bind, so a run of a few tokens over a large layer packs (and has filled, see
-// LazyExperts) only the experts it reads. The intermediate activation stays in float, and only
-// the output is rounded to the layer dtype.
+// LazyExperts) only the experts it reads. An expert that at most kRowBlock token rows reach is
+// not packed at all: its bf16/fp16 rows are read where they are, half the bytes
+// of packed floats, so a decode-sized batch over a large layer packs nothing (row_kernel.hpp:
+// the same arithmetic, so outputs are the same bits either way). The intermediate
+// activation stays in float, and only the output is rounded to the layer dtype.
 //
 // Work is split so that no two threads write the same element and every sum runs in a fixed
 // order, so results do not depend on the thread count:
@@ -22,6 +25,7 @@
 #include "core/parallel.hpp"
 #include "moe/activation.hpp"
 #include "moe/cpu/packed_gemm.hpp"
+#include "moe/cpu/row_kernel.hpp"
 #include "moe/moe_impl.hpp"
 #include "routing/routing.hpp"
 
@@ -45,10 +49,15 @@ size_t packed_gate_up_floats(int64_t hidden, int64_t inter) {
 }
 size_t packed_down_floats(int64_t hidden, int64_t inter) { return size_t(down_panels(hidden) * inter * kPanelWidth); }
 
+// Experts that at most this many token rows reach run from their 16-bit weights (row_kernel).
+constexpr int64_t kDirectRows = kRowBlock;
+
 // Rows (tokens with their combine weights) that go through one expert.
 struct Job {
-  const float* w13 = nullptr;  // packed gate/up panels
+  const float* w13 = nullptr;  // packed gate/up panels (null: direct, below)
   const float* w2 = nullptr;   // packed down panels
+  const uint16_t* w13_bits = nullptr;  // direct: [2 * inter][H] in the layer dtype
+  const uint16_t* w2_bits = nullptr;   // direct: [H][inter]
   int64_t inter = 0;
   int64_t first_row = 0;  // into row_token / row_weight
   int64_t rows = 0;
@@ -66,7 +75,8 @@ class CpuReference final : public MoeImpl {
   // Packs expert e of intermediate size `inter` from the canonical layout (w13, w2: of all
   // such experts) into w13p / w2p, one expert's packed floats each.
   void pack_expert(const void* w13, const void* w2, int e, int64_t inter, float* w13p, float* w2p);
-  // Packs every routed expert `routing` selects that is not packed since the last bind.
+  // Packs every routed expert that more than kDirectRows rows of `routing` reach and that is
+  // not packed since the last bind; has the others filled (LazyExperts) for direct reading.
   void pack_routed(const Routing& routing);
   void build_jobs(const Routing& routing, int64_t tokens);
   void gate_up();
@@ -109,9 +119,11 @@ void CpuReference::pack_expert(const void* w13, const void* w2, int e, int64_t i
 void CpuReference::pack_routed(const Routing& routing) {
   const ModelConfig& m = spec_.model;
   const int64_t H = m.hidden_size, I = m.moe_intermediate_size;
+  std::vector<int64_t> rows(size_t(m.num_experts), 0);
+  for (int32_t e : routing.expert_ids) ++rows[size_t(e)];
   for (int32_t e : routing.expert_ids) {
-    if (packed_[size_t(e)]) continue;
     weights_.ensure_expert(e);
+    if (packed_[size_t(e)] || rows[size_t(e)] <= kDirectRows) continue;
     if (!w13_[size_t(e)].get()) {
       w13_[size_t(e)] = DeviceBuffer(backend_, packed_gate_up_floats(H, I) * sizeof(float));
       w2_[size_t(e)] = DeviceBuffer(backend_, packed_down_floats(H, I) * sizeof(float));
@@ -192,8 +204,13 @@ void CpuReference::build_jobs(const Routing& routing, int64_t tokens) {
     Job job;
     job.rows = next[size_t(e) + 1] - next[size_t(e)];
     if (job.rows == 0) continue;
-    job.w13 = w13_[size_t(e)].as<float>();
-    job.w2 = w2_[size_t(e)].as<float>();
+    if (job.rows <= kDirectRows) {
+      job.w13_bits = static_cast<const uint16_t*>(weights_.w13) + size_t(e) * size_t(2 * I * H);
+      job.w2_bits = static_cast<const uint16_t*>(weights_.w2) + size_t(e) * size_t(H * I);
+    } else {
+      job.w13 = w13_[size_t(e)].as<float>();
+      job.w2 = w2_[size_t(e)].as<float>();
+    }
     job.inter = I;
     job.first_row = next[size_t(e)];
     job.h_offset = h_offset;
@@ -249,6 +266,7 @@ void CpuReference::build_jobs(const Routing& routing, int64_t tokens) {
 void CpuReference::gate_up() {
   const int64_t H = spec_.model.hidden_size;
   const Activation act = spec_.model.activation;
+  const DType dtype = spec_.dtype;
   const float* x = x_.as<float>();
   const float* zeros = zeros_.as<float>();
   float* h = h_.as<float>();
@@ -266,7 +284,16 @@ void CpuReference::gate_up() {
         a[i] = r < job.rows ? x + row_token_[size_t(job.first_row + r)] * H : zeros;
       }
       float acc[kRowBlock][kPanelWidth];
-      cpu::micro_kernel(a, job.w13 + panel * H * kPanelWidth, H, acc);
+      if (job.w13) {
+        cpu::micro_kernel(a, job.w13 + panel * H * kPanelWidth, H, acc);
+      } else {  // direct: panel column j is gate row c (j < kHalfPanel) or up row inter + c
+        const uint16_t* rows[kPanelWidth];
+        for (int j = 0; j < kPanelWidth; ++j) {
+          const int64_t c = std::min<int64_t>(panel * kHalfPanel + j % kHalfPanel, job.inter - 1);
+          rows[j] = job.w13_bits + size_t((j < kHalfPanel ? c : job.inter + c) * H);
+        }
+        cpu::row_kernel(a, rows, dtype, H, acc);
+      }
       for (int i = 0; i < kRowBlock; ++i) {
         int64_t r = block * kRowBlock + i;
         if (r >= job.rows) break;
@@ -293,13 +320,19 @@ void CpuReference::down_and_combine(int64_t tokens, void* out) {
       for (int64_t t = 0; t < tokens; ++t)
         for (int64_t j = 0; j < width; ++j) acc_out[t * H + c0 + j] = 0.0f;
       for (const Job& job : jobs_) {
-        const float* w2 = job.w2 + panel * job.inter * kPanelWidth;
         for (int64_t r0 = 0; r0 < job.rows; r0 += kRowBlock) {
           const float* a[kRowBlock];
           for (int i = 0; i < kRowBlock; ++i)
             a[i] = r0 + i < job.rows ? h + job.h_offset + (r0 + i) * job.inter : zeros;
           float acc[kRowBlock][kPanelWidth];
-          cpu::micro_kernel(a, w2, job.inter, acc);
+          if (job.w2) {
+            cpu::micro_kernel(a, job.w2 + panel * job.inter * kPanelWidth, job.inter, acc);
+          } else {  // direct: output column c0 + j is row c0 + j of w2
+            const uint16_t* rows[kPanelWidth];
+            for (int j = 0; j < kPanelWidth; ++j)
+              rows[j] = job.w2_bits + size_t((c0 + std::min<int64_t>(j, width - 1)) * job.inter);
+            cpu::row_kernel(a, rows, dtype, job.inter, acc);
+          }
           for (int i = 0; i < kRowBlock && r0 + i < job.rows; ++i) {
             const int64_t row = job.first_row + r0 + i;
             const float w = row_weight_[size_t(row)];
