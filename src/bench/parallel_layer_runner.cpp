@@ -41,6 +41,12 @@ std::pair<int64_t, int64_t> rank_tokens(const ImplInfo& info, int64_t tokens, co
   return {0, tokens};
 }
 
+// The most tokens rank_tokens gives any rank.
+int64_t largest_rank_tokens(const ImplInfo& info, int64_t tokens, const Communicator& comm) {
+  if (info.rank_tokens == RankTokens::token_slice) return (tokens + comm.size() - 1) / comm.size();
+  return tokens;
+}
+
 // The inputs of one scenario x token count on this rank: the global logits (for the check) and
 // the rank's rows of the hidden states, on the backend and on the host.
 struct RankCase {
@@ -77,6 +83,7 @@ json run_rank_case(Backend& backend, Communicator& comm, const LayerRunOptions& 
     args.logits = logits[size_t(rotation)].as<float>();
     args.out = out.get();
     args.num_tokens = n;
+    args.batch_tokens = c.tokens;
     impl.forward(args);
   };
 
@@ -166,8 +173,9 @@ std::string run_rank_layer_benchmark(Backend& backend, Communicator& comm, const
   std::vector<double> workspace;
   for (const ImplInfo* info : infos) {
     LayerSpec s = spec;
-    const auto [b, e] = rank_tokens(*info, max_tokens, comm);
-    s.max_tokens = std::max<int64_t>(1, e - b);
+    // Prepared alike on every rank, for the most tokens any rank gets: an implementation whose
+    // ranks must agree on their buffers' sizes (fused-ep's symmetric windows) derives them from it.
+    s.max_tokens = std::max<int64_t>(1, largest_rank_tokens(*info, max_tokens, comm));
     backend.reset_peak_allocated();
     const int64_t before = backend.peak_allocated_bytes();
     impls.push_back(info->make(backend));

@@ -1,4 +1,5 @@
 #include "dist/nccl_communicator.hpp"
+#include "dist/nccl_windows.hpp"
 
 #include <nccl.h>
 #include <stdlib.h>
@@ -68,6 +69,7 @@ class NcclCommunicator final : public Communicator {
   int rank() const override { return rank_; }
   int size() const override { return size_; }
   const char* library() const override { return "nccl"; }
+  ncclComm_t nccl() const { return comm_; }
 
   void barrier() override {
     Scratch one(sizeof(float));
@@ -182,6 +184,11 @@ std::string nccl_unique_id() {
   if (result != ncclSuccess)
     throw RuntimeFailure(FailureKind::NcclError, fmt::format("ncclGetUniqueId failed: {}", ncclGetErrorString(result)));
   return std::string(id.internal, sizeof id.internal);
+}
+
+ncclComm_t nccl_comm_of(Communicator& comm) {
+  const auto* nccl = dynamic_cast<const NcclCommunicator*>(&comm);
+  return nccl ? nccl->nccl() : nullptr;
 }
 
 std::unique_ptr<Communicator> make_nccl_communicator(const Rendezvous& rendezvous, int device, cudaStream_t stream) {

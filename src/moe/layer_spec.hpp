@@ -60,6 +60,9 @@ struct LayerArgs {
   const float* logits = nullptr;
   void* out = nullptr;
   int64_t num_tokens = 0;
+  // The whole batch when this rank runs a slice of it (num_tokens of batch_tokens); 0: the batch
+  // is num_tokens. Ranks whose steps must match (fused-ep's exchanges) count them from it.
+  int64_t batch_tokens = 0;
 };
 
 }  // namespace moebench

@@ -143,9 +143,8 @@ void check_rank_layer_spec(const LayerSpec& spec, const std::string& who) {
                                  spec.model.num_experts, p.ep_size, p.tp_size));
 }
 
-void make_or_bind_rank_experts(Backend& backend, LocalExperts::MakeImpl make, const LayerSpec& spec,
-                               const LayerWeights& weights, const LayerWeights* lazy, const RankExperts& held,
-                               std::unique_ptr<LocalExperts>& routed, std::unique_ptr<LocalExperts>& shared) {
+ExpertSlice routed_expert_slice(const LayerSpec& spec, const LayerWeights& weights, const LayerWeights* lazy,
+                                const RankExperts& held) {
   const ModelConfig& m = spec.model;
   ExpertSlice r;
   r.w13 = weights.w13;
@@ -155,6 +154,14 @@ void make_or_bind_rank_experts(Backend& backend, LocalExperts::MakeImpl make, co
   r.count = spec.parallel.experts_per_group(m.num_experts);
   r.inter = m.moe_intermediate_size;
   std::tie(r.inter_begin, r.inter_end) = held.routed_inter;
+  return r;
+}
+
+void make_or_bind_rank_experts(Backend& backend, LocalExperts::MakeImpl make, const LayerSpec& spec,
+                               const LayerWeights& weights, const LayerWeights* lazy, const RankExperts& held,
+                               std::unique_ptr<LocalExperts>& routed, std::unique_ptr<LocalExperts>& shared) {
+  const ModelConfig& m = spec.model;
+  const ExpertSlice r = routed_expert_slice(spec, weights, lazy, held);
   if (routed) routed->bind(r);
   else routed = std::make_unique<LocalExperts>(backend, make, spec, r, held.routed_rows);
   if (m.num_shared_experts == 0) return;

@@ -49,6 +49,11 @@ class LocalExperts {
   // y[i] = expert ids[i] (of this slice, 0-based) applied to x[i], for n rows; x and y [n][H] in
   // the layer dtype on the backend; ids on the host.
   void run(const void* x, const int32_t* ids, int64_t n, void* y);
+  // The experts as a layer of their own (count experts, the slice's intermediate size) and their
+  // weights in its canonical layout, for an implementation that runs them with its own kernels
+  // (fused-ep, whose row counts never reach the host).
+  const LayerSpec& layer_spec() const { return spec_; }
+  const LayerWeights& layer_weights() const { return weights_; }
 
  private:
   class OffsetExperts final : public LazyExperts {
@@ -88,6 +93,11 @@ RankExperts tensor_parallel_experts(const LayerSpec& spec);
 // The checks every rank layer makes of its spec, on either backend: bf16 or fp16 (`who` names
 // the layers in the message), a valid layer, and a layout that divides the experts.
 void check_rank_layer_spec(const LayerSpec& spec, const std::string& who);
+
+// The routed experts of `spec`'s rank (its EP group's, its slice of their intermediate dimension
+// as `held` says) in `weights`.
+ExpertSlice routed_expert_slice(const LayerSpec& spec, const LayerWeights& weights, const LayerWeights* lazy,
+                                const RankExperts& held);
 
 // A rank's experts of `weights` as `held` describes them: `routed` gets its EP group's routed
 // experts, `shared` the shared experts (none when the model has none). Made with `make` the first time, bound to the new weights after. `lazy`: the weights'

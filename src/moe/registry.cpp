@@ -16,6 +16,7 @@ std::unique_ptr<MoeImpl> make_cuda_tile_rounded(Backend& backend);
 std::unique_ptr<MoeImpl> make_cuda_fused(Backend& backend);
 std::unique_ptr<MoeImpl> make_cuda_expert_parallel(Backend& backend);
 std::unique_ptr<MoeImpl> make_cuda_tensor_parallel(Backend& backend);
+std::unique_ptr<MoeImpl> make_cuda_fused_expert_parallel(Backend& backend);
 #endif
 std::unique_ptr<MoeImpl> make_auto(Backend& backend);
 
@@ -46,6 +47,10 @@ const std::vector<ImplInfo>& all_impls() {
        "CUDA ranks: every GPU runs the whole batch on its experts' intermediate slices (grouped GEMMs), then an "
        "NCCL all-reduce",
        BackendKind::cuda, make_cuda_tensor_parallel, RankTokens::whole_batch},
+      {"fused-ep",
+       "CUDA ranks: ep with dispatch and combine kernels that write into the peers' GPU memory (NCCL device API, "
+       "symmetric windows, NVLink load/store), routing and counts on the device, graph-recorded",
+       BackendKind::cuda, make_cuda_fused_expert_parallel, RankTokens::token_slice},
 #endif
   };
   return impls;

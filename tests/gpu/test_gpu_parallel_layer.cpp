@@ -1,6 +1,8 @@
-// The GPU's expert- and tensor-parallel layers (ep, tp): on one GPU (a world of one rank, NCCL
-// exchanging with itself) against the fp64 reference, ep at EP=1 against grouped on the same
-// inputs (both run the experts on the grouped GEMM path), and, where two GPUs are visible,
+// The GPU's expert- and tensor-parallel layers (ep, tp, fused-ep): on one GPU (a world of one
+// rank: NCCL exchanging with itself, fused-ep's device-API windows and barriers on one GPU)
+// against the fp64 reference, ep and fused-ep at EP=1 against grouped on the same inputs (all
+// run the experts on the grouped GEMM path; fused-ep also over several chunks), and, where two
+// GPUs are visible,
 // `moebench layer --tp-size 2` through the binary with every rank's check passing.
 #include <cmath>
 #include <cstdlib>
@@ -34,7 +36,7 @@ std::vector<ModelConfig> models() {
 TEST(GpuParallelLayer, EpAndTpOnOneGpuMatchTheReference) {
   REQUIRE_GPU();
   auto gpu = make_backend(BackendKind::cuda);
-  for (const char* name : {"ep", "tp"})
+  for (const char* name : {"ep", "tp", "fused-ep"})
     for (const ModelConfig& model : models())
       for (Scenario scenario : all_scenarios())
         for (int64_t tokens : {1, 7, 129}) {
@@ -45,14 +47,15 @@ TEST(GpuParallelLayer, EpAndTpOnOneGpuMatchTheReference) {
         }
 }
 
-TEST(GpuParallelLayer, EpAtEpOneAgreesWithGrouped) {
+TEST(GpuParallelLayer, EpAndFusedEpAtEpOneAgreeWithGrouped) {
   REQUIRE_GPU();
   auto gpu = make_backend(BackendKind::cuda);
+  for (const char* name : {"ep", "fused-ep"})
   for (const ModelConfig& model : models())
-    for (int64_t tokens : {5, 300}) {
-      SCOPED_TRACE(fmt::format("{} T={}", model.name, tokens));
+    for (int64_t tokens : {5, 300, 2500}) {  // 2500: fused-ep's three chunks of at most 1024 tokens
+      SCOPED_TRACE(fmt::format("{} {} T={}", name, model.name, tokens));
       const auto grouped = run_and_verify(*gpu, cuda_impl("grouped"), model, DType::bf16, Scenario::random, tokens, 3);
-      const auto ep = run_and_verify(*gpu, cuda_impl("ep"), model, DType::bf16, Scenario::random, tokens, 3);
+      const auto ep = run_and_verify(*gpu, cuda_impl(name), model, DType::bf16, Scenario::random, tokens, 3);
       ASSERT_EQ(grouped.out.size(), ep.out.size());
       double diff2 = 0, ref2 = 0;
       for (size_t i = 0; i < ep.out.size(); ++i) {

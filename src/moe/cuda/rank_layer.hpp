@@ -17,6 +17,10 @@
 
 namespace moebench::cuda {
 
+// The communicator of a layer that runs on one GPU with no ranks around it: NCCL with one rank
+// (its own unique id, no rendezvous server), on `stream`.
+std::unique_ptr<Communicator> single_gpu_communicator(cudaStream_t stream);
+
 class RankLayer : public MoeImpl {
  public:
   explicit RankLayer(Backend& backend);

@@ -19,6 +19,14 @@ std::unique_ptr<MoeImpl> make_cuda_grouped(Backend& backend);
 
 namespace cuda {
 
+std::unique_ptr<Communicator> single_gpu_communicator(cudaStream_t stream) {
+  int device = 0;
+  MB_CUDA_CHECK(cudaGetDevice(&device));
+  RendezvousOptions options;
+  options.shared_blob = nccl_unique_id();
+  return make_nccl_communicator(*Rendezvous::join(RankEnv{}, options), device, stream);
+}
+
 RankLayer::RankLayer(Backend& backend) : backend_(backend), stream_(cuda_stream(backend)) {
   for (cudaEvent_t& e : events_) MB_CUDA_CHECK(cudaEventCreate(&e));
 }
@@ -33,11 +41,7 @@ void RankLayer::prepare_rank(const LayerSpec& spec, const LayerWeights& weights,
   spec_ = spec;
   if (!spec.parallel.comm) {
     if (p.tp_size != 1) throw InputError("a layer of several ranks needs their communicator");
-    int device = 0;
-    MB_CUDA_CHECK(cudaGetDevice(&device));
-    RendezvousOptions options;
-    options.shared_blob = nccl_unique_id();
-    own_comm_ = make_nccl_communicator(*Rendezvous::join(RankEnv{}, options), device, stream_);
+    own_comm_ = single_gpu_communicator(stream_);
   }
   held_ = held;
   bind_weights(weights);
