@@ -35,6 +35,10 @@ Command add_layer_command(CLI::App& app) {
                   "rank 0's rendezvous HOST:PORT, the same on every node (needed with --nnodes > 1)");
   sub->add_option("--nnodes", o->nnodes, "nodes the --tp-size ranks are spread over")->capture_default_str();
   sub->add_option("--node-rank", o->node_rank, "this node's rank, 0 to nnodes - 1")->capture_default_str();
+  sub->add_option("--dist-timeout", o->dist_timeout_s,
+                  "seconds a rank waits for its peers: for every node to arrive at the rendezvous (else exit 2), "
+                  "and in each collective")
+      ->capture_default_str();
   sub->add_option(kWarmupItersFlags, o->warmup_iters, "untimed iterations first")->capture_default_str();
   sub->add_option(kBenchmarkItersFlags, o->benchmark_iters, "timed iterations")->capture_default_str();
   sub->add_option("--dtype", o->dtype, "bf16 or fp16 (fp8: `memory` only in this build)")->capture_default_str();
