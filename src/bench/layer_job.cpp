@@ -156,6 +156,9 @@ LayerRunOptions layer_run_options(const LayerJob& o, BackendKind backend) {
   run.ep_size = o.ep_size;
   run.tp_size = o.tp_size;
   validate_layer_options(run);
+  if (!(o.dist_timeout_s > 0))
+    throw InputError(fmt::format("--dist-timeout ({:g}) must be positive: the seconds a rank waits for its peers",
+                                 o.dist_timeout_s));
   return run;
 }
 

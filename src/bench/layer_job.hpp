@@ -13,6 +13,7 @@
 #include "bench/layer_writers.hpp"
 #include "bench/writers.hpp"
 #include "core/model_options.hpp"
+#include "dist/rank_env.hpp"
 #include "profile/profile_options.hpp"
 #include "results/record_options.hpp"
 
@@ -35,6 +36,9 @@ struct LayerJob {
   std::string dist_init_addr;
   int nnodes = 1;
   int node_rank = 0;
+  // --dist-timeout (SGLang's flag): how long a rank waits for its peers, at the rendezvous and in
+  // each collective. A peer that never arrives is bad input (exit 2, nothing recorded).
+  double dist_timeout_s = kDefaultDistTimeout_s;
   int warmup_iters = 1;
   int benchmark_iters = 10;
   std::string dtype = "bf16";

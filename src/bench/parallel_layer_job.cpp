@@ -49,8 +49,10 @@ using json = nlohmann::ordered_json;
 
 // Where moebench's launcher asks its ranks to leave the kind and line of their failure, so that
 // it records the first failure as the rank saw it (a rank that died of a signal leaves nothing:
-// Crash).
+// Crash), and says a rank's bad input once for the node (a rendezvous refusal reaches every rank
+// alike: each saying it would repeat the line once per rank).
 constexpr const char* kFailureDirVariable = "MOEBENCH_RANK_FAILURE_DIR";
+constexpr const char* kInputErrorName = "InputError";
 
 BackendKind resolved_kind(const std::string& backend) {
   const BackendKind kind = parse_backend_kind(backend);
@@ -146,14 +148,19 @@ int launch_ranks(const LayerJob& job, const LayerRunOptions& run, const RankEnv&
       break;
     }
   std::ifstream said(failure_dir / std::to_string(cause));
+  bool bad_input = false;
   if (std::string line; !outcome.ok && std::getline(said, line)) {
     failure = failure_kind_named(line);
+    bad_input = line == kInputErrorName;
     std::stringstream rest;
     rest << said.rdbuf();
-    message = fmt::format("rank {}: {}", cause, rest.str());
+    message = bad_input ? rest.str() : fmt::format("rank {}: {}", cause, rest.str());
   }
   std::filesystem::remove_all(failure_dir);
-  if (outcome.ok || outcome.exit_code() == 2) return outcome.exit_code();  // a rank refused its input: said
+  // A rank refused its input (a peer that never arrived, a port in use, another configuration):
+  // the node says it once, as its own bad input.
+  if (bad_input) throw InputError(message);
+  if (outcome.ok || outcome.exit_code() == 2) return outcome.exit_code();
   // Rank 0 exits 1 on its own after recording a finished run whose check failed.
   const bool recorded = cause == 0 && outcome.ranks.front().signal == 0 && !said.is_open();
   if (node.node_rank == 0 && !recorded) {
@@ -204,6 +211,18 @@ std::string shared_blob(BackendKind kind, const RankEnv& env) {
   return "";
 }
 
+// The run's rendezvous. A peer that never arrived within --dist-timeout (a node not started, or
+// started with another --dist-init-addr or --nnodes) is bad input, as a port in use is: the run
+// never started, and nothing is recorded.
+std::unique_ptr<Rendezvous> join_rendezvous(const RankEnv& env, const RendezvousOptions& options) {
+  try {
+    return Rendezvous::join(env, options);
+  } catch (const RuntimeFailure& e) {
+    if (e.kind() != FailureKind::Timeout) throw;
+    throw InputError(e.what());
+  }
+}
+
 // Rank 0: the table, the files and the records of a finished run.
 int report_run(const LayerJob& job, const LayerRunOptions& run, const Backend& backend, const Ceilings& ceilings,
                const std::vector<ParallelLayerRow>& rows, const RecordContext& context, ResultsStore* store,
@@ -234,9 +253,9 @@ int report_run(const LayerJob& job, const LayerRunOptions& run, const Backend& b
 }
 
 // One rank, start to end.
-int run_rank(const LayerJob& job, const LayerRunOptions& run, const RankEnv& env, BackendKind kind,
-             const std::vector<std::string>& impls, const std::vector<const WriterEntry*>& writers,
-             const std::string& command_line) {
+int run_rank_body(const LayerJob& job, const LayerRunOptions& run, const RankEnv& env, BackendKind kind,
+                  const std::vector<std::string>& impls, const std::vector<const WriterEntry*>& writers,
+                  const std::string& command_line) {
   const bool root = env.rank == 0;
   const char* failure_dir = std::getenv(kFailureDirVariable);
   if (kind == BackendKind::cuda) select_cuda_device(cuda_device_count() == 1 ? 0 : env.local_rank);
@@ -260,7 +279,8 @@ int run_rank(const LayerJob& job, const LayerRunOptions& run, const RankEnv& env
       RendezvousOptions options;
       options.config = fingerprint(run, kind, impls);
       options.shared_blob = shared_blob(kind, env);
-      std::unique_ptr<Rendezvous> rendezvous = Rendezvous::join(env, options);
+      options.timeout_s = job.dist_timeout_s;
+      std::unique_ptr<Rendezvous> rendezvous = join_rendezvous(env, options);
       comm = make_rank_communicator(*backend, *rendezvous, env);
     }
     // Opened once every rank is known to run this configuration: a refused run leaves no store.
@@ -295,6 +315,21 @@ int run_rank(const LayerJob& job, const LayerRunOptions& run, const RankEnv& env
                                           fmt::format("rank {}: {}", env.rank, e.what())));
     }
     throw;
+  }
+}
+
+// run_rank_body; a rank started by moebench's launcher leaves its bad input to the launcher, which
+// says it once for the node, and exits 2 without a word.
+int run_rank(const LayerJob& job, const LayerRunOptions& run, const RankEnv& env, BackendKind kind,
+             const std::vector<std::string>& impls, const std::vector<const WriterEntry*>& writers,
+             const std::string& command_line) {
+  const char* failure_dir = std::getenv(kFailureDirVariable);
+  try {
+    return run_rank_body(job, run, env, kind, impls, writers, command_line);
+  } catch (const InputError& e) {
+    if (!failure_dir) throw;
+    std::ofstream(std::filesystem::path(failure_dir) / std::to_string(env.rank)) << kInputErrorName << '\n' << e.what();
+    return 2;
   }
 }
 

@@ -13,10 +13,14 @@
 // figures in its details. The other ranks print nothing but errors.
 //
 // Bad input (experts not divisible by --ep-size, --tp-size not a multiple of it, more ranks on a
-// node than GPUs) exits 2 before any rank starts, with nothing recorded. A rank that fails makes
-// the others fail within the rendezvous timeout; the run's rows are recorded as failures of the
-// first failure's kind (the failed rank's own when it could say, Crash when it died), once: by
-// node 0's launcher when moebench started the ranks, by rank 0 otherwise.
+// node than GPUs, a --node-rank outside --nnodes, a --tp-size the nodes cannot share) exits 2
+// before any rank starts, with nothing recorded; so does a rendezvous that never completes (a
+// peer that did not arrive within --dist-timeout, a --dist-init-addr port in use, a rank of
+// another configuration), said once per node: a launcher's ranks leave their line to it. A rank
+// that fails makes the others fail within --dist-timeout; the run's rows are recorded as failures
+// of the first failure's kind (the failed rank's own when it could say: NcclError for a failed
+// collective; Crash when it died), once: by node 0's launcher when moebench started the ranks,
+// by rank 0 otherwise.
 #include <string>
 
 #include "bench/layer_job.hpp"

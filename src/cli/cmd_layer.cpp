@@ -7,6 +7,7 @@
 #include "bench/writers.hpp"
 #include "cli/command.hpp"
 #include "cli/model_options.hpp"
+#include "cli/parallel_options.hpp"
 #include "cli/profile_options.hpp"
 #include "cli/record_options.hpp"
 #include "cli/vocabulary.hpp"
@@ -25,16 +26,19 @@ Command add_layer_command(CLI::App& app) {
                   "imbalanced scenario: busiest expert load / average load (default: 3, or the most that "
                   "num_experts / top_k allows)");
   sub->add_option(kImplFlags, o->impls, impl_help("implementations, comma-separated, or all:"))->delimiter(',')->capture_default_str();
-  sub->add_option(kEpSizeFlags, o->ep_size, "expert-parallel groups: routed experts split ep ways (impl ep, tp)")
-      ->capture_default_str();
-  sub->add_option(kTpSizeFlags, o->tp_size,
-                  "ranks in all, one process (one GPU) each, started here or by mpirun/srun/torchrun; tensor "
-                  "parallel inside the MoE layer = tp_size / ep_size")
-      ->capture_default_str();
+  const std::function<void()> resolve_layout = add_parallel_flags(
+      *sub, o->tp_size, o->ep_size,
+      "ranks in all, one process (one GPU) each, started here or by mpirun/srun/torchrun; tensor parallel inside "
+      "the MoE layer = tp_size / ep_size",
+      "expert-parallel groups: routed experts split ep ways (impl ep, tp)");
   sub->add_option("--dist-init-addr", o->dist_init_addr,
                   "rank 0's rendezvous HOST:PORT, the same on every node (needed with --nnodes > 1)");
   sub->add_option("--nnodes", o->nnodes, "nodes the --tp-size ranks are spread over")->capture_default_str();
   sub->add_option("--node-rank", o->node_rank, "this node's rank, 0 to nnodes - 1")->capture_default_str();
+  sub->add_option("--dist-timeout", o->dist_timeout_s,
+                  "seconds a rank waits for its peers: for every node to arrive at the rendezvous (else exit 2), "
+                  "and in each collective")
+      ->capture_default_str();
   sub->add_option(kWarmupItersFlags, o->warmup_iters, "untimed iterations first")->capture_default_str();
   sub->add_option(kBenchmarkItersFlags, o->benchmark_iters, "timed iterations")->capture_default_str();
   sub->add_option("--dtype", o->dtype, "bf16 or fp16 (fp8: `memory` only in this build)")->capture_default_str();
@@ -55,7 +59,10 @@ Command add_layer_command(CLI::App& app) {
   add_profile_flags(*sub, o->profile,
                     "write a Chrome trace (Perfetto) per scenario x implementation x token count, "
                     "with kernel spans on a GPU");
-  return {sub, [o] { return run_layer_job(*o, invocation()); }};
+  return {sub, [o, resolve_layout] {
+            resolve_layout();
+            return run_layer_job(*o, invocation());
+          }};
 }
 
 }  // namespace moebench::cli

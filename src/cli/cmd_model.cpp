@@ -6,6 +6,7 @@
 #include "bench/writers.hpp"
 #include "cli/command.hpp"
 #include "cli/model_options.hpp"
+#include "cli/parallel_options.hpp"
 #include "cli/profile_options.hpp"
 #include "cli/record_options.hpp"
 #include "cli/vocabulary.hpp"
@@ -31,8 +32,8 @@ Command add_model_command(CLI::App& app) {
   sub->add_option("--dtype", o->dtype, "bf16 or fp16 (fp8: `memory` only in this build)")->capture_default_str();
   sub->add_option("--num-layers", o->num_layers, "run the first N layers only (stated in the output)");
   sub->add_option(kImplFlags, o->moe_impl, impl_help("the MoE layers' implementation (default: auto on a GPU, reference on the CPU):"));
-  sub->add_option(kTpSizeFlags, o->tp_size, model_tp_size_help())->capture_default_str();
-  sub->add_option(kEpSizeFlags, o->ep_size, model_ep_size_help())->capture_default_str();
+  const std::function<void()> resolve_layout =
+      add_parallel_flags(*sub, o->tp_size, o->ep_size, model_tp_size_help(), model_ep_size_help());
   sub->add_option(kChunkedPrefillSizeFlags, o->chunked_prefill_size, "most prompt tokens per prefill step")->capture_default_str();
   sub->add_option("--backend", o->backend, backend_help())->capture_default_str();
   sub->add_option("--seed", o->seed, "seed of weights and prompts")->capture_default_str();
@@ -44,7 +45,10 @@ Command add_model_command(CLI::App& app) {
       *sub, o->profile,
       "after each batch size's timed runs, trace a prefill and a few decode steps (Chrome trace per batch size)");
   add_record_flags(*sub, o->record);
-  return {sub, [o] { return run_model_job(*o, invocation()); }};
+  return {sub, [o, resolve_layout] {
+            resolve_layout();
+            return run_model_job(*o, invocation());
+          }};
 }
 
 }  // namespace moebench::cli

@@ -1,5 +1,11 @@
+// The shared flag spellings, helps and the NxDI layout arithmetic (vocabulary.hpp).
 #include "cli/vocabulary.hpp"
 
+#include <limits>
+
+#include <fmt/format.h>
+
+#include "core/errors.hpp"
 #include "moe/moe_impl.hpp"
 
 namespace moebench::cli {
@@ -36,6 +42,21 @@ std::string model_tp_size_help() {
 std::string model_ep_size_help() {
   return "expert-parallel groups: routed experts split ep ways (the whole-model benchmark runs 1 device in this "
          "build; `layer` runs them)";
+}
+
+int tp_size_from_moe_tp_degree(int moe_tp_degree, int ep_size, std::optional<int> tp_size) {
+  if (moe_tp_degree < 1)
+    throw InputError(fmt::format("--moe-tp-degree ({}) must be at least 1: each expert is split that many ways",
+                                 moe_tp_degree));
+  if (ep_size < 1) throw InputError(fmt::format("--ep-size ({}) must be at least 1", ep_size));
+  const int64_t product = int64_t(moe_tp_degree) * ep_size;
+  if (tp_size && *tp_size != product)
+    throw InputError(fmt::format("--tp-size ({}) is not --moe-tp-degree ({}) x --ep-size ({}) = {}: give --tp-size {}, "
+                                 "or leave --tp-size out (moe_tp_degree x moe_ep_degree = tp_degree)",
+                                 *tp_size, moe_tp_degree, ep_size, product, product));
+  if (product > std::numeric_limits<int>::max())
+    throw InputError(fmt::format("--moe-tp-degree ({}) x --ep-size ({}) is too many ranks", moe_tp_degree, ep_size));
+  return int(product);
 }
 
 std::vector<std::string> expand_short_aliases(int argc, char** argv) {

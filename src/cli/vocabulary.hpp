@@ -6,6 +6,7 @@
 // `--ep`), from our own earlier flags (`--warmup-runs`, `--moe-impl`, `--format`) and from the
 // AWS Neuron (NxDI) configs. README.md lists them.
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -17,6 +18,9 @@ namespace moebench::cli {
 // Devices in all, and the expert-parallel groups among them.
 inline constexpr const char* kTpSizeFlags = "--tp-size,--tp,--tensor-parallel-size,--tp-degree";
 inline constexpr const char* kEpSizeFlags = "--ep-size,--ep,--expert-parallel-size,--moe-ep-degree";
+// NxDI's moe_tp_degree: tp_size / ep_size, each expert's split inside its expert-parallel group
+// (cli/parallel_options.hpp).
+inline constexpr const char* kMoeTpDegreeFlags = "--moe-tp-degree";
 // Prompt and generated tokens per sequence.
 inline constexpr const char* kInputLenFlags = "--input-len";
 inline constexpr const char* kOutputLenFlags = "--output-len";
@@ -39,6 +43,11 @@ std::string backend_help();
 // The help of `model`'s --tp-size / --ep-size, saying what this build runs.
 std::string model_tp_size_help();
 std::string model_ep_size_help();
+
+// tp_size from NxDI's moe_tp_degree: moe_tp_degree x ep_size. `tp_size` is --tp-size when it was
+// given too: then it must be that product. Throws InputError naming the flags otherwise, or when
+// --moe-tp-degree is below 1.
+int tp_size_from_moe_tp_degree(int moe_tp_degree, int ep_size, std::optional<int> tp_size);
 
 // The command line with vLLM's single-dash long forms spelled as CLI11 reads them: `-tp 8`,
 // `-tp=8` and `-ep 2` become `--tp-size 8`, `--tp-size=8` and `--ep-size 2`. Other arguments

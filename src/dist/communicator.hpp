@@ -9,7 +9,8 @@
 // communicator's stream (synchronize() waits for them), except gather_to_root, which takes and
 // returns host memory and waits. Every rank must make the same calls in the same order, with
 // matching sizes: that is what the rendezvous's configuration check is for. A failure (a peer that
-// died, a timeout) throws RuntimeFailure: Timeout, NcclError, or Crash.
+// died, a timeout) throws RuntimeFailure: Timeout, or NcclError (the collective library failed:
+// NCCL, or Gloo on CPU ranks), or Crash.
 #include <cstddef>
 #include <memory>
 #include <string>

@@ -40,8 +40,10 @@ const moebench_gloo_api& load_plugin(int world_size) {
   return *api;
 }
 
+// A Gloo operation that failed is the collective library's failure (a peer gone, a connection
+// lost): NcclError, the class a sweep stores for NCCL's on GPUs; one that ran out of time, Timeout.
 [[noreturn]] void throw_gloo(int code, int rank, const char* error) {
-  throw RuntimeFailure(code == MOEBENCH_GLOO_TIMEOUT ? FailureKind::Timeout : FailureKind::Crash,
+  throw RuntimeFailure(code == MOEBENCH_GLOO_TIMEOUT ? FailureKind::Timeout : FailureKind::NcclError,
                        fmt::format("rank {}: {}", rank, error));
 }
 

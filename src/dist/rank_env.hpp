@@ -27,6 +27,11 @@ enum class RankSource {
 };
 const char* rank_source_name(RankSource source);
 
+// How long a rank waits for its peers unless told otherwise (`layer --dist-timeout`): at the
+// rendezvous (dist/rendezvous.hpp), and in each collective (the communicators take the
+// rendezvous's timeout).
+inline constexpr double kDefaultDistTimeout_s = 60;
+
 // What the command line asks for.
 struct DistRequest {
   int world_size = 1;                 // ranks the run needs in all (e.g. the larger of --tp-size, --ep-size)

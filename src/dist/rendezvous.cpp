@@ -52,8 +52,8 @@ std::unique_ptr<Rendezvous> Rendezvous::join(const RankEnv& env, const Rendezvou
   r->socket_ = connect_until(env.init_host, env.init_port, after(options.timeout_s), "--dist-init-addr");
   if (!r->socket_.valid())
     throw RuntimeFailure(FailureKind::Timeout,
-                         fmt::format("rank {} could not reach rank 0's rendezvous at {} within {:g} s: is rank 0 "
-                                     "running, with the same --dist-init-addr?",
+                         fmt::format("rank {} could not reach rank 0's rendezvous at {} within {:g} s: start node 0 "
+                                     "with the same --dist-init-addr (or wait longer with --dist-timeout)",
                                      env.rank, r->addr_, options.timeout_s));
   const std::string address = moebench::local_address(r->socket_.fd());
   const nlohmann::json hello = {{"op", "hello"},   {"rank", env.rank},   {"world_size", env.world_size},
@@ -64,7 +64,7 @@ std::unique_ptr<Rendezvous> Rendezvous::join(const RankEnv& env, const Rendezvou
   if (send_frame(r->socket_.fd(), hello))
     status = read_frame(r->socket_.fd(), r->buffer_, reply, after(options.timeout_s + kWelcomeSlack_s));
   if (status == ReadStatus::timed_out)
-    throw RuntimeFailure(FailureKind::Timeout, fmt::format("rank {}: the rendezvous at {} did not complete within {:g} s",
+    throw RuntimeFailure(FailureKind::Timeout, fmt::format("rank {}: the rendezvous at {} did not complete within {:g} s (wait longer with --dist-timeout)",
                                                            env.rank, r->addr_, options.timeout_s));
   if (status == ReadStatus::closed)
     throw RuntimeFailure(FailureKind::Crash, fmt::format("rank {}: rank 0 closed the rendezvous at {} (did rank 0 fail?)",

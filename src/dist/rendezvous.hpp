@@ -34,7 +34,7 @@ class RendezvousServer;
 struct RendezvousOptions {
   nlohmann::json config = nlohmann::json::object();  // this rank's configuration fingerprint
   std::string shared_blob;   // rank 0's is handed to every rank; the others' are ignored
-  double timeout_s = 60;     // for every rank to arrive, and for each store request
+  double timeout_s = kDefaultDistTimeout_s;  // for every rank to arrive, and for each store request
 };
 
 struct RankInfo {
@@ -73,7 +73,7 @@ class Rendezvous {
 
   int rank_ = 0;
   int world_size_ = 1;
-  double timeout_s_ = 60;
+  double timeout_s_ = kDefaultDistTimeout_s;
   std::string addr_;
   std::string shared_blob_;
   std::vector<RankInfo> ranks_;

@@ -167,7 +167,7 @@ void RendezvousServer::run() {
         if (std::none_of(connections_.begin(), connections_.end(), [&](const Connection& c) { return c.rank == r; }))
           missing.push_back(r);
       fail("timeout", fmt::format("rank(s) {} never arrived at the rendezvous at {} within {:g} s: start every rank "
-                                  "with the same --dist-init-addr and rank count",
+                                  "with the same --dist-init-addr and rank count (or wait longer with --dist-timeout)",
                                   fmt::join(missing, ", "), addr_, timeout_s_));
       break;
     }

@@ -2,6 +2,7 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <map>
 #include <set>
@@ -313,14 +314,24 @@ std::vector<SweepPoint> expand_sweep_matrix(const SweepMatrix& m, BackendKind ba
   std::vector<SweepPoint> points;
   for (size_t i = 0; i < m.blocks.size(); ++i) {
     const SweepBlock& b = m.blocks[i];
-    std::vector<std::string> impls;
-    reword(Place{m.source, fmt::format("runs[{}].impl", i)}, [&] {
-      for (const ImplInfo* info : select_impls(b.impls, backend)) impls.push_back(info->name);
-    });
+    // The implementations of a cell of tp ranks. "all" is what `layer --tp-size tp --impl all`
+    // runs: the one-device implementations on one rank, the parallel ones (ep, tp) on several. A
+    // name is taken as given in every cell: where it cannot run (a one-device implementation on
+    // several ranks) its child refuses it, and the cell is stored as InvalidConfig, as any other
+    // combination of the axes that cannot run. `model` blocks keep their one-device "all".
+    const bool all = std::find(b.impls.begin(), b.impls.end(), "all") != b.impls.end();
+    auto impls_of = [&](int tp) {
+      std::vector<std::string> impls;
+      reword(Place{m.source, fmt::format("runs[{}].impl", i)}, [&] {
+        const int ranks = all && b.command == "layer" ? tp : 1;
+        for (const ImplInfo* info : select_impls(b.impls, backend, ranks)) impls.push_back(info->name);
+      });
+      return impls;
+    };
     for (const NamedModel& model : block_models(b))
       for (int tp : b.tp_sizes)
         for (int ep : b.ep_sizes)
-          for (const std::string& impl : impls)
+          for (const std::string& impl : impls_of(tp))
             for (const std::string& dtype : b.dtypes) {
               SweepPoint base;
               base.command = b.command;

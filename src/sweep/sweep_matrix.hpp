@@ -93,9 +93,10 @@ void validate_sweep_matrix(const SweepMatrix& matrix);
 
 // Every point of the matrix in order (blocks, then models, TP, EP, implementation, dtype,
 // tokens or layers/batch/input/output, scenario). `backend` is the resolved backend (cpu or cuda):
-// "all" becomes its implementations and unknown names are bad input; children get
-// --backend and --results-db so they run and record where the sweep does. Loads each
-// --model / --model-path config to name it as the run will (InputError if it cannot).
+// "all" becomes its implementations (in a layer cell of several ranks, its parallel ones) and
+// unknown names are bad input; children get --backend and --results-db so they run and record
+// where the sweep does. Loads each --model / --model-path config to name it as the run will
+// (InputError if it cannot).
 std::vector<SweepPoint> expand_sweep_matrix(const SweepMatrix& matrix, BackendKind backend,
                                             const std::string& results_db);
 

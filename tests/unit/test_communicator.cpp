@@ -196,6 +196,7 @@ TEST(Communicator, KilledRankFailsTheOthersWithinTheTimeout) {
     const bool allreduce = run.message.find(fmt::format("rank {}: gloo allreduce", r)) != std::string::npos;
     const bool barrier = run.message.find(fmt::format("rank {}: gloo barrier", r)) != std::string::npos;
     EXPECT_TRUE(allreduce || barrier) << run.message;
+    EXPECT_NE(run.message.find("RuntimeFailure(NcclError)"), std::string::npos) << run.message;
     EXPECT_LT(run.seconds, 8) << "rank " << r;
   }
 }

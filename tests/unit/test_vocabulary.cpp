@@ -13,9 +13,12 @@
 #include "cli/vocabulary.hpp"
 #include "cli_runner.hpp"
 #include "core/defaults.hpp"
+#include "core/errors.hpp"
+#include "results/results_store.hpp"
 
 namespace fs = std::filesystem;
 using moebench::testing::CliResult;
+using moebench::testing::expect_bad_input;
 using moebench::testing::fresh_temp_dir;
 using moebench::testing::run_moebench;
 
@@ -169,5 +172,89 @@ TEST(Vocabulary, TrackerFormatAndItsOldSpelling) {
     EXPECT_EQ(r.exit_code, 0) << flag << r.err;
     EXPECT_TRUE(fs::exists(dir / flag / "success_results.json")) << flag;
   }
+  fs::remove_all(dir);
+}
+
+// NxDI's layout names: tp_degree = moe_tp_degree x moe_ep_degree.
+TEST(Vocabulary, MoeTpDegreeTimesEpSizeIsTpSize) {
+  using moebench::cli::tp_size_from_moe_tp_degree;
+  EXPECT_EQ(tp_size_from_moe_tp_degree(2, 4, std::nullopt), 8);
+  EXPECT_EQ(tp_size_from_moe_tp_degree(1, 8, std::nullopt), 8);
+  EXPECT_EQ(tp_size_from_moe_tp_degree(8, 1, std::nullopt), 8);
+  EXPECT_EQ(tp_size_from_moe_tp_degree(2, 4, 8), 8);  // all three given, and they agree
+  EXPECT_THROW(tp_size_from_moe_tp_degree(2, 4, 4), moebench::InputError);
+  EXPECT_THROW(tp_size_from_moe_tp_degree(0, 4, std::nullopt), moebench::InputError);
+  EXPECT_THROW(tp_size_from_moe_tp_degree(-2, 4, std::nullopt), moebench::InputError);
+  EXPECT_THROW(tp_size_from_moe_tp_degree(1 << 20, 1 << 12, std::nullopt), moebench::InputError);
+}
+
+TEST(Vocabulary, LayerRunsTheRanksNxDIsDegreesName) {
+#ifndef MOEBENCH_GLOO_PLUGIN_PATH
+  GTEST_SKIP() << "built without Gloo (libgloo-dev): no Gloo plugin";
+#endif
+  auto dir = fresh_temp_dir("vocabulary_nxdi");
+  const std::string base =
+      "layer --backend cpu --manual-config --num-experts 8 --num-experts-per-tok 2 --hidden-size 64 "
+      "--intermediate-size 128 --num-tokens 4 --scenarios random --quiet --warmup-iters 0 --benchmark-iters 1 ";
+  // moe_tp_degree 1 x moe_ep_degree 2: two ranks of pure EP; moe_tp_degree 2 alone: two ranks of
+  // pure TP; with tp_degree given too, when it agrees.
+  const struct {
+    std::string flags;
+    int tp, ep;
+  } cases[] = {{"--moe-tp-degree 1 --moe-ep-degree 2 --impl ep", 2, 2},
+               {"--moe-tp-degree 2 --impl tp", 2, 1},
+               {"--tp-degree 2 --moe-tp-degree 2 --moe-ep-degree 1 --impl tp", 2, 1}};
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.flags);
+    const std::string db = (dir / (std::to_string(&c - cases) + ".db")).string();
+    CliResult r = run_moebench(base + c.flags + " --results-db '" + db + "'");
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_NE(r.out.find("x " + std::to_string(c.tp) + " ranks"), std::string::npos) << r.out;
+    const auto records = moebench::ResultsStore(db, moebench::ResultsStore::OpenMode::must_exist).list();
+    ASSERT_EQ(records.size(), 1u);
+    EXPECT_EQ(records[0].params["tp_size"], c.tp);
+    EXPECT_EQ(records[0].params["ep_size"], c.ep);
+    EXPECT_EQ(records[0].details["moe_tp_size"], c.tp / c.ep);
+  }
+  fs::remove_all(dir);
+}
+
+TEST(Vocabulary, MoeTpDegreeThatDisagreesIsRefusedNamingBothFlags) {
+  auto dir = fresh_temp_dir("vocabulary_nxdi_bad");
+  const std::string db = (dir / "r.db").string();
+  const std::string layer = "layer --backend cpu --manual-config --num-experts 8 --num-experts-per-tok 2 "
+                            "--hidden-size 64 --intermediate-size 128 --num-tokens 4 --results-db '" + db + "' ";
+  const std::string model = "model --backend cpu --model tiny --results-db '" + db + "' ";
+  // In the spellings typed.
+  expect_bad_input(layer + "--tp-degree 8 --moe-tp-degree 2 --moe-ep-degree 2",
+                   "--tp-degree (8) is not --moe-tp-degree (2) x --moe-ep-degree (2) = 4: give --tp-degree 4, or "
+                   "leave --tp-degree out");
+  expect_bad_input(model + "--tp-size 2 --moe-tp-degree 2 --ep-size 2",
+                   "--tp-size (2) is not --moe-tp-degree (2) x --ep-size (2) = 4");
+  expect_bad_input(layer + "--moe-tp-degree 0", "--moe-tp-degree (0) must be at least 1");
+  expect_bad_input(model + "--moe-tp-degree 0 --ep-size 2", "--moe-tp-degree (0) must be at least 1");
+  EXPECT_FALSE(fs::exists(db));
+  fs::remove_all(dir);
+}
+
+TEST(Vocabulary, ModelTakesMoeTpDegreeAsItsTpSize) {
+  auto dir = fresh_temp_dir("vocabulary_nxdi_model");
+  const std::string base = "model --backend cpu --model tiny --batch-size 1 --input-len 8 --output-len 2 --quiet "
+                           "--impl reference --warmup-iters 0 --benchmark-iters 1 --ep-size 1 ";
+  // moe_tp_degree 2 x ep 1 is --tp-size 2: whatever this build's model benchmark does with two
+  // devices (run them, or refuse them), it does the same for both spellings.
+  CliResult a = run_moebench(base + "--moe-tp-degree 2 --results-db '" + (dir / "a.db").string() + "'");
+  CliResult b = run_moebench(base + "--tp-size 2 --results-db '" + (dir / "b.db").string() + "'");
+  EXPECT_EQ(a.exit_code, b.exit_code) << a.err << b.err;
+  if (b.exit_code != 0) {
+    EXPECT_EQ(a.err, b.err);
+  } else {
+    const auto records = moebench::ResultsStore((dir / "a.db").string(), moebench::ResultsStore::OpenMode::must_exist).list();
+    ASSERT_FALSE(records.empty());
+    EXPECT_EQ(records[0].params["tp_size"], 2);
+  }
+  // And one device it runs: moe_tp_degree 1 x ep 1.
+  CliResult one = run_moebench(base + "--moe-tp-degree 1 --no-record");
+  EXPECT_EQ(one.exit_code, 0) << one.err;
   fs::remove_all(dir);
 }
