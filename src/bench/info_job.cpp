@@ -110,8 +110,8 @@ void print_text(const InfoFacts& f) {
   }
   if (f.nccl) {
     fmt::print("{}{}\n", indent, nccl_ceiling_text(*f.nccl));
-    fmt::print("nccl busbw\n");
-    std::fputs(nccl_bus_bandwidth_text(*f.nccl, indent).c_str(), stdout);
+    const std::string table = nccl_bus_bandwidth_text(*f.nccl, indent);
+    fmt::print("nccl busbw  {}", table.substr(indent.size()));
   }
 }
 

@@ -51,14 +51,17 @@ TEST(NcclBusBandwidth, EveryGpuAtTheSizesAsked) {
       EXPECT_EQ(b->ranks, gpus);
       EXPECT_GT(b->time_ms, 0);
       EXPECT_GT(b->algbw_gbps, 0);
-      if (gpus == 1)
+      if (gpus == 1) {
         EXPECT_EQ(b->busbw_gbps, 0) << "one GPU: no bytes cross";
-      else
+      } else {
         EXPECT_GT(b->busbw_gbps, 0);
+      }
     }
   }
   EXPECT_EQ(largest(r.all_to_all)->bytes, r.all_to_all[1].bytes);
-  if (gpus == 1) EXPECT_NE(nccl_ceiling_text(r).find("1 GPU: no inter-GPU traffic"), std::string::npos);
+  if (gpus == 1) {
+    EXPECT_NE(nccl_ceiling_text(r).find("1 GPU: no inter-GPU traffic"), std::string::npos);
+  }
   int device = -1;
   ASSERT_EQ(cudaGetDevice(&device), cudaSuccess);
   EXPECT_EQ(device, 0) << "the current device is given back";
@@ -133,7 +136,9 @@ TEST(InfoJob, JsonHasTheLinksNcclAndItsBusbw) {
   for (const char* c : {"all_reduce", "alltoall"}) {
     ASSERT_TRUE(ceiling.contains(c)) << c;
     EXPECT_GT(ceiling[c]["time_ms"].get<double>(), 0) << c;
-    if (cuda_device_count() == 1) EXPECT_EQ(ceiling[c]["busbw_gbps"].get<double>(), 0) << c;
+    if (cuda_device_count() == 1) {
+      EXPECT_EQ(ceiling[c]["busbw_gbps"].get<double>(), 0) << c;
+    }
   }
   EXPECT_GT(j["ceilings"]["gemm_tflops"].get<double>(), 0);
 }
