@@ -70,6 +70,7 @@ std::string format_layer_table(const std::vector<LayerResult>& results, const La
                      context.model, context.num_experts, context.top_k, context.hidden_size,
                      context.intermediate_size, context.dtype, context.ep_size, context.tp_size);
   out += fmt::format("# {} on {}; {}\n", context.backend, context.device, ceilings_text(context));
+  if (!context.exchange_ceilings.empty()) out += fmt::format("# {}\n", context.exchange_ceilings);
   out += "# eff = floor ms / p50 ms; check = output against the fp64 reference (- = not checked)\n";
   if (results.empty()) return out + "# no results\n";
   out += "#\n";

@@ -33,6 +33,9 @@ struct LayerReportContext {
   std::string date;
   double copy_gbps = NAN;    // measured ceilings; NaN where unknown
   double gemm_tflops = NAN;
+  // A parallel run's exchange ceilings on its communicator (dist/bus_bandwidth.hpp), one line;
+  // empty for one device.
+  std::string exchange_ceilings;
   std::string command_line;
 };
 

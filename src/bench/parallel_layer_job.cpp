@@ -29,6 +29,7 @@
 #include "core/size_math.hpp"
 #include "core/subprocess.hpp"
 #include "core/test_fault.hpp"
+#include "dist/bus_bandwidth.hpp"
 #include "dist/communicator.hpp"
 #include "dist/launcher.hpp"
 #include "dist/rank_env.hpp"
@@ -225,18 +226,21 @@ std::unique_ptr<Rendezvous> join_rendezvous(const RankEnv& env, const Rendezvous
 
 // Rank 0: the table, the files and the records of a finished run.
 int report_run(const LayerJob& job, const LayerRunOptions& run, const Backend& backend, const Ceilings& ceilings,
-               const std::vector<ParallelLayerRow>& rows, const RecordContext& context, ResultsStore* store,
-               const std::vector<const WriterEntry*>& writers, const std::string& command_line,
-               const std::string& library) {
+               const ExchangeCeilings& exchange, const std::vector<ParallelLayerRow>& rows,
+               const RecordContext& context, ResultsStore* store, const std::vector<const WriterEntry*>& writers,
+               const std::string& command_line) {
   std::vector<LayerResult> results;
   for (const ParallelLayerRow& row : rows) results.push_back(row.result);
-  const std::string device = fmt::format("{} x {} ranks ({})", backend.device_info().name, run.tp_size, library);
-  std::fputs(format_layer_table(results, layer_report_context(run, backend, device, ceilings, command_line)).c_str(),
-             stdout);
+  const std::string device =
+      fmt::format("{} x {} ranks ({})", backend.device_info().name, run.tp_size, exchange.library);
+  LayerReportContext report = layer_report_context(run, backend, device, ceilings, command_line);
+  report.exchange_ceilings = exchange_ceilings_text(exchange);
+  std::fputs(format_layer_table(results, report).c_str(), stdout);
   json details = layer_run_details(run, ceilings);
   details["world_size"] = run.tp_size;
   details["moe_tp_size"] = run.tp_size / run.ep_size;
-  details["communicator"] = library;
+  details["communicator"] = exchange.library;
+  details["exchange_ceilings"] = exchange_ceilings_json(exchange);
   std::vector<RunRecord> records = layer_records(results, context, details);
   for (size_t i = 0; i < records.size(); ++i) records[i].details["ranks"] = rows[i].ranks;
   set_finished(records, utc_now_iso());
@@ -290,6 +294,8 @@ int run_rank_body(const LayerJob& job, const LayerRunOptions& run, const RankEnv
                    run.model.name.c_str(), comm->size(), comm->library(), backend_kind_name(kind), run.tp_size,
                    run.ep_size, dtype_name(run.dtype), describe_moe_shape(run.model).c_str());
     apply_rank_test_fault(env.rank);
+    // Every rank: the exchanges' ceilings on this run's own communicator, before the layer's buffers.
+    const ExchangeCeilings exchange = measure_exchange_ceilings(*comm, *backend);
     if (root) ceilings = measure_ceilings(*backend);
     if (root && !job.export_routing_dir.empty())
       export_routing(job.export_routing_dir, run.model, run.scenarios, run.num_tokens, run.imbalance_factor, run.seed);
@@ -298,12 +304,11 @@ int run_rank_body(const LayerJob& job, const LayerRunOptions& run, const RankEnv
     const std::vector<std::string> blobs = comm->gather_to_root(blob);
     comm->barrier();
     if (!root) return 0;
-    const std::vector<ParallelLayerRow> rows = merge_rank_results(blobs, run, *backend, ceilings);
+    const std::vector<ParallelLayerRow> rows = merge_rank_results(blobs, run, *backend, ceilings, exchange);
     if (profiler)
       std::fprintf(stderr, "wrote %zu Chrome traces per rank (Perfetto: ui.perfetto.dev) to %s/rank<N>\n", rows.size(),
                    job.profile.dir.c_str());
-    return report_run(job, run, *backend, ceilings, rows, context, store.get(), writers, command_line,
-                      comm->library());
+    return report_run(job, run, *backend, ceilings, exchange, rows, context, store.get(), writers, command_line);
   } catch (const RuntimeFailure& e) {
     if (failure_dir) {
       std::ofstream(std::filesystem::path(failure_dir) / std::to_string(env.rank))

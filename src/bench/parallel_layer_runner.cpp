@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <memory>
+#include <optional>
 
 #include <fmt/format.h>
 
@@ -143,6 +144,17 @@ json run_rank_case(Backend& backend, Communicator& comm, const LayerRunOptions& 
   return rank;
 }
 
+// The collective an implementation's exchanges are: all-to-all where each rank takes a slice of
+// the batch (dispatch and combine), all-reduce where each takes it whole; none on one device.
+std::optional<Collective> exchange_collective(const std::string& impl, BackendKind backend) {
+  for (const ImplInfo& info : all_impls())
+    if (info.name == impl && info.backend == backend) {
+      if (info.rank_tokens == RankTokens::token_slice) return Collective::all_to_all;
+      if (info.rank_tokens == RankTokens::whole_batch) return Collective::all_reduce;
+    }
+  return std::nullopt;
+}
+
 double number(const json& j, const char* key) {
   const auto it = j.find(key);
   return it != j.end() && it->is_number() ? it->get<double>() : NAN;
@@ -207,7 +219,8 @@ std::string run_rank_layer_benchmark(Backend& backend, Communicator& comm, const
 }
 
 std::vector<ParallelLayerRow> merge_rank_results(const std::vector<std::string>& blobs, const LayerRunOptions& opt,
-                                                 const Backend& backend, const Ceilings& ceilings) {
+                                                 const Backend& backend, const Ceilings& ceilings,
+                                                 const ExchangeCeilings& exchange) {
   std::vector<json> ranks;
   for (const std::string& blob : blobs) ranks.push_back(json::parse(blob));
   const ModelConfig& m = opt.model;
@@ -240,7 +253,7 @@ std::vector<ParallelLayerRow> merge_rank_results(const std::vector<std::string>&
     // The slowest rank per iteration, per phase; the whole run's check.
     std::vector<double> latency(size_t(opt.benchmark_iters), 0.0);
     double dispatch = 0, expert = 0, combine = 0, sent = 0, received = 0, peak = 0, gbps = INFINITY;
-    double rows_max = 0, rows_sum = 0;
+    double rows_max = 0, rows_sum = 0, comm_ms_max = 0;
     bool verified = opt.verify, passed = true;
     int64_t checked = 0, unwritten = 0;
     double error = 0;
@@ -259,6 +272,7 @@ std::vector<ParallelLayerRow> merge_rank_results(const std::vector<std::string>&
       const double comm_ms = number(rk, "dispatch_ms") + number(rk, "combine_ms");
       const double moved = number(rk, "sent_bytes") + number(rk, "received_bytes");
       if (moved > 0 && comm_ms > 0) gbps = std::min(gbps, moved / (comm_ms * 1e-3) / 1e9);
+      comm_ms_max = std::max(comm_ms_max, comm_ms);
       rows_max = std::max(rows_max, number(rk, "expert_rows"));
       rows_sum += number(rk, "expert_rows");
       if (verified) {
@@ -298,6 +312,14 @@ std::vector<ParallelLayerRow> merge_rank_results(const std::vector<std::string>&
                   {"rank_rows_max", rows_max},
                   {"rank_rows_mean", rows_mean},
                   {"rank_imbalance", rows_mean > 0 ? rows_max / rows_mean : NAN}};
+    if (const std::optional<Collective> c = exchange_collective(r.impl, backend.kind())) {
+      const BusBandwidth& ceiling = exchange.of(*c);
+      const double busbw = comm_ms_max > 0 ? sent / (comm_ms_max * 1e-3) / 1e9 : NAN;
+      r.counters.emplace_back("comm_busbw_gbps", busbw);
+      r.counters.emplace_back(*c == Collective::all_to_all ? "alltoall_busbw_gbps" : "allreduce_busbw_gbps",
+                              ceiling.busbw_gbps);
+      r.counters.emplace_back("comm_busbw_fraction", ceiling.busbw_gbps > 0 ? busbw / ceiling.busbw_gbps : NAN);
+    }
     rows.push_back(std::move(row));
   }
   return rows;

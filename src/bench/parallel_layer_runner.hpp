@@ -18,6 +18,15 @@
 // received, the achieved GB/s of the exchanges and the load across ranks (expert rows per rank,
 // max / mean) beside the load across experts; each rank's own figures go to the record's
 // details ("ranks").
+//
+// Beside the exchanges' GB/s stands the ceiling measured on the same communicator in the same run
+// (dist/bus_bandwidth.hpp, nccl-tests' busbw): all-to-all for an implementation whose ranks take a
+// slice of the batch (ep: dispatch and combine are all-to-alls), all-reduce for one whose ranks
+// take it whole (tp). The exchange's own busbw (comm_busbw_gbps) is counted as nccl-tests counts
+// a collective's: the bytes the busiest rank sent to other ranks over the slowest rank's dispatch
+// + combine time; comm_busbw_fraction is it over the ceiling (alltoall_busbw_gbps or
+// allreduce_busbw_gbps). The phases include the rank's own work around the exchange (routing,
+// packing, the weighted sum), so the fraction is a lower bound on how well the links were used.
 #include <string>
 #include <vector>
 
@@ -27,6 +36,7 @@
 #include "backend/backend.hpp"
 #include "bench/layer_result.hpp"
 #include "bench/layer_runner.hpp"
+#include "dist/bus_bandwidth.hpp"
 #include "dist/communicator.hpp"
 
 namespace moebench {
@@ -41,8 +51,11 @@ struct ParallelLayerRow {
   nlohmann::ordered_json ranks;  // one object per rank, by rank
 };
 
-// Rank 0: the rows of the run from every rank's JSON (gather_to_root's blobs, by rank).
+// Rank 0: the rows of the run from every rank's JSON (gather_to_root's blobs, by rank), with the
+// run's exchange ceilings (measure_exchange_ceilings on the run's communicator) beside the
+// exchanges' GB/s.
 std::vector<ParallelLayerRow> merge_rank_results(const std::vector<std::string>& blobs, const LayerRunOptions& options,
-                                                 const Backend& backend, const Ceilings& ceilings);
+                                                 const Backend& backend, const Ceilings& ceilings,
+                                                 const ExchangeCeilings& exchange);
 
 }  // namespace moebench

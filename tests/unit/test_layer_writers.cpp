@@ -496,6 +496,18 @@ TEST(LayerTable, AlignedGroupedAndChecked) {
   EXPECT_EQ(w3[14], "FAIL");
 }
 
+TEST(LayerTable, AParallelRunsExchangeCeilingsStandUnderTheCeilings) {
+  LayerReportContext c = sample_context();
+  EXPECT_EQ(moebench::format_layer_table(sample_results(), c).find("exchange"), std::string::npos)
+      << "one device: no exchange line";
+  c.exchange_ceilings = "exchange ceilings: all-to-all busbw 350.1 GB/s, all-reduce busbw 480.2 GB/s (nccl, 8 ranks, "
+                        "256 MiB, nccl-tests' busbw)";
+  const std::vector<std::string> lines = split_lines(moebench::format_layer_table(sample_results(), c));
+  ASSERT_GE(lines.size(), 3u);
+  EXPECT_EQ(lines[1].rfind("# cuda on NVIDIA H100 80GB HBM3; ceilings: ", 0), 0u) << lines[1];
+  EXPECT_EQ(lines[2], "# " + c.exchange_ceilings);
+}
+
 TEST(LayerTable, OneImplementationSeparatesScenariosOnly) {
   std::vector<LayerResult> rs = {make_result("naive", "random", 16, 1.0), make_result("naive", "random", 32, 1.0),
                                  make_result("naive", "balanced", 16, 1.0)};

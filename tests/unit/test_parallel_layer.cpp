@@ -218,9 +218,26 @@ TEST_P(ParallelLayerLayout, EveryRankPassesItsCheckAndRank0RecordsOneRowEach) {
     if (batch == 3 && ep == 8) EXPECT_TRUE(any_rank("expert_rows"));
     // ep: the ranks' slices make the batch; tp: every rank takes it whole.
     EXPECT_EQ(tokens, rec.params["impl"] == "ep" ? batch : batch * tp);
-    for (const char* counter : {"dispatch_ms", "expert_ms", "combine_ms", "sent_bytes", "rank_imbalance"})
+    for (const char* counter : {"dispatch_ms", "expert_ms", "combine_ms", "sent_bytes", "rank_imbalance",
+                                "comm_busbw_gbps", "comm_busbw_fraction"})
       EXPECT_TRUE(rec.details["counters"].contains(counter)) << counter;
+    // Beside the exchange, the ceiling of its collective measured on this run's communicator.
+    const auto& exchange = rec.details["exchange_ceilings"];
+    EXPECT_EQ(exchange["communicator"], "gloo");
+    const char* collective = rec.params["impl"] == "ep" ? "alltoall" : "all_reduce";
+    EXPECT_EQ(exchange[collective]["ranks"], tp);
+    EXPECT_GT(exchange[collective]["busbw_gbps"].get<double>(), 0);
+    const std::string ceiling = rec.params["impl"] == "ep" ? "alltoall_busbw_gbps" : "allreduce_busbw_gbps";
+    EXPECT_EQ(rec.details["counters"][ceiling], exchange[collective]["busbw_gbps"]);
+    const double busbw = rec.details["counters"]["comm_busbw_gbps"].get<double>();
+    EXPECT_GE(busbw, 0);
+    EXPECT_DOUBLE_EQ(rec.details["counters"]["comm_busbw_fraction"].get<double>(),
+                     busbw / exchange[collective]["busbw_gbps"].get<double>());
   }
+  EXPECT_NE(r.out.find(fmt::format("# exchange ceilings: all-to-all busbw ")), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find(fmt::format("(gloo, {} ranks, 4 MiB, nccl-tests' busbw)", tp)), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("alltoall_busbw_gbps="), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("allreduce_busbw_gbps="), std::string::npos) << r.out;
 }
 
 INSTANTIATE_TEST_SUITE_P(Layouts, ParallelLayerLayout,
