@@ -75,7 +75,8 @@ nlohmann::json untimed(nlohmann::json j) {
       auto ends = [&](const std::string& tail) {
         return k.size() >= tail.size() && k.compare(k.size() - tail.size(), tail.size(), tail) == 0;
       };
-      if (ends("_ms") || ends("gbps") || ends("tflops")) continue;
+      // Times and what is derived from them: rates, and the exchange's fraction of its ceiling.
+      if (ends("_ms") || ends("gbps") || ends("tflops") || ends("_fraction") || ends("_s")) continue;
       out[k] = untimed(it.value());
     }
     return out;
