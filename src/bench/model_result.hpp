@@ -38,6 +38,7 @@ struct BatchResult {
   ModelMetrics metrics;
   std::string decode_launch = "eager";  // "graph": each decode step one CUDA graph replay
   double kv_alloc_ms = 0, graph_capture_ms = 0;
+  std::vector<int32_t> last_tokens;  // each sequence's last generated token of the last timed run
   std::vector<int> active_experts;  // distinct routed experts per MoE layer on a counted decode step
   int64_t floor_context = 0;        // mean context of the decode steps, which the floor reads
   DecodeStepBytes floor_bytes;
@@ -51,6 +52,8 @@ struct ModelResult {
   std::vector<std::string> notes;  // truncation, MLA approximation
   int64_t input_len = 0, output_len = 0, prefill_chunk = 0;
   int warmup_runs = 0, benchmark_runs = 0;
+  int tp_size = 1, ep_size = 1;
+  std::string communicator;  // the ranks' collective library (gloo, nccl); empty on one device
   uint64_t seed = 0;
   std::string command_line;
   Ceilings ceilings;
