@@ -24,6 +24,15 @@ struct ModelMemory {
   double difference() const { return double(measured_bytes - predicted_bytes) / double(predicted_bytes); }
 };
 
+// One rank's own figures of a batch size, in a run over ranks: its mean TTFT and TPOT, the memory
+// it holds by part, and the last tokens it generated.
+struct RankBatchFigures {
+  int rank = 0;
+  double mean_ttft_ms = 0, mean_tpot_ms = 0;
+  int64_t weights = 0, kv_cache = 0, activations = 0, measured_bytes = 0, device_free = 0;
+  std::vector<int32_t> last_tokens;
+};
+
 struct BatchResult {
   int64_t batch_size = 0;
   enum class Status { ok, refused, failed } status = Status::ok;
@@ -43,7 +52,8 @@ struct BatchResult {
   int64_t floor_context = 0;        // mean context of the decode steps, which the floor reads
   DecodeStepBytes floor_bytes;
   double tpot_floor_ms = 0;
-  ModelMemory memory;
+  ModelMemory memory;  // over ranks: the rank that holds the most
+  std::vector<RankBatchFigures> ranks;  // over ranks: each rank's, by rank (empty on one device)
 };
 
 struct ModelResult {

@@ -402,7 +402,7 @@ MemoryRequest model_memory_request(const ModelRunOptions& o, int64_t batch, bool
 }
 
 int64_t predicted_process_bytes(const MemoryBreakdown& breakdown, bool gpu) {
-  return breakdown.total_bytes() - (gpu ? 0 : breakdown.bytes_of("cuda_context"));
+  return breakdown.total_bytes() - (gpu ? 0 : breakdown.bytes_of("cuda_context") + breakdown.bytes_of("nccl"));
 }
 
 std::vector<BatchResult> preflight(const ModelRunOptions& o, bool gpu, int64_t available_bytes,
@@ -446,10 +446,14 @@ std::vector<BatchResult> plan_batches(Backend& backend, const ModelRunOptions& o
 ModelResult run_model_benchmark(Backend& backend, const ModelRunOptions& o, std::vector<BatchResult> planned,
                                 const ModelProgressFn& progress, Communicator* comm) {
   ModelResult result = describe_run(backend, o, std::move(planned));
-  if (progress) progress("measuring copy bandwidth");
-  const auto t0 = std::chrono::steady_clock::now();
-  result.ceilings = measure_ceilings(backend);
-  result.ceilings_ms = ms_since(t0);
+  // Over ranks rank 0 measures for the run (its figures are the ones reported), as the layer
+  // benchmark's rank 0 does, and CPU ranks do not contend for the node's bandwidth.
+  if (!comm || comm->rank() == 0) {
+    if (progress) progress("measuring copy bandwidth");
+    const auto t0 = std::chrono::steady_clock::now();
+    result.ceilings = measure_ceilings(backend);
+    result.ceilings_ms = ms_since(t0);
+  }
 
   ModelSetup s = prepare_model(backend, o, result, progress, comm);
   for (BatchResult& br : result.batches) {

@@ -47,7 +47,8 @@ void validate_model_options(const ModelRunOptions& options, BackendKind backend)
 // run's --tp-size / --ep-size layout.
 MemoryRequest model_memory_request(const ModelRunOptions& options, int64_t batch, bool gpu);
 // The bytes the memory model predicts this process holds for `batch`: everything on a GPU, all
-// but the CUDA context on the CPU.
+// but the CUDA context and NCCL's buffers on the CPU (CPU ranks' Gloo buffers are not the
+// backend's).
 int64_t predicted_process_bytes(const MemoryBreakdown& breakdown, bool gpu);
 
 // Pre-flight of every batch size against `available_bytes` (free memory before the run): the
