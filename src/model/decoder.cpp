@@ -65,9 +65,9 @@ Decoder::Decoder(Backend& backend, const DecoderConfig& config, const ModelWeigh
   if (collective()) {
     partial_ = DeviceBuffer(backend, size_t(rows * H) * sizeof(float));
     if (ranks.moe_token_slice && m.moe_layer_count() > 0) {
-      moe_part_rows_ = (rows + world - 1) / world;
-      moe_part_ = DeviceBuffer(backend, size_t(moe_part_rows_ * H) * elem);
-      moe_gathered_ = DeviceBuffer(backend, size_t(world) * size_t(moe_part_rows_ * H) * elem);
+      const int64_t part = (rows + world - 1) / world;  // the largest rank's slice
+      moe_part_ = DeviceBuffer(backend, size_t(part * H) * elem);
+      moe_gathered_ = DeviceBuffer(backend, size_t(world) * size_t(part * H) * elem);
     }
     rank_logits_ = DeviceBuffer(backend, size_t(B * shard_.vocab_stride) * sizeof(float));
     gathered_logits_ = DeviceBuffer(backend, size_t(world) * size_t(B * shard_.vocab_stride) * sizeof(float));
@@ -181,10 +181,10 @@ void Decoder::mlp(int layer, int64_t rows) {
   ops_.linear(xn_.get(), w.router.get(), router_logits_.get(), rows, m.num_experts, H, /*out_fp32=*/true);
   if (on_router_logits) on_router_logits(layer, router_logits_.as<float>(), rows);
   moe_->bind_weights(w.experts->view());
-  moe(layer, rows);
+  moe(rows);
 }
 
-void Decoder::moe(int /*layer*/, int64_t rows) {
+void Decoder::moe(int64_t rows) {
   if (!collective() || !ranks_.moe_token_slice) {
     moe_->forward(LayerArgs{xn_.get(), router_logits_.as<float>(), out_.get(), rows});
     return;

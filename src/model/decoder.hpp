@@ -105,7 +105,8 @@ class Decoder {
   };
   void layers(KvCache& cache, const Step& step);
   void mlp(int layer, int64_t rows);
-  void moe(int layer, int64_t rows);
+  // The MoE block of xn_ into out_: every row, or the rank's slice and an all-gather of every rank's.
+  void moe(int64_t rows);
   // h_ = the embedding rows of `rows` tokens.
   void embed(const int32_t* tokens, int64_t rows);
   // out = x [rows][k] . w [hidden][k]^T of the rank's k columns, summed over the ranks.
@@ -129,7 +130,6 @@ class Decoder {
   // With a communicator: fp32 partial sums [rows][H]; the MoE slice's output and every rank's
   // [ranks][slice rows][H]; the rank's logits [batch][vocab_stride] and every rank's.
   DeviceBuffer partial_, moe_part_, moe_gathered_, rank_logits_, gathered_logits_;
-  int64_t moe_part_rows_ = 0;
 };
 
 }  // namespace moebench

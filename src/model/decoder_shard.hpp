@@ -30,7 +30,6 @@ struct DecoderShard {
   int64_t vocab_rows() const { return vocab_end - vocab_begin; }
   // Rank r's rows of the vocabulary.
   std::pair<int64_t, int64_t> vocab_of(int r) const;
-  bool whole() const { return tp == 1; }
 };
 
 // Rank `rank` of `tp`; the layout must be one analysis/parallel_layout accepts for the model
