@@ -65,13 +65,13 @@ struct Stack {
     backend->copy_to_device(prompts.get(), prompt.data(), prompt.size() * 4);
   }
   std::vector<int32_t> tokens() const {
-    std::vector<int32_t> t(size_t(kBatch));
+    std::vector<int32_t> t(static_cast<size_t>(kBatch));
     if (comm) comm->synchronize();
     backend->copy_to_host(t.data(), decoder->tokens(), t.size() * 4);
     return t;
   }
   std::vector<float> logits() const {
-    std::vector<float> l(size_t(kBatch * config.model.vocab_size));
+    std::vector<float> l(static_cast<size_t>(kBatch * config.model.vocab_size));
     if (comm) comm->synchronize();
     backend->copy_to_host(l.data(), decoder->logits(), l.size() * 4);
     return l;
