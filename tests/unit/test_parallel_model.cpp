@@ -188,27 +188,29 @@ void expect_ranks_generate_as_one_device(int tp, int ep, const std::string& impl
 
 }  // namespace
 
-struct Layout {
+namespace {
+struct ModelLayout {
   int tp, ep;
   const char* impl;
   bool shared;
 };
+}  // namespace
 
-class ParallelModelRanks : public ::testing::TestWithParam<Layout> {};
+class ParallelModelRanks : public ::testing::TestWithParam<ModelLayout> {};
 
 TEST_P(ParallelModelRanks, EveryRankGeneratesWhatOneDeviceGenerates) {
   if (!gloo_plugin_built()) GTEST_SKIP() << "built without Gloo (libgloo-dev): no Gloo plugin";
-  const Layout l = GetParam();
+  const ModelLayout l = GetParam();
   expect_ranks_generate_as_one_device(l.tp, l.ep, l.impl, l.shared);
 }
 
 INSTANTIATE_TEST_SUITE_P(
     Layouts, ParallelModelRanks,
-    ::testing::Values(Layout{2, 1, "tp", false},  // 2 of 4 heads, 1 of 2 KV heads per rank
-                      Layout{4, 1, "tp", false},  // 1 head per rank, each KV head on 2 ranks
-                      Layout{4, 2, "tp", true},   // hybrid EP x TP inside the MoE, a gated shared expert
-                      Layout{2, 2, "ep", true},   // rows dispatched, outputs all-gathered
-                      Layout{4, 4, "ep", false}),  // a decode step of 3 rows: a rank without rows
+    ::testing::Values(ModelLayout{2, 1, "tp", false},  // 2 of 4 heads, 1 of 2 KV heads per rank
+                      ModelLayout{4, 1, "tp", false},  // 1 head per rank, each KV head on 2 ranks
+                      ModelLayout{4, 2, "tp", true},   // hybrid EP x TP inside the MoE, a gated shared expert
+                      ModelLayout{2, 2, "ep", true},   // rows dispatched, outputs all-gathered
+                      ModelLayout{4, 4, "ep", false}),  // a decode step of 3 rows: a rank without rows
     [](const auto& info) {
       return fmt::format("tp{}_ep{}_{}{}", info.param.tp, info.param.ep, info.param.impl,
                          info.param.shared ? "_shared" : "");

@@ -60,16 +60,18 @@ std::vector<RunRecord> run_and_read(const std::string& args, const ScratchDir& d
 // tp_size, ep_size and the MoE implementation: pure TP (2 of 4 heads, 1 of 2 KV heads per rank),
 // hybrid EP x TP in the MoE layers with each KV head on 2 ranks, and ep's dispatch with a rank
 // that has no rows of a decode step of 3.
-struct Layout {
+namespace {
+struct JobLayout {
   int tp, ep;
   const char* impl;
 };
+}  // namespace
 
-class ParallelModelLayout : public ::testing::TestWithParam<Layout> {};
+class ParallelModelLayout : public ::testing::TestWithParam<JobLayout> {};
 
 TEST_P(ParallelModelLayout, RanksGenerateWhatOneRankGeneratesAndRank0RecordsEveryRank) {
   if (!gloo_plugin_built()) GTEST_SKIP() << "built without Gloo (libgloo-dev): no Gloo plugin";
-  const Layout l = GetParam();
+  const JobLayout l = GetParam();
   ScratchDir dir("parallel-model");
   const std::vector<RunRecord> one = run_and_read(kRun, dir, "one");
   ASSERT_EQ(one.size(), 2u);
@@ -113,7 +115,7 @@ TEST_P(ParallelModelLayout, RanksGenerateWhatOneRankGeneratesAndRank0RecordsEver
 }
 
 INSTANTIATE_TEST_SUITE_P(Layouts, ParallelModelLayout,
-                         ::testing::Values(Layout{2, 1, "tp"}, Layout{4, 2, "tp"}, Layout{4, 4, "ep"}),
+                         ::testing::Values(JobLayout{2, 1, "tp"}, JobLayout{4, 2, "tp"}, JobLayout{4, 4, "ep"}),
                          [](const auto& info) {
                            return fmt::format("tp{}_ep{}_{}", info.param.tp, info.param.ep, info.param.impl);
                          });
