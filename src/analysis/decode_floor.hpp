@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "analysis/parallel_layout.hpp"
 #include "core/dtype.hpp"
 #include "core/model_config.hpp"
 
@@ -21,9 +22,12 @@ struct DecodeStepBytes {
 };
 
 // `active_experts`: distinct routed experts the step used, one entry per MoE layer in order;
-// `context`: the tokens in the cache per sequence (the step's own included).
+// `context`: the tokens in the cache per sequence (the step's own included). Under a parallel
+// `layout`, what one GPU reads: its part of the weights and of the KV cache (the memory model's
+// per-GPU counts), the LM head's vocabulary rows, and 1/tp of the active experts' bytes (each
+// GPU holds 1/tp of every expert's weights on average over the ep groups).
 DecodeStepBytes decode_step_bytes(const ModelConfig& model, DType dtype, int64_t batch, int64_t context,
-                                  const std::vector<int>& active_experts);
+                                  const std::vector<int>& active_experts, ParallelLayout layout = {});
 
 // Milliseconds to move `bytes` at `copy_gbps` (device copy bandwidth, GB/s).
 double bandwidth_floor_ms(int64_t bytes, double copy_gbps);

@@ -65,8 +65,8 @@ void swiglu_mlp(WeightTally& t, int64_t hidden, int64_t width, int ways, int64_t
   t.linear(hidden, slice, count);
 }
 
-int heads_per_gpu(const ModelConfig& m, int tp) { return m.num_attention_heads / tp; }
-int kv_heads_per_gpu(const ModelConfig& m, int tp) { return std::max(1, m.num_kv_heads / tp); }
+int heads_per_gpu(const ModelConfig& m, int tp) { return heads_per_rank(m, tp); }
+int kv_heads_per_gpu(const ModelConfig& m, int tp) { return kv_heads_per_rank(m, tp); }
 
 // Per-GPU widths of the attention tensors of one token, in elements.
 struct AttentionWidths {
@@ -158,7 +158,7 @@ LayerBuffers layer_buffers(const MemoryRequest& r, int64_t tokens) {
 // fp32 logits over the whole vocabulary (gathered across TP) for the last token of each sequence.
 int64_t sampling_logits_bytes(const ModelConfig& m, int64_t sequences) { return size_mul(sequences, m.vocab_size, 4); }
 
-int64_t vocab_rows_per_gpu(const ModelConfig& m, int tp) { return ceil_div(m.vocab_size, tp); }
+int64_t vocab_rows_per_gpu(const ModelConfig& m, int tp) { return vocab_rows_per_rank(m, tp); }
 
 void add_weight_lines(std::vector<MemoryLine>& lines, const MemoryRequest& r, const WeightBytes& w) {
   const ModelConfig& m = r.model;

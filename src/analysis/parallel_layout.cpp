@@ -1,5 +1,7 @@
 #include "analysis/parallel_layout.hpp"
 
+#include <algorithm>
+
 #include <fmt/format.h>
 
 #include "core/errors.hpp"
@@ -80,6 +82,25 @@ std::optional<std::string> layout_problem(const ModelConfig& m, DType weight_dty
 
 void validate_layout(const ModelConfig& model, DType weight_dtype, ParallelLayout layout) {
   if (auto problem = layout_problem(model, weight_dtype, layout)) throw InputError(*problem);
+}
+
+}  // namespace moebench
+
+namespace moebench {
+
+int heads_per_rank(const ModelConfig& m, int tp) { return m.num_attention_heads / tp; }
+
+int kv_heads_per_rank(const ModelConfig& m, int tp) { return std::max(1, m.num_kv_heads / tp); }
+
+int first_kv_head_of_rank(const ModelConfig& m, int tp, int rank) {
+  return m.num_kv_heads >= tp ? rank * (m.num_kv_heads / tp) : rank / (tp / m.num_kv_heads);
+}
+
+int64_t vocab_rows_per_rank(const ModelConfig& m, int tp) { return (m.vocab_size + tp - 1) / tp; }
+
+std::pair<int64_t, int64_t> vocab_rows_of_rank(const ModelConfig& m, int tp, int rank) {
+  const int64_t per = vocab_rows_per_rank(m, tp);
+  return {std::min(m.vocab_size, rank * per), std::min(m.vocab_size, (rank + 1) * per)};
 }
 
 }  // namespace moebench

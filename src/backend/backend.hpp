@@ -63,6 +63,15 @@ class Backend {
   // the dtype: synth_value(seed, stream, first_index + i, scale).
   virtual void fill_synthetic(void* dst, DType dtype, size_t count, uint64_t seed, uint64_t stream,
                               uint64_t first_index, float scale) = 0;
+  // fill_synthetic of a block of a larger tensor: `rows` x `cols` elements, contiguous at dst,
+  // element (r, c) being synth_value(seed, stream, first_index + r * source_cols + c, scale): the
+  // columns of some rows of a tensor source_cols wide (a tensor-parallel rank's slice of a matrix).
+  virtual void fill_synthetic_columns(void* dst, DType dtype, size_t rows, size_t cols, size_t source_cols,
+                                      uint64_t seed, uint64_t stream, uint64_t first_index, float scale) = 0;
+  // Copies `rows` rows of `width` bytes within backend memory, from src (rows src_pitch bytes
+  // apart) to dst (rows dst_pitch bytes apart). Enqueued like a kernel, so it can be recorded.
+  virtual void copy_2d(void* dst, size_t dst_pitch, const void* src, size_t src_pitch, size_t width,
+                       size_t rows) = 0;
   virtual void synchronize() = 0;
   virtual std::unique_ptr<IntervalTimer> make_timer() = 0;
   // Records what `work` enqueues, without running it; nullptr where the backend cannot

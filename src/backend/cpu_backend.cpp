@@ -143,6 +143,19 @@ class CpuBackend : public Backend {
     }, 1 << 16);
   }
 
+  void fill_synthetic_columns(void* dst, DType dtype, size_t rows, size_t cols, size_t source_cols, uint64_t seed,
+                              uint64_t stream, uint64_t first_index, float scale) override {
+    const size_t elem = size_t(dtype_bytes(dtype));
+    for (size_t r = 0; r < rows; ++r)
+      fill_synthetic(static_cast<char*>(dst) + r * cols * elem, dtype, cols, seed, stream,
+                     first_index + uint64_t(r * source_cols), scale);
+  }
+
+  void copy_2d(void* dst, size_t dst_pitch, const void* src, size_t src_pitch, size_t width, size_t rows) override {
+    for (size_t r = 0; r < rows; ++r)
+      std::memmove(static_cast<char*>(dst) + r * dst_pitch, static_cast<const char*>(src) + r * src_pitch, width);
+  }
+
   void synchronize() override {}
   std::unique_ptr<IntervalTimer> make_timer() override { return std::make_unique<CpuTimer>(); }
 

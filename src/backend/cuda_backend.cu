@@ -27,11 +27,14 @@ namespace moebench {
 
 namespace {
 
-__global__ void fill_synthetic_kernel(void* dst, DType dtype, size_t count, uint64_t seed, uint64_t stream,
-                                      uint64_t first_index, float scale) {
+// Element i of `count` (rows of `cols`) is element (i / cols) * source_cols + i % cols of the
+// synthetic tensor from first_index: the whole range when cols == source_cols.
+__global__ void fill_synthetic_kernel(void* dst, DType dtype, size_t count, size_t cols, size_t source_cols,
+                                      uint64_t seed, uint64_t stream, uint64_t first_index, float scale) {
   size_t stride = size_t(gridDim.x) * blockDim.x;
   for (size_t i = size_t(blockIdx.x) * blockDim.x + threadIdx.x; i < count; i += stride) {
-    float v = synth_value(seed, stream, first_index + i, scale);
+    const size_t source = cols == source_cols ? i : i / cols * source_cols + i % cols;
+    float v = synth_value(seed, stream, first_index + source, scale);
     if (dtype == DType::fp32)
       static_cast<float*>(dst)[i] = v;
     else
@@ -164,10 +167,22 @@ class CudaBackend : public Backend {
   void fill_synthetic(void* dst, DType dtype, size_t count, uint64_t seed, uint64_t stream, uint64_t first_index,
                       float scale) override {
     if (dtype == DType::fp8) throw InputError("fp8 synthetic tensors are not supported yet; use bf16 or fp16");
+    fill_synthetic_columns(dst, dtype, 1, count, count, seed, stream, first_index, scale);
+  }
+  void fill_synthetic_columns(void* dst, DType dtype, size_t rows, size_t cols, size_t source_cols, uint64_t seed,
+                              uint64_t stream, uint64_t first_index, float scale) override {
+    if (dtype == DType::fp8) throw InputError("fp8 synthetic tensors are not supported yet; use bf16 or fp16");
+    const size_t count = rows * cols;
     if (count == 0) return;
     int blocks = int(std::min<size_t>((count + 255) / 256, size_t(props_.multiProcessorCount) * 32));
-    fill_synthetic_kernel<<<blocks, 256, 0, stream_>>>(dst, dtype, count, seed, stream, first_index, scale);
+    fill_synthetic_kernel<<<blocks, 256, 0, stream_>>>(dst, dtype, count, cols, source_cols, seed, stream, first_index,
+                                                       scale);
     MB_CUDA_CHECK_LAUNCH();
+  }
+  void copy_2d(void* dst, size_t dst_pitch, const void* src, size_t src_pitch, size_t width, size_t rows) override {
+    if (width == 0 || rows == 0) return;
+    MB_CUDA_CHECK(
+        cudaMemcpy2DAsync(dst, dst_pitch, src, src_pitch, width, rows, cudaMemcpyDeviceToDevice, stream_));
   }
   void synchronize() override { MB_CUDA_CHECK(cudaStreamSynchronize(stream_)); }
   std::unique_ptr<IntervalTimer> make_timer() override { return std::make_unique<CudaTimer>(stream_); }

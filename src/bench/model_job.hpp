@@ -11,8 +11,11 @@
 
 #include "backend/backend.hpp"
 #include "bench/model_runner.hpp"
+#include "bench/writers.hpp"
 #include "core/defaults.hpp"
 #include "core/model_options.hpp"
+#include "dist/communicator.hpp"
+#include "dist/rank_env.hpp"
 #include "profile/profile_options.hpp"
 #include "results/record_options.hpp"
 
@@ -38,9 +41,13 @@ struct ModelJob {
   int benchmark_runs = 3;
   std::string dtype = "bf16";
   std::optional<int> num_layers;        // unset: the whole stack
-  std::string moe_impl;                 // empty: auto on the GPU, reference on the CPU
-  int tp_size = 1;
+  std::string moe_impl;                 // empty: tp over several ranks, else auto on the GPU, reference on the CPU
+  int tp_size = 1;                      // ranks in all (bench/parallel_model_job.hpp when above 1)
   int ep_size = 1;
+  std::string dist_init_addr;           // rank 0's rendezvous HOST:PORT, for --nnodes above 1
+  int nnodes = 1;
+  int node_rank = 0;
+  double dist_timeout_s = kDefaultDistTimeout_s;  // --dist-timeout: how long a rank waits for its peers
   int64_t chunked_prefill_size = kDefaultChunkedPrefillSize;
   std::string backend = "auto";         // auto, cuda or cpu
   uint64_t seed = 0;
@@ -63,7 +70,29 @@ std::vector<ModelRunOptions> model_run_options(const ModelJob& job, BackendKind 
 // that failed at run time), said on stderr; 0 otherwise.
 int model_exit_code(const std::vector<ModelResult>& results);
 
-// Runs `job` start to end, `command_line` recorded with its results. Returns the exit code: 0,
+// Where the runs of a job take place: on one device, or on one rank of a run over ranks.
+struct ModelPlacement {
+  Communicator* comm = nullptr;  // the ranks' (bench/parallel_model_job.hpp), or null on one device
+  int64_t available_bytes = 0;   // what the pre-flight may plan for (per rank: the least of any rank)
+  std::string where;             // " on DEVICE (backend)", said in a refusal
+};
+
+// The base path and the checked formats of the result files; none when no file was asked for.
+std::string model_output_base(const ModelJob& job);
+std::vector<const WriterEntry*> model_checked_writers(const ModelJob& job);
+
+// What run_model_job does once the backend is made: the pre-flight of every length pair
+// against placement.available_bytes (InputError when none fits), the store, the profiler, the
+// benchmark, the report, the files, the records and the exit code. Over ranks (placement.comm)
+// every rank runs this with the same runs and plans; each rank's figures go to rank 0
+// (bench/model_ranks.hpp), which alone prints, writes and records; the others return 0; a
+// runtime failure is thrown for the run's job to record.
+int run_model_benchmarks(const ModelJob& job, Backend& backend, std::vector<ModelRunOptions> runs,
+                         const std::vector<const WriterEntry*>& writers, const std::string& command_line,
+                         const ModelPlacement& placement);
+
+// Runs `job` start to end, `command_line` recorded with its results (over ranks:
+// run_parallel_model_job). Returns the exit code: 0,
 // or 1 when a batch size failed at run time. Throws InputError for bad input before any work
 // (and before a results store is created, also when no batch size fits), RuntimeFailure when
 // the run itself failed (its planned batch sizes recorded as failures first).

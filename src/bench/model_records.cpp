@@ -96,6 +96,9 @@ nlohmann::ordered_json model_run_details(const ModelResult& r) {
           {"benchmark_runs", r.benchmark_runs},
           {"seed", r.seed},
           {"command_line", r.command_line},
+          {"world_size", r.tp_size},
+          {"moe_tp_size", r.tp_size / r.ep_size},
+          {"communicator", r.communicator.empty() ? "none" : r.communicator},
           {"copy_gbps", number(r.ceilings.copy_gbps)},
           {"startup_ms",
            {{"ceilings", r.ceilings_ms}, {"weight_init", r.weight_init_ms}, {"moe_prepare", r.moe_prepare_ms}}}};
@@ -118,6 +121,7 @@ nlohmann::ordered_json model_batch_details(const BatchResult& b) {
   j["tpot_ms"] = stats_json(m.tpot_ms);
   j["itl_ms"] = stats_json(m.itl_ms);
   j["e2e_ms"] = stats_json(m.e2e_ms);
+  j["last_tokens"] = b.last_tokens;
   j["decode_launch"] = b.decode_launch;
   j["kv_alloc_ms"] = b.kv_alloc_ms;
   j["graph_capture_ms"] = b.graph_capture_ms;
@@ -140,6 +144,21 @@ nlohmann::ordered_json model_batch_details(const BatchResult& b) {
   return j;
 }
 
+nlohmann::ordered_json model_rank_details(const BatchResult& b) {
+  json ranks = json::array();
+  for (const RankBatchFigures& f : b.ranks)
+    ranks.push_back({{"rank", f.rank},
+                     {"mean_ttft_ms", f.mean_ttft_ms},
+                     {"mean_tpot_ms", f.mean_tpot_ms},
+                     {"weights", f.weights},
+                     {"kv_cache", f.kv_cache},
+                     {"activations", f.activations},
+                     {"measured_bytes", f.measured_bytes},
+                     {"device_free", f.device_free},
+                     {"last_tokens", f.last_tokens}});
+  return ranks;
+}
+
 std::vector<RunRecord> model_records(const ModelRunOptions& o, const ModelResult& result,
                                      const RecordContext& context) {
   const json shared = model_run_details(result);
@@ -148,6 +167,7 @@ std::vector<RunRecord> model_records(const ModelRunOptions& o, const ModelResult
     RunRecord r = batch_record(o, context, b.batch_size);
     r.details = shared;
     r.details["batch"] = model_batch_details(b);
+    if (!b.ranks.empty()) r.details["ranks"] = model_rank_details(b);
     if (b.status == BatchResult::Status::ok) {
       r.metrics = model_metrics_json(b);
     } else {

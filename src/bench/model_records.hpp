@@ -6,7 +6,9 @@
 // failure for every batch size it planned.
 //
 // The details of a record are the run's and the batch size's figures beyond its metrics: the
-// raw runs, latency distributions, start-up, memory layout (the json output format writes them).
+// raw runs, latency distributions, start-up, memory layout, the last generated tokens (the json
+// output format writes them); over ranks also each rank's own figures ("ranks"), as the layer
+// benchmark's records keep theirs.
 #include <string>
 #include <utility>
 #include <vector>
@@ -41,6 +43,9 @@ nlohmann::ordered_json model_run_details(const ModelResult& result);
 // One batch size: status, raw runs, latency distributions, decode launch, TPOT floor,
 // the memory layout measured beside the prediction (the prediction alone when it did not run).
 nlohmann::ordered_json model_batch_details(const BatchResult& batch);
+
+// A run over ranks: each rank's own figures of the batch size (the record's details "ranks").
+nlohmann::ordered_json model_rank_details(const BatchResult& batch);
 
 std::vector<RunRecord> model_records(const ModelRunOptions& options, const ModelResult& result,
                                      const RecordContext& context);

@@ -43,7 +43,15 @@ void parameters(std::string& out, const ModelResult& r) {
   auto row = [&](const std::string& k, const std::string& v) { out += fmt::format("| {} | {} |\n", k, v); };
   row("Model", r.model);
   row("Layers", fmt::format("{} of {}", r.layers, r.full_layers));
-  row("Device", fmt::format("{} ({} backend)", r.device, r.backend));
+  if (r.communicator.empty()) {
+    row("Device", fmt::format("{} ({} backend)", r.device, r.backend));
+  } else {
+    row("Device", fmt::format("{} x {} ranks ({} backend, {})", r.device, r.tp_size, r.backend, r.communicator));
+    row("Parallelism", fmt::format("tp_size {}: attention heads, dense MLPs and the vocabulary over {} ranks; MoE "
+                                   "layers: ep_size {} (routed experts by expert) x MoE tp {} (each expert's "
+                                   "intermediate dimension)",
+                                   r.tp_size, r.tp_size, r.ep_size, r.tp_size / r.ep_size));
+  }
   row("Dtype", r.dtype);
   row("MoE implementation", r.moe_impl);
   row("Input Length", fmt::format("{} tokens", r.input_len));
@@ -184,13 +192,25 @@ void batch_section(std::string& out, const ModelResult& r, const BatchResult& b)
   out += "```\n\n";
 
   const ModelMemory& mem = b.memory;
-  out += "### Memory Layout\n\n| Part | Measured | Predicted |\n|------|----------|-----------|\n";
+  out += b.ranks.empty() ? "### Memory Layout\n\n"
+                         : "### Memory Layout (per rank: the rank that holds the most)\n\n";
+  out += "| Part | Measured | Predicted |\n|------|----------|-----------|\n";
   for (const MemoryComparisonRow& row : memory_comparison(mem))
     out += fmt::format("| {} | {} | {} |\n", row.part, size_text(row.measured), size_text(row.predicted));
   out += fmt::format("| **In use** ({}) | **{}** | **{}** ({:+.1f}% measured vs predicted) |\n", mem.measured_source,
                      size_text(mem.measured_bytes), size_text(mem.predicted_bytes), 100.0 * mem.difference());
   if (mem.device_total > 0)
     out += fmt::format("| Free | {} of {} | |\n", size_text(mem.device_free), size_text(mem.device_total));
+  out += "\n";
+  if (b.ranks.empty()) return;
+  out += "### Ranks\n\nThe run's times above are the slowest rank's per run; every rank generated the same tokens"
+         " unless the status says otherwise.\n\n";
+  out += "| Rank | TTFT mean | TPOT mean | Weights | KV cache | Activations | In use |\n"
+         "|------|-----------|-----------|---------|----------|-------------|--------|\n";
+  for (const RankBatchFigures& f : b.ranks)
+    out += fmt::format("| {} | {:.2f} ms | {:.2f} ms | {} | {} | {} | {} |\n", f.rank, f.mean_ttft_ms, f.mean_tpot_ms,
+                       size_text(f.weights), size_text(f.kv_cache), size_text(f.activations),
+                       size_text(f.measured_bytes));
   out += "\n";
 }
 

@@ -24,6 +24,15 @@ struct ModelMemory {
   double difference() const { return double(measured_bytes - predicted_bytes) / double(predicted_bytes); }
 };
 
+// One rank's own figures of a batch size, in a run over ranks: its mean TTFT and TPOT, the memory
+// it holds by part, and the last tokens it generated.
+struct RankBatchFigures {
+  int rank = 0;
+  double mean_ttft_ms = 0, mean_tpot_ms = 0;
+  int64_t weights = 0, kv_cache = 0, activations = 0, measured_bytes = 0, device_free = 0;
+  std::vector<int32_t> last_tokens;
+};
+
 struct BatchResult {
   int64_t batch_size = 0;
   enum class Status { ok, refused, failed } status = Status::ok;
@@ -38,11 +47,13 @@ struct BatchResult {
   ModelMetrics metrics;
   std::string decode_launch = "eager";  // "graph": each decode step one CUDA graph replay
   double kv_alloc_ms = 0, graph_capture_ms = 0;
+  std::vector<int32_t> last_tokens;  // each sequence's last generated token of the last timed run
   std::vector<int> active_experts;  // distinct routed experts per MoE layer on a counted decode step
   int64_t floor_context = 0;        // mean context of the decode steps, which the floor reads
   DecodeStepBytes floor_bytes;
   double tpot_floor_ms = 0;
-  ModelMemory memory;
+  ModelMemory memory;  // over ranks: the rank that holds the most
+  std::vector<RankBatchFigures> ranks;  // over ranks: each rank's, by rank (empty on one device)
 };
 
 struct ModelResult {
@@ -51,6 +62,8 @@ struct ModelResult {
   std::vector<std::string> notes;  // truncation, MLA approximation
   int64_t input_len = 0, output_len = 0, prefill_chunk = 0;
   int warmup_runs = 0, benchmark_runs = 0;
+  int tp_size = 1, ep_size = 1;
+  std::string communicator;  // the ranks' collective library (gloo, nccl); empty on one device
   uint64_t seed = 0;
   std::string command_line;
   Ceilings ceilings;

@@ -1,3 +1,4 @@
+// The end-to-end model benchmark (model_runner.hpp), on one device or on one rank of several.
 #include "bench/model_runner.hpp"
 
 #include <algorithm>
@@ -41,9 +42,15 @@ std::vector<int32_t> prompt_tokens(uint64_t seed, int64_t batch, int64_t len, in
 
 int first_moe_layer(const DecoderConfig& d) { return d.model.first_k_dense_replace; }
 
+// The MoE layers' implementation, as --impl names it for this backend and --tp-size.
+const ImplInfo& moe_impl_info(const ModelRunOptions& o, BackendKind kind) {
+  return *select_impls({o.moe_impl}, kind, o.tp_size).front();
+}
+
 // Everything the batch sizes of one run share: weights, the MoE implementation, the ops and the
 // decoder's buffers, sized for the largest batch.
 struct ModelSetup {
+  Communicator* comm = nullptr;  // the ranks', or null on one device
   std::unique_ptr<ModelWeights> weights;
   std::unique_ptr<MoeImpl> moe;
   std::unique_ptr<ModelOps> ops;
@@ -106,7 +113,8 @@ std::unique_ptr<RecordedWork> record_decode_graph(Backend& backend, const ModelS
   const int64_t B = br.batch_size;
   const bool gpu = backend.kind() == BackendKind::cuda;
   std::unique_ptr<RecordedWork> graph;
-  if (gpu && steps > 0 && (!s.moe || s.moe->recordable(B))) {
+  // Over ranks the steps run eagerly: the collectives are not recorded.
+  if (gpu && steps > 0 && !s.comm && (!s.moe || s.moe->recordable(B))) {
     decoder.start_decode(B, L);
     decoder.decode_step(cache, B);
     const int64_t free_before = backend.device_info().free_memory_bytes;
@@ -183,7 +191,7 @@ void run_batch(Backend& backend, const ModelRunOptions& o, const ModelResult& re
   Decoder& decoder = *s.decoder;
 
   auto t0 = std::chrono::steady_clock::now();
-  KvCache cache(backend, d, B, o.input_len + o.output_len);
+  KvCache cache(backend, d, s.weights->shard(), B, o.input_len + o.output_len);
   backend.synchronize();
   br.kv_alloc_ms = ms_since(t0);
   std::vector<int32_t> prompts_host = prompt_tokens(o.seed, B, L, d.model.vocab_size);
@@ -203,11 +211,15 @@ void run_batch(Backend& backend, const ModelRunOptions& o, const ModelResult& re
     br.runs.push_back(time_one_run(backend, decoder, cache, prompts, graph.get(), B, L, timers));
   }
   br.metrics = model_metrics(br.runs, B, L, o.output_len);
+  // The last run's last tokens: what the whole generation led to, compared across ranks and runs.
+  br.last_tokens.resize(size_t(B));
+  backend.copy_to_host(br.last_tokens.data(), decoder.tokens(), br.last_tokens.size() * sizeof(int32_t));
 
   // The cache holds input_len + output_len positions: one more step after the last run fits.
   if (d.model.moe_layer_count() > 0) br.active_experts = count_active_experts(backend, o, decoder, cache, B);
   br.floor_context = L + (steps + 1) / 2;
-  br.floor_bytes = decode_step_bytes(d.model, d.dtype, B, br.floor_context, br.active_experts);
+  br.floor_bytes = decode_step_bytes(d.model, d.dtype, B, br.floor_context, br.active_experts,
+                                     ParallelLayout{o.tp_size, o.ep_size});
   br.tpot_floor_ms = bandwidth_floor_ms(br.floor_bytes.total(), result.ceilings.copy_gbps);
 
   measure_memory(backend, s, decoder, cache, br.memory);
@@ -240,6 +252,8 @@ ModelResult describe_run(const Backend& backend, const ModelRunOptions& o, std::
   result.warmup_runs = o.warmup_runs;
   result.benchmark_runs = o.benchmark_runs;
   result.seed = o.seed;
+  result.tp_size = o.tp_size;
+  result.ep_size = o.ep_size;
   result.batches = std::move(planned);
   return result;
 }
@@ -251,11 +265,18 @@ void prepare_moe(Backend& backend, const ModelRunOptions& o, const DecoderLimits
   // After the reset the peak is what is allocated now (the ceilings' buffers are gone).
   backend.reset_peak_allocated();
   const int64_t allocated = backend.peak_allocated_bytes();
-  s.moe = select_impls({o.moe_impl}, backend.kind()).front()->make(backend);
+  const ImplInfo& info = moe_impl_info(o, backend.kind());
+  s.moe = info.make(backend);
   LayerSpec spec;
   spec.model = d.model;
   spec.dtype = d.dtype;
   spec.max_tokens = limits.max_step_rows();
+  if (s.comm) {
+    spec.parallel = {o.tp_size, o.ep_size, s.comm->rank(), s.comm};
+    // A token slice: the largest rank's part of the longest step.
+    if (info.rank_tokens == RankTokens::token_slice)
+      spec.max_tokens = (spec.max_tokens + s.comm->size() - 1) / s.comm->size();
+  }
   spec.seed = layer_seed(o.seed, first_moe_layer(d));
   spec.binds_other_layers = true;  // one implementation serves every MoE layer
   s.moe->prepare(spec, s.weights->layer(first_moe_layer(d)).experts->view());
@@ -263,12 +284,12 @@ void prepare_moe(Backend& backend, const ModelRunOptions& o, const DecoderLimits
   s.moe_workspace_bytes = backend.peak_allocated_bytes() - allocated;
 }
 
-// Attention sized for the largest batch that runs at the longest context.
-AttentionDims max_attention_dims(const ModelConfig& m, const DecoderLimits& limits) {
+// Attention sized for the largest batch that runs at the longest context, over the shard's heads.
+AttentionDims max_attention_dims(const ModelConfig& m, const DecoderShard& shard, const DecoderLimits& limits) {
   AttentionDims dims;
   dims.batch = int(limits.max_batch);
-  dims.num_heads = m.num_attention_heads;
-  dims.num_kv_heads = m.num_kv_heads;
+  dims.num_heads = shard.heads;
+  dims.num_kv_heads = shard.kv_heads;
   dims.head_dim = m.head_dim;
   dims.max_context = int(limits.max_context);
   dims.softmax_scale = 1.0f / std::sqrt(float(m.head_dim));
@@ -278,7 +299,7 @@ AttentionDims max_attention_dims(const ModelConfig& m, const DecoderLimits& limi
 // Weights, the MoE implementation, the ops and the decoder for every batch size that runs,
 // their preparation timed into `result`.
 ModelSetup prepare_model(Backend& backend, const ModelRunOptions& o, ModelResult& result,
-                         const ModelProgressFn& progress) {
+                         const ModelProgressFn& progress, Communicator* comm) {
   const DecoderConfig& d = o.decoder;
   int64_t max_batch = 0;
   for (const BatchResult& b : result.batches)
@@ -286,9 +307,16 @@ ModelSetup prepare_model(Backend& backend, const ModelRunOptions& o, ModelResult
   const DecoderLimits limits{max_batch, o.input_len, o.input_len + o.output_len, o.prefill_chunk};
 
   ModelSetup s;
+  s.comm = comm;
   if (progress) progress("initialising weights");
   auto t0 = std::chrono::steady_clock::now();
-  s.weights = std::make_unique<ModelWeights>(backend, d, o.seed);
+  if (comm) {
+    const ModelRank rank{decoder_shard(d, comm->size(), comm->rank()), MoeParallel{o.tp_size, o.ep_size, comm->rank()},
+                         d.model.moe_layer_count() > 0 ? moe_impl_info(o, backend.kind()).holds : nullptr};
+    s.weights = std::make_unique<ModelWeights>(backend, d, o.seed, rank);
+  } else {
+    s.weights = std::make_unique<ModelWeights>(backend, d, o.seed);
+  }
   backend.synchronize();
   result.weight_init_ms = ms_since(t0);
   if (d.model.moe_layer_count() > 0) {
@@ -297,8 +325,12 @@ ModelSetup prepare_model(Backend& backend, const ModelRunOptions& o, ModelResult
     prepare_moe(backend, o, limits, s);
     result.moe_prepare_ms = ms_since(t0);
   }
-  s.ops = make_model_ops(backend, d.dtype, max_attention_dims(d.model, limits));
-  s.decoder = std::make_unique<Decoder>(backend, d, *s.weights, *s.ops, s.moe.get(), limits);
+  s.ops = make_model_ops(backend, d.dtype, max_attention_dims(d.model, s.weights->shard(), limits));
+  DecoderRanks ranks;
+  ranks.comm = comm;
+  ranks.moe_token_slice =
+      comm && d.model.moe_layer_count() > 0 && moe_impl_info(o, backend.kind()).rank_tokens == RankTokens::token_slice;
+  s.decoder = std::make_unique<Decoder>(backend, d, *s.weights, *s.ops, s.moe.get(), limits, ranks);
   return s;
 }
 
@@ -343,13 +375,8 @@ void validate_model_options(const ModelRunOptions& o, BackendKind backend) {
                                  m.name, m.max_position_embeddings));
   if (o.input_len + o.output_len > std::numeric_limits<int32_t>::max() / 2)
     throw InputError("--input-len + --output-len: positions must fit 32-bit integers");
-  // --ep-size above 1 needs a --tp-size of as many GPUs, which the next check refuses.
   validate_layout(m, o.decoder.dtype, ParallelLayout{o.tp_size, o.ep_size});
-  if (o.tp_size != 1)
-    throw InputError(fmt::format("--tp-size {}: the whole-model benchmark runs on one device in this build "
-                                 "(the layer benchmark, moebench layer, runs --tp-size ranks); use 1",
-                                 o.tp_size));
-  if (m.moe_layer_count() > 0) select_impls({o.moe_impl}, backend);
+  if (m.moe_layer_count() > 0) select_impls({o.moe_impl}, backend, o.tp_size);
   if (backend == BackendKind::cuda && m.sliding_layer_count() > 0)
     throw InputError(fmt::format("{}: sliding_window / layer_types: {} of {} layers attend over a sliding window of {} "
                                  "tokens, which the GPU attention kernels do not restrict yet; run it with --backend "
@@ -363,6 +390,7 @@ void validate_model_options(const ModelRunOptions& o, BackendKind backend) {
 MemoryRequest model_memory_request(const ModelRunOptions& o, int64_t batch, bool gpu) {
   MemoryRequest r;
   r.model = o.decoder.model;
+  r.layout = ParallelLayout{o.tp_size, o.ep_size};
   r.weight_dtype = o.decoder.dtype;
   r.kv_dtype = o.decoder.dtype;
   r.batch_size = batch;
@@ -374,7 +402,7 @@ MemoryRequest model_memory_request(const ModelRunOptions& o, int64_t batch, bool
 }
 
 int64_t predicted_process_bytes(const MemoryBreakdown& breakdown, bool gpu) {
-  return breakdown.total_bytes() - (gpu ? 0 : breakdown.bytes_of("cuda_context"));
+  return breakdown.total_bytes() - (gpu ? 0 : breakdown.bytes_of("cuda_context") + breakdown.bytes_of("nccl"));
 }
 
 std::vector<BatchResult> preflight(const ModelRunOptions& o, bool gpu, int64_t available_bytes,
@@ -416,19 +444,25 @@ std::vector<BatchResult> plan_batches(Backend& backend, const ModelRunOptions& o
 }
 
 ModelResult run_model_benchmark(Backend& backend, const ModelRunOptions& o, std::vector<BatchResult> planned,
-                                const ModelProgressFn& progress) {
+                                const ModelProgressFn& progress, Communicator* comm) {
   ModelResult result = describe_run(backend, o, std::move(planned));
-  if (progress) progress("measuring copy bandwidth");
-  const auto t0 = std::chrono::steady_clock::now();
-  result.ceilings = measure_ceilings(backend);
-  result.ceilings_ms = ms_since(t0);
+  // Over ranks rank 0 measures for the run (its figures are the ones reported), as the layer
+  // benchmark's rank 0 does, and CPU ranks do not contend for the node's bandwidth.
+  if (!comm || comm->rank() == 0) {
+    if (progress) progress("measuring copy bandwidth");
+    const auto t0 = std::chrono::steady_clock::now();
+    result.ceilings = measure_ceilings(backend);
+    result.ceilings_ms = ms_since(t0);
+  }
 
-  ModelSetup s = prepare_model(backend, o, result, progress);
+  ModelSetup s = prepare_model(backend, o, result, progress, comm);
   for (BatchResult& br : result.batches) {
     if (br.status != BatchResult::Status::ok) continue;
     try {
       run_batch(backend, o, result, s, br, progress);
     } catch (const RuntimeFailure& e) {
+      // Over ranks the peers are inside collectives this rank left: the run fails as a whole.
+      if (comm) throw;
       br.status = BatchResult::Status::failed;
       br.failure = e.what();
       br.failure_kind = e.kind();

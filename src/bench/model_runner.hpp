@@ -12,6 +12,7 @@
 #include "analysis/memory_model.hpp"
 #include "backend/backend.hpp"
 #include "bench/model_result.hpp"
+#include "dist/communicator.hpp"
 #include "model/decoder_config.hpp"
 #include "profile/profiler.hpp"
 
@@ -37,14 +38,17 @@ struct ModelRunOptions {
 inline constexpr int64_t kProfiledDecodeSteps = 4;
 
 // Throws InputError naming the flag: no batch sizes or batch 0, input or output length below 1,
-// a context longer than max_position_embeddings, KV or attention heads a --tp-size cannot split
-// or experts an --ep-size cannot split, more than one GPU, runs below 0 / 1, an unknown --moe-impl.
+// a context longer than max_position_embeddings, KV or attention heads (or a dense intermediate
+// size) a --tp-size cannot split or experts an --ep-size cannot split, runs below 0 / 1, an
+// unknown --moe-impl or one that runs on one device only with --tp-size above 1.
 void validate_model_options(const ModelRunOptions& options, BackendKind backend);
 
-// The memory model's request for one batch size of the run.
+// The memory model's request for one batch size of the run: one rank's (GPU's) part under the
+// run's --tp-size / --ep-size layout.
 MemoryRequest model_memory_request(const ModelRunOptions& options, int64_t batch, bool gpu);
 // The bytes the memory model predicts this process holds for `batch`: everything on a GPU, all
-// but the CUDA context on the CPU.
+// but the CUDA context and NCCL's buffers on the CPU (CPU ranks' Gloo buffers are not the
+// backend's).
 int64_t predicted_process_bytes(const MemoryBreakdown& breakdown, bool gpu);
 
 // Pre-flight of every batch size against `available_bytes` (free memory before the run): the
@@ -62,7 +66,13 @@ using ModelProgressFn = std::function<void(const std::string& what)>;
 // Runs the batch sizes of `planned` (plan_batches()) that were not refused. Runtime failures of
 // one batch size (OOM, a CUDA error) are kept in its result and the next one runs; a failure
 // before the first batch (ceilings, weights, the MoE implementation) is thrown.
+//
+// With `comm` this is one rank of a tensor-parallel run of comm->size() == tp_size ranks
+// (bench/parallel_model_job.hpp): it holds its shard of the weights (model/model_weights.hpp),
+// runs the decoder's collectives (model/decoder.hpp) and the MoE implementation's, times its own
+// runs, and a runtime failure of any batch size fails the whole run (thrown), since the peers
+// are waiting in collectives for this rank.
 ModelResult run_model_benchmark(Backend& backend, const ModelRunOptions& options, std::vector<BatchResult> planned,
-                                const ModelProgressFn& progress);
+                                const ModelProgressFn& progress, Communicator* comm = nullptr);
 
 }  // namespace moebench

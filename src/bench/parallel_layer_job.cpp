@@ -1,17 +1,10 @@
 // run_parallel_layer_job: `moebench layer` over several ranks (parallel_layer_job.hpp).
 #include "bench/parallel_layer_job.hpp"
 
-#include <signal.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <cstdio>
-#include <cstdlib>
-#include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <memory>
-#include <sstream>
 
 #include <fmt/format.h>
 
@@ -21,45 +14,24 @@
 #include "bench/layer_records.hpp"
 #include "bench/layer_writers.hpp"
 #include "bench/parallel_layer_runner.hpp"
+#include "bench/rank_job.hpp"
 #include "bench/routing_export.hpp"
 #include "bench/writers.hpp"
-#include "core/build_info.hpp"
 #include "core/errors.hpp"
 #include "core/output_files.hpp"
 #include "core/size_math.hpp"
-#include "core/subprocess.hpp"
-#include "core/test_fault.hpp"
 #include "dist/bus_bandwidth.hpp"
 #include "dist/communicator.hpp"
-#include "dist/launcher.hpp"
 #include "dist/rank_env.hpp"
-#include "dist/rendezvous.hpp"
 #include "moe/moe_impl.hpp"
 #include "results/environment.hpp"
 #include "results/timestamps.hpp"
-#ifdef MOEBENCH_WITH_CUDA
-#include "backend/cuda_backend.hpp"
-#include "dist/nccl_communicator.hpp"
-#endif
 
 namespace moebench {
 
 namespace {
 
 using json = nlohmann::ordered_json;
-
-// Where moebench's launcher asks its ranks to leave the kind and line of their failure, so that
-// it records the first failure as the rank saw it (a rank that died of a signal leaves nothing:
-// Crash), and says a rank's bad input once for the node (a rendezvous refusal reaches every rank
-// alike: each saying it would repeat the line once per rank).
-constexpr const char* kFailureDirVariable = "MOEBENCH_RANK_FAILURE_DIR";
-constexpr const char* kInputErrorName = "InputError";
-
-BackendKind resolved_kind(const std::string& backend) {
-  const BackendKind kind = parse_backend_kind(backend);
-  if (kind != BackendKind::automatic) return kind;
-  return cuda_available() ? BackendKind::cuda : BackendKind::cpu;
-}
 
 // What every rank must run alike: a rank whose fingerprint differs is refused, the field named.
 nlohmann::json fingerprint(const LayerRunOptions& run, BackendKind kind, const std::vector<std::string>& impls) {
@@ -97,20 +69,6 @@ ProgressFn progress_printer(bool quiet) {
   };
 }
 
-// The test hook (core/test_fault.hpp) on the rank MOEBENCH_TEST_FAULT_RANK names, or on every rank.
-void apply_rank_test_fault(int rank) {
-  const char* only = std::getenv("MOEBENCH_TEST_FAULT_RANK");
-  if (only && *only && std::to_string(rank) != only) return;
-  apply_test_fault();
-}
-
-FailureKind failure_kind_named(const std::string& name) {
-  for (FailureKind kind : {FailureKind::OOM, FailureKind::Timeout, FailureKind::CudaError, FailureKind::NcclError,
-                           FailureKind::InvalidConfig, FailureKind::VerificationFailed})
-    if (name == failure_kind_name(kind)) return kind;
-  return FailureKind::Crash;
-}
-
 void record_failure(const LayerJob& job, const LayerRunOptions& run, const std::vector<std::string>& impls,
                     const Backend& backend, const std::string& command_line, FailureKind kind,
                     const std::string& message) {
@@ -126,50 +84,10 @@ void record_failure(const LayerJob& job, const LayerRunOptions& run, const std::
 // The node's launcher: starts its ranks, waits, and (node 0) records a failed run.
 int launch_ranks(const LayerJob& job, const LayerRunOptions& run, const RankEnv& node, BackendKind kind,
                  const std::vector<std::string>& impls, const std::string& command_line) {
-  const auto failure_dir = std::filesystem::temp_directory_path() / fmt::format("moebench-ranks-{}", getpid());
-  std::filesystem::create_directories(failure_dir);
-  LaunchSpec spec;
-  spec.node = node;
-  spec.executable = self_executable();
-  spec.args = self_arguments();
-  spec.env = {{kFailureDirVariable, failure_dir.string()}};
-  const LaunchOutcome outcome = launch_local_ranks(spec);
-
-  FailureKind failure = outcome.kind;
-  std::string message = outcome.message;
-  // The cause: a rank that died of a signal of its own (not the launcher's stop), before the
-  // peers whose collectives failed because it died, whichever the launcher saw end first.
-  int cause = outcome.failed_rank;
-  for (const RankExit& r : outcome.ranks)
-    if (r.signal != 0 && r.signal != SIGTERM && !(r.stopped && r.signal == SIGKILL)) {
-      cause = r.rank;
-      failure = FailureKind::Crash;
-      message = fmt::format("rank {} (pid {}) was killed by signal {} ({})", r.rank, r.pid, r.signal,
-                            strsignal(r.signal));
-      break;
-    }
-  std::ifstream said(failure_dir / std::to_string(cause));
-  bool bad_input = false;
-  if (std::string line; !outcome.ok && std::getline(said, line)) {
-    failure = failure_kind_named(line);
-    bad_input = line == kInputErrorName;
-    std::stringstream rest;
-    rest << said.rdbuf();
-    message = bad_input ? rest.str() : fmt::format("rank {}: {}", cause, rest.str());
-  }
-  std::filesystem::remove_all(failure_dir);
-  // A rank refused its input (a peer that never arrived, a port in use, another configuration):
-  // the node says it once, as its own bad input.
-  if (bad_input) throw InputError(message);
-  if (outcome.ok || outcome.exit_code() == 2) return outcome.exit_code();
-  // Rank 0 exits 1 on its own after recording a finished run whose check failed.
-  const bool recorded = cause == 0 && outcome.ranks.front().signal == 0 && !said.is_open();
-  if (node.node_rank == 0 && !recorded) {
-    std::fprintf(stderr, "moebench layer: %s: %s\n", failure_kind_name(failure), message.c_str());
+  return launch_node_ranks(node, "layer", [&](FailureKind failure, const std::string& message) {
     record_failure(job, run, impls, *make_backend(kind == BackendKind::cuda ? BackendKind::cuda : BackendKind::cpu),
                    command_line, failure, message);
-  }
-  return outcome.exit_code();
+  });
 }
 
 // InputError when the node's CPU ranks together exceed its free memory: each holds what a
@@ -188,40 +106,6 @@ void refuse_if_gpu_does_not_fit(const LayerRunOptions& run, const Backend& backe
   const DeviceInfo device = backend.device_info();
   refuse_if_not_fitting(run.model.name, layer_run_bytes(run), device.free_memory_bytes,
                         fmt::format(" on {} (cuda)", device.name), "use a smaller model or fewer --num-tokens");
-}
-
-// One rank's communicator: Gloo between CPU ranks, NCCL between GPUs.
-std::unique_ptr<Communicator> make_rank_communicator(Backend& backend, Rendezvous& rendezvous, const RankEnv& env) {
-#ifdef MOEBENCH_WITH_CUDA
-  if (backend.kind() == BackendKind::cuda)
-    return make_nccl_communicator(rendezvous, cuda_device_count() == 1 ? 0 : env.local_rank, cuda_stream(backend));
-#else
-  (void)env;
-#endif
-  (void)backend;
-  return make_cpu_communicator(rendezvous);
-}
-
-std::string shared_blob(BackendKind kind, const RankEnv& env) {
-#ifdef MOEBENCH_WITH_CUDA
-  if (kind == BackendKind::cuda && env.rank == 0) return nccl_unique_id();
-#else
-  (void)kind;
-  (void)env;
-#endif
-  return "";
-}
-
-// The run's rendezvous. A peer that never arrived within --dist-timeout (a node not started, or
-// started with another --dist-init-addr or --nnodes) is bad input, as a port in use is: the run
-// never started, and nothing is recorded.
-std::unique_ptr<Rendezvous> join_rendezvous(const RankEnv& env, const RendezvousOptions& options) {
-  try {
-    return Rendezvous::join(env, options);
-  } catch (const RuntimeFailure& e) {
-    if (e.kind() != FailureKind::Timeout) throw;
-    throw InputError(e.what());
-  }
 }
 
 // Rank 0: the table, the files and the records of a finished run.
@@ -258,11 +142,10 @@ int report_run(const LayerJob& job, const LayerRunOptions& run, const Backend& b
 
 // One rank, start to end.
 int run_rank_body(const LayerJob& job, const LayerRunOptions& run, const RankEnv& env, BackendKind kind,
-                  const std::vector<std::string>& impls, const std::vector<const WriterEntry*>& writers,
-                  const std::string& command_line) {
+             const std::vector<std::string>& impls, const std::vector<const WriterEntry*>& writers,
+             const std::string& command_line) {
   const bool root = env.rank == 0;
-  const char* failure_dir = std::getenv(kFailureDirVariable);
-  if (kind == BackendKind::cuda) select_cuda_device(cuda_device_count() == 1 ? 0 : env.local_rank);
+  select_rank_device(kind, env);
   std::unique_ptr<Backend> backend = make_backend(kind);
   if (kind == BackendKind::cuda) refuse_if_gpu_does_not_fit(run, *backend);
   std::unique_ptr<ResultsStore> store;
@@ -278,15 +161,7 @@ int run_rank_body(const LayerJob& job, const LayerRunOptions& run, const RankEnv
   rank_run.profiler = profiler.get();
   Ceilings ceilings;
   try {
-    std::unique_ptr<Communicator> comm;
-    {
-      RendezvousOptions options;
-      options.config = fingerprint(run, kind, impls);
-      options.shared_blob = shared_blob(kind, env);
-      options.timeout_s = job.dist_timeout_s;
-      std::unique_ptr<Rendezvous> rendezvous = join_rendezvous(env, options);
-      comm = make_rank_communicator(*backend, *rendezvous, env);
-    }
+    std::unique_ptr<Communicator> comm = join_ranks(*backend, env, fingerprint(run, kind, impls), job.dist_timeout_s);
     // Opened once every rank is known to run this configuration: a refused run leaves no store.
     if (root) store = job.record.open();
     if (root && !job.quiet)
@@ -310,9 +185,7 @@ int run_rank_body(const LayerJob& job, const LayerRunOptions& run, const RankEnv
                    job.profile.dir.c_str());
     return report_run(job, run, *backend, ceilings, exchange, rows, context, store.get(), writers, command_line);
   } catch (const RuntimeFailure& e) {
-    if (failure_dir) {
-      std::ofstream(std::filesystem::path(failure_dir) / std::to_string(env.rank))
-          << failure_kind_name(e.kind()) << '\n' << e.what();
+    if (leave_rank_failure(env.rank, e)) {
     } else if (root && (store || (store = job.record.open()))) {
       json details = layer_run_details(run, ceilings);
       details["world_size"] = run.tp_size;
@@ -323,19 +196,12 @@ int run_rank_body(const LayerJob& job, const LayerRunOptions& run, const RankEnv
   }
 }
 
-// run_rank_body; a rank started by moebench's launcher leaves its bad input to the launcher, which
-// says it once for the node, and exits 2 without a word.
+// run_rank_body; a rank started by moebench's launcher leaves its bad input to the launcher,
+// which says it once for the node.
 int run_rank(const LayerJob& job, const LayerRunOptions& run, const RankEnv& env, BackendKind kind,
              const std::vector<std::string>& impls, const std::vector<const WriterEntry*>& writers,
              const std::string& command_line) {
-  const char* failure_dir = std::getenv(kFailureDirVariable);
-  try {
-    return run_rank_body(job, run, env, kind, impls, writers, command_line);
-  } catch (const InputError& e) {
-    if (!failure_dir) throw;
-    std::ofstream(std::filesystem::path(failure_dir) / std::to_string(env.rank)) << kInputErrorName << '\n' << e.what();
-    return 2;
-  }
+  return leave_rank_input_error(env.rank, [&] { return run_rank_body(job, run, env, kind, impls, writers, command_line); });
 }
 
 }  // namespace
@@ -346,26 +212,14 @@ bool is_parallel_layer_job(const LayerJob& job) {
 
 int run_parallel_layer_job(const LayerJob& job, const std::string& command_line) {
   // Everything the user gave is checked before any rank starts.
-  const BackendKind kind = resolved_kind(job.backend);
+  const BackendKind kind = resolved_backend_kind(job.backend);
   if (kind == BackendKind::cuda && cuda_device_count() == 0) make_backend(kind);  // says why there is none
   const LayerRunOptions run = layer_run_options(job, kind);
   std::vector<std::string> impls;
   for (const ImplInfo* info : select_impls(run.impls, kind, run.tp_size)) impls.push_back(info->name);
   const std::vector<const WriterEntry*> writers = layer_checked_writers(job);
   job.profile.check();
-  DistRequest request;
-  request.world_size = run.tp_size;
-  request.size_flag = "--tp-size";
-  request.nnodes = job.nnodes;
-  request.node_rank = job.node_rank;
-  request.dist_init_addr = job.dist_init_addr;
-  RankEnv env = resolve_rank_env(current_environment(), request);
-  // One GPU per local rank; a rank that sees a single GPU (srun --gpus-per-task, a launcher
-  // that sets CUDA_VISIBLE_DEVICES per rank) uses that one.
-  if (kind == BackendKind::cuda && (env.source == RankSource::flags || cuda_device_count() != 1)) {
-    request.visible_gpus = cuda_device_count();
-    env = resolve_rank_env(current_environment(), request);
-  }
+  const RankEnv env = resolve_run_ranks(kind, run.tp_size, job.nnodes, job.node_rank, job.dist_init_addr);
   if (kind == BackendKind::cpu) refuse_if_node_does_not_fit(run, env);
   if (env.launches_local_ranks()) return launch_ranks(job, run, env, kind, impls, command_line);
   return run_rank(job, run, env, kind, impls, writers, command_line);

@@ -34,6 +34,14 @@ Command add_model_command(CLI::App& app) {
   sub->add_option(kImplFlags, o->moe_impl, impl_help("the MoE layers' implementation (default: auto on a GPU, reference on the CPU):"));
   const std::function<void()> resolve_layout =
       add_parallel_flags(*sub, o->tp_size, o->ep_size, model_tp_size_help(), model_ep_size_help());
+  sub->add_option("--dist-init-addr", o->dist_init_addr,
+                  "rank 0's rendezvous HOST:PORT, the same on every node (needed with --nnodes > 1)");
+  sub->add_option("--nnodes", o->nnodes, "nodes the --tp-size ranks are spread over")->capture_default_str();
+  sub->add_option("--node-rank", o->node_rank, "this node's rank, 0 to nnodes - 1")->capture_default_str();
+  sub->add_option("--dist-timeout", o->dist_timeout_s,
+                  "seconds a rank waits for its peers: for every node to arrive at the rendezvous (else exit 2), "
+                  "and in each collective")
+      ->capture_default_str();
   sub->add_option(kChunkedPrefillSizeFlags, o->chunked_prefill_size, "most prompt tokens per prefill step")->capture_default_str();
   sub->add_option("--backend", o->backend, backend_help())->capture_default_str();
   sub->add_option("--seed", o->seed, "seed of weights and prompts")->capture_default_str();

@@ -35,13 +35,13 @@ std::string backend_help() {
 }
 
 std::string model_tp_size_help() {
-  return "devices in all; tensor parallel inside the MoE layer = tp_size / ep_size (the whole-model benchmark runs "
-         "1 device in this build; `layer` runs --tp-size ranks)";
+  return "ranks in all, one process (one GPU) each, started here or by mpirun/srun/torchrun: attention heads, dense "
+         "MLPs and the vocabulary split tp ways; tensor parallel inside the MoE layers = tp_size / ep_size";
 }
 
 std::string model_ep_size_help() {
-  return "expert-parallel groups: routed experts split ep ways (the whole-model benchmark runs 1 device in this "
-         "build; `layer` runs them)";
+  return "expert-parallel groups: each MoE layer's routed experts split ep ways (impl ep or tp; default tp over "
+         "several ranks)";
 }
 
 int tp_size_from_moe_tp_degree(int moe_tp_degree, int ep_size, std::optional<int> tp_size) {

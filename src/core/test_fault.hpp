@@ -9,8 +9,8 @@
 //   oom-in:NAME - the layer implementation NAME fails to prepare with an OOM, the others run
 //           (what a GPU too small for one implementation's extra copy does)
 // Unset or empty: nothing. Any other value is bad input (exit 2).
-// A run of several ranks (bench/parallel_layer_job.hpp) applies it on every rank, or only on the
-// rank MOEBENCH_TEST_FAULT_RANK names.
+// A run of several ranks (bench/parallel_layer_job.hpp, bench/parallel_model_job.hpp) applies it
+// on every rank, or only on the rank MOEBENCH_TEST_FAULT_RANK names.
 #include <string>
 
 namespace moebench {

@@ -59,6 +59,13 @@ class ModelOps {
 
   // out[t] = table[tokens[t]] ([rows][hidden]); tokens int32 on the backend.
   virtual void embed(const int32_t* tokens, int64_t rows, const void* table, int64_t hidden, void* out) = 0;
+  // A rank's part of a vocabulary-parallel embedding, which a sum over the ranks completes: out[t]
+  // = table[tokens[t] - vocab_begin] in fp32 for the tokens in [vocab_begin, vocab_end) (the
+  // table holds those rows), 0 for the others.
+  virtual void embed_vocab_rows(const int32_t* tokens, int64_t rows, const void* table, int64_t hidden,
+                                int64_t vocab_begin, int64_t vocab_end, float* out) = 0;
+  // out[i] = x[i] rounded to the dtype, for `count` fp32 values (a sum over the ranks).
+  virtual void round_fp32(const float* x, int64_t count, void* out) = 0;
   // out[r] = x[r] / rms(x[r]) * weight, for rows of `dim`.
   virtual void rms_norm(const void* x, const void* weight, int64_t rows, int64_t dim, float eps, void* out) = 0;
   // out[M][N] = x[M][K] . w[N][K]^T; out in the dtype, or fp32 when out_fp32.

@@ -12,12 +12,20 @@
 //   o     [H][heads * head_dim]
 //   dense gate/up [2 I][H] (gate rows first), down [H][I]
 //   router [E][H]; norms [H]; q_norm, k_norm [head_dim]
+//
+// A rank of a tensor-parallel run (ModelRank) holds its shard (model/decoder_shard.hpp) in the
+// same layouts at the shard's sizes, each element the value the whole tensor has there: the
+// vocabulary's rows [vocab_begin, vocab_end) of the embedding and LM head; the q rows of its
+// heads and the k and v rows of its KV heads of qkv; the columns of its heads of o; the gate and
+// up rows of its dense columns, and those columns of down. Routers and norms are whole on every
+// rank; each MoE layer holds what the rank's MoE implementation runs (moe/rank_weights.hpp).
 #include <cstdint>
 #include <memory>
 #include <vector>
 
 #include "backend/backend.hpp"
 #include "model/decoder_config.hpp"
+#include "model/decoder_shard.hpp"
 #include "moe/layer_weights.hpp"
 
 namespace moebench {
@@ -43,24 +51,43 @@ struct DecoderLayerWeights {
   DeviceBuffer qkv, o;
   DeviceBuffer dense_gate_up, dense_down;  // dense layers
   DeviceBuffer router;                     // MoE layers
-  std::unique_ptr<LayerWeightStore> experts;
+  std::unique_ptr<ExpertWeightStore> experts;
+};
+
+// Which part of the model a rank holds: its decoder shard, and its place in the MoE layers
+// with what its MoE implementation runs of them (ImplInfo::holds; null: every MoE layer whole).
+struct ModelRank {
+  DecoderShard shard;
+  MoeParallel moe;  // tp_size, ep_size, rank; the communicator is not needed here
+  RankExperts (*holds)(const LayerSpec& spec) = nullptr;
 };
 
 class ModelWeights {
  public:
+  // The whole model.
   ModelWeights(Backend& backend, const DecoderConfig& config, uint64_t seed);
+  // One rank's part.
+  ModelWeights(Backend& backend, const DecoderConfig& config, uint64_t seed, const ModelRank& rank);
+  const DecoderShard& shard() const { return rank_.shard; }
   const DecoderLayerWeights& layer(int l) const { return layers_[size_t(l)]; }
-  const void* embedding() const { return embedding_.get(); }
-  const void* lm_head() const { return lm_head_.get() ? lm_head_.get() : embedding_.get(); }
+  const void* embedding() const { return embedding_.get(); }  // the shard's vocabulary rows
+  const void* lm_head() const { return config_.model.tie_word_embeddings ? embedding_.get() : lm_head_.get(); }
   const void* final_norm() const { return final_norm_.get(); }
   int64_t bytes() const { return bytes_; }
 
  private:
-  DeviceBuffer matrix(Backend& backend, ModelStream stream, int layer, int64_t rows, int64_t cols);
+  // Rows of a tensor [rows][cols] of `stream`: the blocks given, each {first row, rows, first
+  // column, columns}, stacked one under the other.
+  struct Block {
+    int64_t row = 0, rows = 0, col = 0, cols = 0;
+  };
+  DeviceBuffer matrix(Backend& backend, ModelStream stream, int layer, int64_t rows, int64_t cols,
+                      const std::vector<Block>& blocks);
   DeviceBuffer norm(Backend& backend, int layer, int which, int64_t size);
 
   DecoderConfig config_;
   uint64_t seed_;
+  ModelRank rank_;
   DeviceBuffer embedding_, lm_head_, final_norm_;
   std::vector<DecoderLayerWeights> layers_;
   int64_t bytes_ = 0;

@@ -49,6 +49,13 @@ struct LayerWeights {
   const void* shared_gate = nullptr;
   const float* score_bias = nullptr;
   const LazyExperts* lazy = nullptr;  // null: every routed expert is filled
+  // Set when the tensors hold one rank's part of the layer only (moe/rank_weights.hpp): w13 and
+  // w2 the experts of the rank's expert-parallel group, from its first, each over
+  // rank_routed_inter columns of its intermediate dimension; shared_w13 and shared_w2 the
+  // shared experts over rank_shared_inter columns. The canonical layout of a layer of that many
+  // experts of that width; the rank layers (ep, tp) run it as it is.
+  bool rank_part = false;
+  int64_t rank_routed_inter = 0, rank_shared_inter = 0;
 
   void ensure_expert(int expert) const {
     if (lazy) lazy->ensure(expert);

@@ -26,16 +26,24 @@ constexpr float kScoreBiasScale = 0.05f;
 // Host copy of the score-correction bias ([E] floats), or empty when the model has none.
 std::vector<float> score_bias_values(const ModelConfig& model, uint64_t seed);
 
-// On the CPU backend the routed experts are filled lazily (LazyExperts: an expert's values
-// when routing first selects it); on a GPU all at once, as kernels read them unannounced.
-class LayerWeightStore final : public LazyExperts {
+// What holds one MoE layer's weights on a backend: the whole layer (LayerWeightStore) or one
+// rank's part of it (moe/rank_weights.hpp). On the CPU backend the routed experts are filled
+// lazily (LazyExperts: an expert's values when routing first selects it); on a GPU all at once,
+// as kernels read them unannounced.
+class ExpertWeightStore : public LazyExperts {
+ public:
+  virtual const LayerWeights& view() const = 0;
+  // Bytes held on the backend (allocated; on the CPU, pages of unfilled experts stay untouched).
+  virtual int64_t bytes() const = 0;
+};
+
+class LayerWeightStore final : public ExpertWeightStore {
  public:
   LayerWeightStore(Backend& backend, const LayerSpec& spec);
   LayerWeightStore(const LayerWeightStore&) = delete;  // view() points into this object
   LayerWeightStore& operator=(const LayerWeightStore&) = delete;
-  const LayerWeights& view() const { return view_; }
-  // Bytes held on the backend (allocated; on the CPU, pages of unfilled experts stay untouched).
-  int64_t bytes() const;
+  const LayerWeights& view() const override { return view_; }
+  int64_t bytes() const override;
   void ensure(int expert) const override;
 
  private:

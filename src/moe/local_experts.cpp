@@ -3,6 +3,7 @@
 #include "moe/local_experts.hpp"
 
 #include <algorithm>
+#include <stdexcept>
 #include <tuple>
 
 #include <fmt/format.h>
@@ -146,14 +147,27 @@ void check_rank_layer_spec(const LayerSpec& spec, const std::string& who) {
 ExpertSlice routed_expert_slice(const LayerSpec& spec, const LayerWeights& weights, const LayerWeights* lazy,
                                 const RankExperts& held) {
   const ModelConfig& m = spec.model;
+  const int64_t routed_width = held.routed_inter.second - held.routed_inter.first;
+  const int64_t shared_width = held.shared_inter.second - held.shared_inter.first;
+  if (weights.rank_part && (weights.rank_routed_inter != routed_width ||
+                            (m.num_shared_experts > 0 && weights.rank_shared_inter != shared_width)))
+    throw std::invalid_argument(fmt::format(
+        "rank experts: the weights hold {} / {} intermediate columns of the routed / shared experts, the layer "
+        "runs {} / {}",
+        weights.rank_routed_inter, weights.rank_shared_inter, routed_width, shared_width));
   ExpertSlice r;
   r.w13 = weights.w13;
   r.w2 = weights.w2;
   r.lazy_source = lazy;
-  r.first = spec.parallel.first_local_expert(m.num_experts);
   r.count = spec.parallel.experts_per_group(m.num_experts);
-  r.inter = m.moe_intermediate_size;
-  std::tie(r.inter_begin, r.inter_end) = held.routed_inter;
+  if (weights.rank_part) {  // the group's experts from 0, each as wide as the slice
+    r.inter = routed_width;
+    r.inter_end = routed_width;
+  } else {
+    r.first = spec.parallel.first_local_expert(m.num_experts);
+    r.inter = m.moe_intermediate_size;
+    std::tie(r.inter_begin, r.inter_end) = held.routed_inter;
+  }
   return r;
 }
 
@@ -161,6 +175,7 @@ void make_or_bind_rank_experts(Backend& backend, LocalExperts::MakeImpl make, co
                                const LayerWeights& weights, const LayerWeights* lazy, const RankExperts& held,
                                std::unique_ptr<LocalExperts>& routed, std::unique_ptr<LocalExperts>& shared) {
   const ModelConfig& m = spec.model;
+  const int64_t shared_width = held.shared_inter.second - held.shared_inter.first;
   const ExpertSlice r = routed_expert_slice(spec, weights, lazy, held);
   if (routed) routed->bind(r);
   else routed = std::make_unique<LocalExperts>(backend, make, spec, r, held.routed_rows);
@@ -169,8 +184,13 @@ void make_or_bind_rank_experts(Backend& backend, LocalExperts::MakeImpl make, co
   sh.w13 = weights.shared_w13;
   sh.w2 = weights.shared_w2;
   sh.count = m.num_shared_experts;
-  sh.inter = m.shared_intermediate_size;
-  std::tie(sh.inter_begin, sh.inter_end) = held.shared_inter;
+  if (weights.rank_part) {
+    sh.inter = shared_width;
+    sh.inter_end = shared_width;
+  } else {
+    sh.inter = m.shared_intermediate_size;
+    std::tie(sh.inter_begin, sh.inter_end) = held.shared_inter;
+  }
   if (shared) shared->bind(sh);
   else shared = std::make_unique<LocalExperts>(backend, make, spec, sh, spec.max_tokens * m.num_shared_experts);
 }

@@ -78,12 +78,6 @@ class LocalExperts {
   DeviceBuffer logits_;
 };
 
-// What one rank of an expert- or tensor-parallel layer holds: its routed experts' intermediate
-// slice, its shared experts' slice, and the rows its routed experts are first prepared for.
-struct RankExperts {
-  std::pair<int64_t, int64_t> routed_inter, shared_inter;
-  int64_t routed_rows = 0;
-};
 // ep: the routed experts of the rank's group, each split moe_tp ways; the shared experts whole,
 // since each rank runs them for its own tokens.
 RankExperts expert_parallel_experts(const LayerSpec& spec);
@@ -100,8 +94,11 @@ ExpertSlice routed_expert_slice(const LayerSpec& spec, const LayerWeights& weigh
                                 const RankExperts& held);
 
 // A rank's experts of `weights` as `held` describes them: `routed` gets its EP group's routed
-// experts, `shared` the shared experts (none when the model has none). Made with `make` the first time, bound to the new weights after. `lazy`: the weights'
-// owner when experts are filled on first use (the CPU backend), else null.
+// experts, `shared` the shared experts (none when the model has none). Made with `make` the
+// first time, bound to the new weights after. `lazy`: the weights' owner when experts are filled
+// on first use (the CPU backend), else null. Weights of the whole layer are sliced as `held`
+// says; weights that hold the rank's part only (LayerWeights::rank_part, moe/rank_weights.hpp)
+// are taken as they are, and must be the part `held` describes (std::invalid_argument otherwise).
 void make_or_bind_rank_experts(Backend& backend, LocalExperts::MakeImpl make, const LayerSpec& spec,
                                const LayerWeights& weights, const LayerWeights* lazy, const RankExperts& held,
                                std::unique_ptr<LocalExperts>& routed, std::unique_ptr<LocalExperts>& shared);

@@ -58,6 +58,9 @@ struct ImplInfo {
   BackendKind backend;
   std::unique_ptr<MoeImpl> (*make)(Backend& backend);
   RankTokens rank_tokens = RankTokens::one_device;
+  // What a rank of a layer of several ranks runs of the layer's experts (moe_parallel.hpp), so
+  // that a whole model's ranks allocate just that (moe/rank_weights.hpp); null for one_device.
+  RankExperts (*holds)(const LayerSpec& spec) = nullptr;
 };
 
 // Every implementation compiled into this binary, in registry order.

@@ -29,6 +29,15 @@ struct MoeParallel {
   int group_of_expert(int expert, int num_experts) const { return expert / experts_per_group(num_experts); }
 };
 
+// What one rank of an expert- or tensor-parallel layer holds (moe/local_experts.hpp makes it for
+// ep and tp; moe/rank_weights.hpp allocates just that): the [begin, end) of its routed experts'
+// intermediate dimension (of the experts of its ep group) and of its shared experts', and the
+// rows its routed experts are first prepared for.
+struct RankExperts {
+  std::pair<int64_t, int64_t> routed_inter, shared_inter;
+  int64_t routed_rows = 0;
+};
+
 // [begin, end) of part `index` of `count` parts of n: as even as can be, the first parts one
 // longer; a part is empty when n < count. Used for a rank's tokens and for its intermediate slice.
 inline std::pair<int64_t, int64_t> even_part(int64_t n, int index, int count) {

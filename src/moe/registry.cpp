@@ -2,6 +2,7 @@
 #include <algorithm>
 
 #include "core/errors.hpp"
+#include "moe/local_experts.hpp"
 #include "moe/moe_impl.hpp"
 
 namespace moebench {
@@ -25,9 +26,9 @@ const std::vector<ImplInfo>& all_impls() {
       {"reference", "CPU: multithreaded per-expert loop, bf16/fp16 storage, fp32 accumulation",
        BackendKind::cpu, make_cpu_reference},
       {"ep", "CPU ranks: experts split over --ep-size groups; each rank's tokens dispatched to their experts' ranks "
-       "and combined back (all-to-all)", BackendKind::cpu, make_cpu_expert_parallel, RankTokens::token_slice},
+       "and combined back (all-to-all)", BackendKind::cpu, make_cpu_expert_parallel, RankTokens::token_slice, expert_parallel_experts},
       {"tp", "CPU ranks: every rank runs the whole batch on its experts' intermediate slices, then an all-reduce",
-       BackendKind::cpu, make_cpu_tensor_parallel, RankTokens::whole_batch},
+       BackendKind::cpu, make_cpu_tensor_parallel, RankTokens::whole_batch, tensor_parallel_experts},
 #ifdef MOEBENCH_WITH_CUDA
       {"naive", "CUDA: per-expert cuBLAS GEMMs after GPU routing (host sync for counts, like an eager loop)",
        BackendKind::cuda, make_cuda_naive},
@@ -42,15 +43,15 @@ const std::vector<ImplInfo>& all_impls() {
       {"ep",
        "CUDA ranks: experts split over --ep-size groups; each rank's tokens dispatched to their experts' GPUs "
        "and combined back (NCCL send/recv), experts on the grouped GEMM path",
-       BackendKind::cuda, make_cuda_expert_parallel, RankTokens::token_slice},
+       BackendKind::cuda, make_cuda_expert_parallel, RankTokens::token_slice, expert_parallel_experts},
       {"tp",
        "CUDA ranks: every GPU runs the whole batch on its experts' intermediate slices (grouped GEMMs), then an "
        "NCCL all-reduce",
-       BackendKind::cuda, make_cuda_tensor_parallel, RankTokens::whole_batch},
+       BackendKind::cuda, make_cuda_tensor_parallel, RankTokens::whole_batch, tensor_parallel_experts},
       {"fused-ep",
        "CUDA ranks: ep with dispatch and combine kernels that write into the peers' GPU memory (NCCL device API, "
        "symmetric windows, NVLink load/store), routing and counts on the device, graph-recorded",
-       BackendKind::cuda, make_cuda_fused_expert_parallel, RankTokens::token_slice},
+       BackendKind::cuda, make_cuda_fused_expert_parallel, RankTokens::token_slice, expert_parallel_experts},
 #endif
   };
   return impls;

@@ -70,7 +70,7 @@ TEST(ModelCli, BadInputs) {
   expect_bad_input(kTiny + " --dtype fp8", "--dtype fp8: `model` runs bf16 or fp16");
   expect_bad_input(kTiny + " --moe-impl grouped", "--moe-impl: unknown implementation 'grouped' for the cpu backend");
   expect_bad_input(kTiny + " --tp-size 8", "num_attention_heads (4) must be divisible by tp_size (8)");
-  expect_bad_input(kTiny + " --tp-size 2", "--tp-size 2: the whole-model benchmark runs on one device in this build");
+  expect_bad_input(kTiny + " --tp-size 2 --ep-size 4", "--tp-size (2) must be a multiple of --ep-size (4)");
   expect_bad_input(kTiny + " --chunked-prefill-size 0", "--chunked-prefill-size must be positive");
   expect_bad_input("model --backend cpu --manual-config --num-experts 4 --num-experts-per-tok 2 --hidden-size 64 "
                    "--intermediate-size 32 --num-hidden-layers 2 --num-attention-heads 12 --num-key-value-heads 6 "

@@ -132,8 +132,8 @@ TEST(ModelRecords, AFailedRunIsRecordedForEveryBatchSizeAndNoRecordWritesNothing
 TEST(ModelRecords, BadInputRecordsNothing) {
   const std::string db = fresh_db_path("model-bad");
   expect_bad_input(kTiny + " --ep-size 2 --results-db " + db, "--tp-size (1) must be a multiple of --ep-size (2)");
-  expect_bad_input(kTiny + " --tp-size 2 --ep-size 2 --results-db " + db,
-                   "--tp-size 2: the whole-model benchmark runs on one device in this build");
+  expect_bad_input(kTiny + " --tp-size 2 --ep-size 2 --impl reference --results-db " + db,
+                   "--impl reference runs a layer on one device; with --tp-size 2 use: ep, tp");
   // Nothing fits: refused before the store is created.
   expect_bad_input(kTiny + " --batch-size 100000000 --results-db " + db, "does not fit: needed");
   EXPECT_FALSE(std::filesystem::exists(db));

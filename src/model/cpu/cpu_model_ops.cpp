@@ -28,6 +28,24 @@ class CpuModelOps final : public ModelOps {
       std::memcpy(o + r * hidden, t + int64_t(tokens[r]) * hidden, size_t(hidden) * sizeof(uint16_t));
   }
 
+  void embed_vocab_rows(const int32_t* tokens, int64_t rows, const void* table, int64_t hidden, int64_t vocab_begin,
+                        int64_t vocab_end, float* out) override {
+    const auto* t = static_cast<const uint16_t*>(table);
+    for (int64_t r = 0; r < rows; ++r) {
+      const int64_t token = tokens[r];
+      const bool held = token >= vocab_begin && token < vocab_end;
+      for (int64_t c = 0; c < hidden; ++c)
+        out[r * hidden + c] = held ? to_float(t[(token - vocab_begin) * hidden + c]) : 0.0f;
+    }
+  }
+
+  void round_fp32(const float* x, int64_t count, void* out) override {
+    auto* o = static_cast<uint16_t*>(out);
+    parallel_for(count, [&](int64_t begin, int64_t end) {
+      for (int64_t i = begin; i < end; ++i) o[i] = to_half(x[i]);
+    }, 1 << 14);
+  }
+
   void rms_norm(const void* x, const void* weight, int64_t rows, int64_t dim, float eps, void* out) override {
     const auto* in = static_cast<const uint16_t*>(x);
     const auto* w = static_cast<const uint16_t*>(weight);

@@ -37,6 +37,26 @@ __global__ void embed_kernel(const int32_t* tokens, int64_t rows, const uint16_t
   }
 }
 
+__global__ void embed_vocab_rows_kernel(const int32_t* tokens, int64_t rows, const uint16_t* table, int64_t hidden,
+                                        int64_t vocab_begin, int64_t vocab_end, DType dtype, float* out) {
+  allow_next_kernels();
+  wait_for_prior_kernels();
+  const int64_t total = rows * hidden;
+  for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < total; i += int64_t(gridDim.x) * blockDim.x) {
+    const int64_t token = tokens[i / hidden];
+    out[i] = token >= vocab_begin && token < vocab_end
+                 ? half_bits_to_float(table[(token - vocab_begin) * hidden + i % hidden], dtype)
+                 : 0.0f;
+  }
+}
+
+__global__ void round_fp32_kernel(const float* x, int64_t count, DType dtype, uint16_t* out) {
+  allow_next_kernels();
+  wait_for_prior_kernels();
+  for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < count; i += int64_t(gridDim.x) * blockDim.x)
+    out[i] = float_to_half_bits(x[i], dtype);
+}
+
 // 16-byte vectors of 8 elements where the row length allows, single elements otherwise.
 template <int kVec>
 struct Packed;
@@ -278,6 +298,19 @@ class CudaModelOps final : public ModelOps {
     if (rows == 0) return;
     launch_chained(embed_kernel, grid_for(rows * hidden), kThreads, 0, stream_, tokens, rows,
                    static_cast<const uint16_t*>(table), hidden, static_cast<uint16_t*>(out));
+  }
+
+  void embed_vocab_rows(const int32_t* tokens, int64_t rows, const void* table, int64_t hidden, int64_t vocab_begin,
+                        int64_t vocab_end, float* out) override {
+    if (rows == 0) return;
+    launch_chained(embed_vocab_rows_kernel, grid_for(rows * hidden), kThreads, 0, stream_, tokens, rows,
+                   static_cast<const uint16_t*>(table), hidden, vocab_begin, vocab_end, dtype_, out);
+  }
+
+  void round_fp32(const float* x, int64_t count, void* out) override {
+    if (count == 0) return;
+    launch_chained(round_fp32_kernel, grid_for(count), kThreads, 0, stream_, x, count, dtype_,
+                   static_cast<uint16_t*>(out));
   }
 
   void rms_norm(const void* x, const void* weight, int64_t rows, int64_t dim, float eps, void* out) override {
