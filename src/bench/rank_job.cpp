@@ -117,9 +117,19 @@ int launch_node_ranks(const RankEnv& node, const std::string& command,
     rest << said.rdbuf();
     message = bad_input ? rest.str() : fmt::format("rank {}: {}", cause, rest.str());
   }
+  // A rank refused its input (a peer that never arrived, a port in use, another configuration, a
+  // run that fits no rank): the node says it once, as its own bad input, whichever rank the
+  // launcher saw leave first (a rank that refuses with the others may exit 2 before it).
+  for (size_t r = 0; !bad_input && !outcome.ok && r < outcome.ranks.size(); ++r) {
+    std::ifstream other(failure_dir / std::to_string(outcome.ranks[r].rank));
+    if (std::string line; std::getline(other, line) && line == kInputErrorName) {
+      bad_input = true;
+      std::stringstream rest;
+      rest << other.rdbuf();
+      message = rest.str();
+    }
+  }
   std::filesystem::remove_all(failure_dir);
-  // A rank refused its input (a peer that never arrived, a port in use, another configuration):
-  // the node says it once, as its own bad input.
   if (bad_input) throw InputError(message);
   if (outcome.ok || outcome.exit_code() == 2) return outcome.exit_code();
   // Rank 0 exits 1 on its own after recording a finished run whose check failed.
