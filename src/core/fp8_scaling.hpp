@@ -48,6 +48,22 @@ MB_HD int64_t fp8_activation_scales(Fp8Scaling s, int64_t cols) {
   return s == Fp8Scaling::block ? fp8_ceil_div(cols, kFp8Group) : 1;
 }
 
+// One MoE expert's scales: gate, up and down are three matrices, each scaled on its own (as in
+// the checkpoints: separate gate_proj / up_proj / down_proj, separate 128x128 scale grids). Its
+// gate/up scales are the gate's fp8_weight_scales(s, inter, H), then the up's; its down scales
+// fp8_weight_scales(s, H, inter).
+MB_HD int64_t fp8_gate_up_scales(Fp8Scaling s, int64_t hidden, int64_t inter) {
+  return 2 * fp8_weight_scales(s, inter, hidden);
+}
+MB_HD int64_t fp8_down_scales(Fp8Scaling s, int64_t hidden, int64_t inter) {
+  return fp8_weight_scales(s, hidden, inter);
+}
+// The scale of element (r, c) of an expert's w13 [2 * inter][H] within its gate/up scales.
+MB_HD int64_t fp8_gate_up_scale_index(Fp8Scaling s, int64_t r, int64_t c, int64_t hidden, int64_t inter) {
+  return r < inter ? fp8_weight_scale_index(s, r, c, hidden)
+                   : fp8_weight_scales(s, inter, hidden) + fp8_weight_scale_index(s, r - inter, c, hidden);
+}
+
 // The scale of values whose largest magnitude is `amax`.
 MB_HD float fp8_scale_of(float amax) { return amax > 0.0f ? amax / kE4m3Max : 1.0f; }
 
