@@ -162,6 +162,11 @@ LayerRunOptions layer_run_options(const LayerJob& o, BackendKind backend) {
   }
   if (run.dtype == DType::fp8 && gpu)
     throw InputError("--dtype fp8: no CUDA fp8 implementation in this build; run fp8 with --backend cpu");
+  if (run.dtype == DType::fp8)
+    for (const std::string& name : o.impls)
+      if (name != "all" && name != "reference")
+        throw InputError(fmt::format("--impl {}: fp8 runs on the reference implementation in this build; use "
+                                     "--impl reference", name));
   if (run.dtype == DType::fp8 && o.tp_size > 1)
     throw InputError(fmt::format("--dtype fp8 --tp-size {}: fp8 runs on one rank in this build; use --tp-size 1",
                                  o.tp_size));

@@ -286,6 +286,9 @@ TEST(Fp8Layer, BadInputIsRefusedBeforeAnyWork) {
   job.fp8_scaling = "channel";
   expect_refused(job, "--fp8-scaling channel: applies to --dtype fp8 only");
   job = fp8_job(dir);
+  job.impls = {"ep"};
+  expect_refused(job, "--impl ep: fp8 runs on the reference implementation");
+  job = fp8_job(dir);
   job.tp_size = 2;
   expect_refused(job, "--dtype fp8 --tp-size 2");
   EXPECT_THROW(layer_run_options(fp8_job(dir), BackendKind::cuda), InputError);
