@@ -375,7 +375,8 @@ int64_t moe_layer_expert_bytes(const ModelConfig& m, DType dtype, ParallelLayout
 }
 
 int64_t layer_io_bytes(const ModelConfig& m, int64_t tokens, DType dtype) {
-  return size_add(size_mul(2, tokens, m.hidden_size, dtype_bytes(dtype)), size_mul(tokens, m.num_experts, 4));
+  return size_add(size_mul(2, tokens, m.hidden_size, dtype_bytes(activation_dtype(dtype))),
+                  size_mul(tokens, m.num_experts, 4));
 }
 
 void check_layer_tokens(const ModelConfig& m, int64_t tokens, DType dtype) {

@@ -5,13 +5,23 @@
 
 namespace moebench {
 
-LayerWork layer_work(const ModelConfig& m, int64_t num_tokens, DType dtype, int active_experts) {
+double expert_weight_bytes(int64_t hidden, int64_t inter, DType dtype, Fp8Scaling fp8_scaling) {
+  const double elements = 3.0 * double(hidden) * double(inter);
+  if (dtype != DType::fp8) return elements * double(dtype_bytes(dtype));
+  return elements + 4.0 * double(fp8_gate_up_scales(fp8_scaling, hidden, inter) +
+                                 fp8_down_scales(fp8_scaling, hidden, inter));
+}
+
+LayerWork layer_work(const ModelConfig& m, int64_t num_tokens, DType dtype, int active_experts,
+                     Fp8Scaling fp8_scaling) {
   const double T = double(num_tokens), H = double(m.hidden_size), I = double(m.moe_intermediate_size);
   const double S = double(m.num_shared_experts), Is = double(m.shared_intermediate_size);
-  const double b = double(dtype_bytes(dtype));
+  const double a = double(dtype_bytes(activation_dtype(dtype)));
   LayerWork w;
   w.flops = 2.0 * T * double(m.top_k) * 3.0 * H * I + 2.0 * T * S * 3.0 * H * Is;
-  w.bytes_min = double(active_experts) * 3.0 * H * I * b + S * 3.0 * H * Is * b + 2.0 * T * H * b;
+  w.bytes_min = double(active_experts) * expert_weight_bytes(m.hidden_size, m.moe_intermediate_size, dtype, fp8_scaling) +
+                (S > 0 ? S * expert_weight_bytes(m.hidden_size, m.shared_intermediate_size, dtype, fp8_scaling) : 0.0) +
+                2.0 * T * H * a;
   return w;
 }
 

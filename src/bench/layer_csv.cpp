@@ -22,7 +22,8 @@ constexpr const char* kHeader =
     // ours
     "model,backend,device,dtype,hidden_size,intermediate_size,latency_min_ms,latency_max_ms,iterations,"
     "flops,bytes_min,tflops,gbps,floor_ms,efficiency,unused_experts,active_experts,"
-    "verified,verify_passed,verify_rel_error,verify_tokens,unwritten_outputs,peak_memory_bytes,launch,counters\n";
+    "verified,verify_passed,verify_rel_error,verify_tokens,unwritten_outputs,peak_memory_bytes,launch,counters,"
+    "fp8_scaling,fp8_vs_bf16_rel_error\n";
 
 
 // Fixed notation with at least `min_decimals` decimals (seed 003 writes latencies with 4) and
@@ -69,7 +70,7 @@ std::string row(const LayerResult& r) {
       // Unchecked results have no verdict and no error: empty, not "false".
       r.verified ? boolean(r.verify_passed) : "", r.verified ? general(r.verify_error) : "",
       std::to_string(r.verify_tokens), std::to_string(r.unwritten_outputs), std::to_string(r.peak_memory_bytes), csv_field(r.launch),
-      csv_field(counters(r)),
+      csv_field(counters(r)), csv_field(r.fp8_scaling), std::isfinite(r.fp8_vs_bf16_error) ? general(r.fp8_vs_bf16_error) : "",
   };
   std::string line;
   for (size_t i = 0; i < fields.size(); ++i) {

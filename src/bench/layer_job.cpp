@@ -57,8 +57,12 @@ void refuse_if_layer_does_not_fit(const LayerRunOptions& run, const Backend& bac
 // `factor_adapted`: the default imbalance factor was more than the shape allows and was lowered.
 void print_run_header(const LayerRunOptions& run, const Backend& backend, const DeviceInfo& device,
                       bool factor_adapted) {
+  const std::string dtype =
+      run.dtype == DType::fp8
+          ? fmt::format("fp8 e4m3 ({} scaling; bf16 in and out, fp32 sums)", fp8_scaling_name(run.fp8_scaling))
+          : dtype_name(run.dtype);
   std::fprintf(stderr, "moebench layer: %s on %s (%s backend), %s, %s\n", run.model.name.c_str(),
-               device.name.c_str(), backend_kind_name(backend.kind()), dtype_name(run.dtype),
+               device.name.c_str(), backend_kind_name(backend.kind()), dtype.c_str(),
                describe_moe_shape(run.model).c_str());
   if (factor_adapted)
     std::fprintf(stderr, "moebench layer: imbalance factor %g, the most %d experts top-%d allow (the default is %g)\n",
@@ -127,8 +131,8 @@ int layer_exit_code(const std::vector<LayerResult>& results) {
   int failed = 0;
   for (const LayerResult& r : results) failed += (r.verified && !r.verify_passed) ? 1 : 0;
   if (!failed) return 0;
-  std::fprintf(stderr, "moebench layer: %d result(s) FAILED verification (rel err >= %.0e or unwritten outputs)\n",
-               failed, 2e-2);
+  std::fprintf(stderr, "moebench layer: %d result(s) FAILED verification (rel err over the dtype's limit, 2e-2 "
+               "bf16/fp16, 1e-2 fp8, or unwritten outputs)\n", failed);
   return 1;
 }
 
@@ -150,6 +154,22 @@ LayerRunOptions layer_run_options(const LayerJob& o, BackendKind backend) {
   run.warmup_iters = o.warmup_iters;
   run.benchmark_iters = o.benchmark_iters;
   run.dtype = parse_dtype(o.dtype);
+  if (!o.fp8_scaling.empty()) {
+    run.fp8_scaling = parse_fp8_scaling(o.fp8_scaling);
+    if (run.dtype != DType::fp8)
+      throw InputError(fmt::format("--fp8-scaling {}: applies to --dtype fp8 only (got --dtype {})", o.fp8_scaling,
+                                   dtype_name(run.dtype)));
+  }
+  if (run.dtype == DType::fp8 && gpu)
+    throw InputError("--dtype fp8: no CUDA fp8 implementation in this build; run fp8 with --backend cpu");
+  if (run.dtype == DType::fp8)
+    for (const std::string& name : o.impls)
+      if (name != "all" && name != "reference")
+        throw InputError(fmt::format("--impl {}: fp8 runs on the reference implementation in this build; use "
+                                     "--impl reference", name));
+  if (run.dtype == DType::fp8 && o.tp_size > 1)
+    throw InputError(fmt::format("--dtype fp8 --tp-size {}: fp8 runs on one rank in this build; use --tp-size 1",
+                                 o.tp_size));
   run.seed = o.seed;
   run.verify = !o.no_verify;
   run.verify_tokens = o.verify_tokens;

@@ -42,6 +42,7 @@ struct LayerJob {
   int warmup_iters = 1;
   int benchmark_iters = 10;
   std::string dtype = "bf16";
+  std::string fp8_scaling;       // --fp8-scaling, with --dtype fp8 only; empty: block
   std::string backend = "auto";  // auto, cuda or cpu
   uint64_t seed = 0;
   bool no_verify = false;

@@ -46,6 +46,7 @@ std::string verification(const LayerResult& r) {
   if (!r.verified) return "-";
   std::string detail = number(r.verify_error, "{:.1e}");
   if (r.unwritten_outputs > 0) detail += fmt::format(", {} unwritten", r.unwritten_outputs);
+  if (std::isfinite(r.fp8_vs_bf16_error)) detail += fmt::format("; vs bf16 {:.1e}", r.fp8_vs_bf16_error);
   return fmt::format("{} ({})", r.verify_passed ? "ok" : "**FAIL**", detail);
 }
 

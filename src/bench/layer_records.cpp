@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include "bench/verify.hpp"
 #include "results/config_key.hpp"
 #include "routing/scenarios.hpp"
 
@@ -28,6 +29,24 @@ json layer_metrics(const LayerResult& r) {
       {"floor_ms", number(r.floor_ms)},    {"efficiency", number(r.efficiency)},
       {"verify_rel_error", number(r.verify_error)},
   };
+}
+
+// fp8 runs add what fp8 costs: the error against the bf16 model's fp64 output.
+json layer_run_metrics(const LayerResult& r) {
+  json m = layer_metrics(r);
+  if (std::isfinite(r.fp8_vs_bf16_error)) m["fp8_vs_bf16_rel_error"] = r.fp8_vs_bf16_error;
+  return m;
+}
+
+// The dtype part of a config key: fp8 with channel or tensor scaling is another configuration
+// than fp8 with block scaling (the default, "fp8").
+std::string dtype_key(const std::string& dtype, const std::string& fp8_scaling) {
+  return fp8_scaling.empty() || fp8_scaling == "block" ? dtype : dtype + "-" + fp8_scaling;
+}
+
+double tolerance_of(const std::string& dtype) {
+  if (dtype == "fp8") return verify_tolerance(DType::fp8);
+  return verify_tolerance(DType::bf16);
 }
 
 json row_details(const LayerResult& r, const json& shared) {
@@ -93,15 +112,18 @@ std::vector<RunRecord> layer_records(const std::vector<LayerResult>& results, co
   std::vector<RunRecord> records;
   for (const LayerResult& r : results) {
     RunRecord rec = new_record(context, "layer", r.model,
-                               layer_config_key(r.tp_size, r.ep_size, r.impl, r.scenario, r.num_tokens, r.dtype));
+                               layer_config_key(r.tp_size, r.ep_size, r.impl, r.scenario, r.num_tokens,
+                                                dtype_key(r.dtype, r.fp8_scaling)));
     rec.params = layer_params(r.impl, r.scenario, r.num_tokens, r.dtype, r.tp_size, r.ep_size);
-    rec.metrics = layer_metrics(r);
+    if (!r.fp8_scaling.empty()) rec.params["fp8_scaling"] = r.fp8_scaling;
+    rec.metrics = layer_run_metrics(r);
     rec.details = row_details(r, details);
     if (r.verified && !r.verify_passed) {
       set_failure(rec, FailureKind::VerificationFailed,
                   r.unwritten_outputs > 0
                       ? fmt::format("{} output elements never written", r.unwritten_outputs)
-                      : fmt::format("relative error {:.2e} against the fp64 reference (limit 2e-2)", r.verify_error));
+                      : fmt::format("relative error {:.2e} against the fp64 reference (limit {:.0e})", r.verify_error,
+                                    tolerance_of(r.dtype)));
     }
     records.push_back(std::move(rec));
   }
@@ -122,12 +144,15 @@ std::vector<RunRecord> layer_failure_records(const LayerRunOptions& options,
                                              const std::vector<LayerCaseFailure>& failures,
                                              const RecordContext& context, const nlohmann::ordered_json& details) {
   const std::string dtype = dtype_name(options.dtype);
+  const std::string scaling = options.dtype == DType::fp8 ? fp8_scaling_name(options.fp8_scaling) : "";
   std::vector<RunRecord> records;
   for (const LayerCaseFailure& f : failures) {
     const std::string scenario = scenario_name(f.scenario);
     RunRecord rec = new_record(context, "layer", options.model.name,
-                               layer_config_key(options.tp_size, options.ep_size, f.impl, scenario, f.num_tokens, dtype));
+                               layer_config_key(options.tp_size, options.ep_size, f.impl, scenario, f.num_tokens,
+                                                dtype_key(dtype, scaling)));
     rec.params = layer_params(f.impl, scenario, f.num_tokens, dtype, options.tp_size, options.ep_size);
+    if (!scaling.empty()) rec.params["fp8_scaling"] = scaling;
     rec.details = details;
     set_failure(rec, f.kind, f.message);
     records.push_back(std::move(rec));
@@ -148,6 +173,7 @@ LayerResult layer_result_from_record(const RunRecord& rec) {
   r.backend = rec.environment.backend;
   r.device = rec.environment.device;
   r.dtype = value_at<std::string>(p, "dtype", "");
+  r.fp8_scaling = value_at<std::string>(p, "fp8_scaling", "");
   r.num_tokens = value_at<int64_t>(p, "num_tokens", 0);
   r.ep_size = value_at<int>(p, "ep_size", 1);
   r.tp_size = value_at<int>(p, "tp_size", 1);
@@ -176,6 +202,7 @@ LayerResult layer_result_from_record(const RunRecord& rec) {
   r.verified = value_at<bool>(verify, "checked", false);
   r.verify_passed = value_at<bool>(verify, "passed", false);
   r.verify_error = number_at(m, "verify_rel_error");
+  r.fp8_vs_bf16_error = number_at(m, "fp8_vs_bf16_rel_error");
   r.verify_tokens = value_at<int64_t>(verify, "tokens", 0);
   r.unwritten_outputs = value_at<int64_t>(verify, "unwritten_outputs", 0);
   r.peak_memory_bytes = value_at<int64_t>(d, "peak_memory_bytes", 0);

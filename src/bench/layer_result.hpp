@@ -20,6 +20,7 @@ struct LayerResult {
   std::string backend;     // cpu | cuda
   std::string device;      // CPU model or GPU name
   std::string dtype;
+  std::string fp8_scaling;  // fp8 only: block | channel | tensor (core/fp8_scaling.hpp)
   int64_t num_tokens = 0;
   int ep_size = 1;
   int tp_size = 1;
@@ -50,6 +51,9 @@ struct LayerResult {
   double verify_error = NAN;
   int64_t verify_tokens = 0;    // tokens compared with the reference
   int64_t unwritten_outputs = 0;  // output elements still holding the poison value
+  // fp8 only: relative error of the output against the fp64 reference on the bf16 model of the
+  // same seed (unquantised weights and activations): what fp8 costs in accuracy. NaN otherwise.
+  double fp8_vs_bf16_error = NAN;
 
   int64_t peak_memory_bytes = 0;
   // How the timed forwards were launched: "graph" (one CUDA graph replay each) or "eager".

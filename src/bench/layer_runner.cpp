@@ -46,11 +46,12 @@ struct RotatingInputs {
 RotatingInputs make_inputs(Backend& backend, const LayerRunOptions& opt, int64_t tokens,
                            const std::vector<float>& logits_host, int rotations) {
   const ModelConfig& m = opt.model;
-  const size_t act_bytes = size_t(tokens * m.hidden_size * dtype_bytes(opt.dtype));
+  const DType act = activation_dtype(opt.dtype);  // fp8 layers take bf16 hidden states
+  const size_t act_bytes = size_t(tokens * m.hidden_size * dtype_bytes(act));
   RotatingInputs in;
   for (int r = 0; r < rotations; ++r) {
     in.x.emplace_back(backend, act_bytes);
-    backend.fill_synthetic(in.x.back().get(), opt.dtype, size_t(tokens * m.hidden_size), opt.seed,
+    backend.fill_synthetic(in.x.back().get(), act, size_t(tokens * m.hidden_size), opt.seed,
                            hidden_states_stream(r), 0, hidden_states_scale());
     in.logits.emplace_back(backend, logits_host.size() * sizeof(float));
     backend.copy_to_device(in.logits.back().get(), logits_host.data(), logits_host.size() * sizeof(float));
@@ -120,7 +121,7 @@ CaseInputs make_case_inputs(Backend& backend, const LayerRunOptions& opt, const 
   c.inputs_span = inputs_phase.span();
   c.logits = scenario_logits(m, scenario, tokens, opt.imbalance_factor, opt.seed);
   c.load = load_stats(route(m, c.logits.data(), tokens, bias));
-  c.work = layer_work(m, tokens, opt.dtype, c.load.active_experts);
+  c.work = layer_work(m, tokens, opt.dtype, c.load.active_experts, opt.fp8_scaling);
   c.set_bytes = io_set_bytes(m, tokens, opt.dtype);
   c.rotations = rotation_count(c.set_bytes, device.l2_bytes);
   c.inputs = make_inputs(backend, opt, tokens, c.logits, c.rotations);
@@ -140,6 +141,7 @@ LayerResult result_identity(const LayerRunOptions& opt, const Backend& backend, 
   r.backend = backend_kind_name(backend.kind());
   r.device = device.name;
   r.dtype = dtype_name(opt.dtype);
+  if (opt.dtype == DType::fp8) r.fp8_scaling = fp8_scaling_name(opt.fp8_scaling);
   r.num_tokens = c.tokens;
   r.ep_size = opt.ep_size;
   r.tp_size = opt.tp_size;
@@ -204,10 +206,19 @@ class ReferenceCache {
   std::map<std::tuple<int, int64_t, int>, LayerReference> references_;
 };
 
+// An fp8 run's second reference: the bf16 layer of the same seed (its weights filled lazily,
+// only the experts the checked tokens read), what the fp8 output's cost in accuracy is
+// measured against.
+struct Bf16Baseline {
+  LayerSpec spec;
+  std::unique_ptr<LayerWeightStore> weights;
+  ReferenceCache references;
+};
+
 // Verified run on poisoned output: every element must be written and match fp64.
 void verify_forward(Backend& backend, const LayerRunOptions& opt, const LayerSpec& spec,
                     const LayerWeightStore& weights, MoeImpl& impl, const CaseInputs& c,
-                    const CaseForward& forward, ReferenceCache& references, LayerResult& r) {
+                    const CaseForward& forward, ReferenceCache& references, Bf16Baseline* bf16, LayerResult& r) {
   PhaseScope verify_phase(opt.profiler, "verify");
   const size_t act_elems = c.x_host.size();
   std::vector<uint16_t> out_host(act_elems);
@@ -222,6 +233,12 @@ void verify_forward(Backend& backend, const LayerRunOptions& opt, const LayerSpe
   r.verify_error = v.rel_error;
   r.verify_tokens = v.tokens_checked;
   r.unwritten_outputs = v.unwritten;
+  if (bf16)
+    r.fp8_vs_bf16_error =
+        check_against_reference(bf16->references.get(backend, opt, bf16->spec, *bf16->weights, c,
+                                                     impl.routing_tile_rows(c.tokens)),
+                                out_host.data())
+            .rel_error;
 }
 
 void warm_up(const LayerRunOptions& opt, const CaseInputs& c, const CaseForward& forward) {
@@ -269,7 +286,7 @@ void fill_figures(LayerResult& r, const CaseInputs& c, const Ceilings& ceilings)
 // with a profiler write the run's trace.
 LayerResult run_case(Backend& backend, const LayerRunOptions& opt, const LayerSpec& spec,
                      const LayerWeightStore& weights, const Ceilings& ceilings, const DeviceInfo& device,
-                     PreparedImpl& p, const CaseInputs& c, ReferenceCache& references) {
+                     PreparedImpl& p, const CaseInputs& c, ReferenceCache& references, Bf16Baseline* bf16) {
   MoeImpl& impl = *p.impl;
   PhaseScope run_phase(opt.profiler,
                        fmt::format("{} {} tokens={}", p.info->name, scenario_name(c.scenario), c.tokens), "run");
@@ -280,7 +297,7 @@ LayerResult run_case(Backend& backend, const LayerRunOptions& opt, const LayerSp
   r.launch = forward.launch();
   prepare_phase.end();
 
-  if (opt.verify) verify_forward(backend, opt, spec, weights, impl, c, forward, references, r);
+  if (opt.verify) verify_forward(backend, opt, spec, weights, impl, c, forward, references, bf16, r);
   warm_up(opt, c, forward);
   r.latency_ms = summarize(time_iterations(backend, opt, c, forward));
   r.counters = impl.counters();
@@ -317,13 +334,14 @@ void validate_layer_options(const LayerRunOptions& opt) {
     check_imbalance_factor(opt.model, opt.imbalance_factor);
   if (opt.verify_tokens <= 0)
     throw InputError(fmt::format("--verify-tokens must be positive (got {})", opt.verify_tokens));
-  if (opt.dtype != DType::bf16 && opt.dtype != DType::fp16)
-    throw InputError(fmt::format("--dtype {}: the layer benchmark runs bf16 or fp16", dtype_name(opt.dtype)));
+  if (opt.dtype != DType::bf16 && opt.dtype != DType::fp16 && opt.dtype != DType::fp8)
+    throw InputError(fmt::format("--dtype {}: the layer benchmark runs bf16, fp16 or fp8", dtype_name(opt.dtype)));
 }
 
 int64_t layer_run_bytes(const LayerRunOptions& opt) {
   int64_t max_tokens = *std::max_element(opt.num_tokens.begin(), opt.num_tokens.end());
   int64_t set = io_set_bytes(opt.model, max_tokens, opt.dtype);
+  // fp8: the memory model's count is of 128x128 block scales; channel and tensor scales are fewer.
   return size_add(weight_bytes(opt.model, opt.dtype), std::min<int64_t>(size_mul(8, set), std::max(set, kMaxRotatingBytes)));
 }
 
@@ -335,6 +353,7 @@ LayerBenchmark run_layer_benchmark(Backend& backend, const LayerRunOptions& opt,
   LayerSpec spec;
   spec.model = opt.model;
   spec.dtype = opt.dtype;
+  spec.fp8_scaling = opt.fp8_scaling;
   spec.max_tokens = *std::max_element(opt.num_tokens.begin(), opt.num_tokens.end());
   spec.seed = opt.seed;
   LayerWeightStore weights(backend, spec);
@@ -353,6 +372,13 @@ LayerBenchmark run_layer_benchmark(Backend& backend, const LayerRunOptions& opt,
   std::vector<Ordered> ordered;
   LayerBenchmark out;
   ReferenceCache references;
+  std::unique_ptr<Bf16Baseline> bf16;
+  if (opt.dtype == DType::fp8 && opt.verify) {
+    bf16 = std::make_unique<Bf16Baseline>();
+    bf16->spec = spec;
+    bf16->spec.dtype = DType::bf16;
+    bf16->weights = std::make_unique<LayerWeightStore>(backend, bf16->spec);
+  }
   for (size_t i = 0; i < infos.size(); ++i) {
     std::optional<PreparedImpl> prepared;
     std::optional<RuntimeFailure> failed;
@@ -365,7 +391,8 @@ LayerBenchmark run_layer_benchmark(Backend& backend, const LayerRunOptions& opt,
         if (!failed) try {
             if (!prepared) prepared = prepare_impl(backend, opt, infos[i], spec, weights);
             const CaseInputs c = make_case_inputs(backend, opt, device, bias, scenario, tokens);
-            ordered.push_back({s, t, i, run_case(backend, opt, spec, weights, ceilings, device, *prepared, c, references)});
+            ordered.push_back({s, t, i, run_case(backend, opt, spec, weights, ceilings, device, *prepared, c, references,
+                                                  bf16.get())});
             continue;
           } catch (const RuntimeFailure& e) {
             failed = e;

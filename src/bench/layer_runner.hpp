@@ -13,6 +13,7 @@
 #include "backend/backend.hpp"
 #include "bench/layer_result.hpp"
 #include "core/errors.hpp"
+#include "core/fp8_scaling.hpp"
 #include "core/model_config.hpp"
 #include "profile/profiler.hpp"
 #include "routing/scenarios.hpp"
@@ -28,6 +29,7 @@ struct LayerRunOptions {
   int warmup_iters = 1;
   int benchmark_iters = 10;
   DType dtype = DType::bf16;
+  Fp8Scaling fp8_scaling = Fp8Scaling::block;  // with dtype fp8 (--fp8-scaling)
   uint64_t seed = 0;
   bool verify = true;
   int64_t verify_tokens = 64;  // tokens compared with the fp64 reference per run

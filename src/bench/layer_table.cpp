@@ -49,7 +49,9 @@ std::vector<std::string> row_cells(const LayerResult& r) {
       number(r.floor_ms, "{:.4f}"),
       number(r.efficiency * 100, "{:.1f}%"),
       number(r.load.max_imbalance, "{:.2f}x"),
-      checked ? number(r.verify_error, "{:.1e}") : "-",
+      checked ? number(r.verify_error, "{:.1e}") +
+                    (std::isfinite(r.fp8_vs_bf16_error) ? fmt::format(" (vs bf16 {:.1e})", r.fp8_vs_bf16_error) : "")
+              : "-",
       checked ? (r.verify_passed ? "ok" : "FAIL") : "-",
   };
 }

@@ -41,7 +41,12 @@ Command add_layer_command(CLI::App& app) {
       ->capture_default_str();
   sub->add_option(kWarmupItersFlags, o->warmup_iters, "untimed iterations first")->capture_default_str();
   sub->add_option(kBenchmarkItersFlags, o->benchmark_iters, "timed iterations")->capture_default_str();
-  sub->add_option("--dtype", o->dtype, "bf16 or fp16 (fp8: `memory` only in this build)")->capture_default_str();
+  sub->add_option("--dtype", o->dtype, "bf16, fp16 or fp8 (e4m3 weights, bf16 in and out; CPU backend only in this build)")
+      ->capture_default_str();
+  sub->add_option(kFp8ScalingFlags, o->fp8_scaling,
+                  "with --dtype fp8: block (128x128 weight blocks, activations per token per 128 channels: "
+                  "DeepSeek-V3), channel or tensor (vLLM fp8_w8a8: per-channel / per-tensor weights, per-token "
+                  "activations) (default: block)");
   sub->add_option("--backend", o->backend, backend_help())->capture_default_str();
   sub->add_option("--seed", o->seed, "seed of weights, inputs and routing")->capture_default_str();
   sub->add_flag("--no-verify", o->no_verify, "skip the check against the fp64 reference");

@@ -29,7 +29,7 @@ Command add_model_command(CLI::App& app) {
       ->delimiter(',');
   sub->add_option(kWarmupItersFlags, o->warmup_runs, "untimed runs (prefill + decode of the batch) first")->capture_default_str();
   sub->add_option(kBenchmarkItersFlags, o->benchmark_runs, "timed runs per batch size")->capture_default_str();
-  sub->add_option("--dtype", o->dtype, "bf16 or fp16 (fp8: `memory` only in this build)")->capture_default_str();
+  sub->add_option("--dtype", o->dtype, "bf16 or fp16 (fp8: `layer` on the CPU and `memory` only in this build)")->capture_default_str();
   sub->add_option("--num-layers", o->num_layers, "run the first N layers only (stated in the output)");
   sub->add_option(kImplFlags, o->moe_impl, impl_help("the MoE layers' implementation (default: auto on a GPU, reference on the CPU):"));
   const std::function<void()> resolve_layout =

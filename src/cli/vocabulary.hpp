@@ -34,6 +34,9 @@ inline constexpr const char* kImplFlags = "--impl,--moe-impl";
 inline constexpr const char* kOutputFormatFlags = "--output-format,--format";
 // Most prompt tokens per prefill step (SGLang's flag).
 inline constexpr const char* kChunkedPrefillSizeFlags = "--chunked-prefill-size";
+// fp8's recipe: block is the checkpoints' "weight_block_size": [128, 128] (DeepSeek-V3); channel
+// and tensor are vLLM's fp8_w8a8 weight scales (with per-token activation scales).
+inline constexpr const char* kFp8ScalingFlags = "--fp8-scaling";
 
 // The help of --impl: what `intro` says, then every implementation compiled into this binary
 // with its one-line description, one per line, so that `--help` tells what exists.

@@ -19,6 +19,9 @@ const char* dtype_name(DType t);
 DType parse_dtype(const std::string& text);
 // Bytes of one stored element (fp8: 1, not counting its block scales).
 int dtype_bytes(DType t);
+// The dtype of a layer's activations (inputs, outputs) for weights of dtype `t`: fp8 layers
+// take and return bf16 (the activations are quantised inside, per token: fp8_scaling.hpp).
+MB_HD DType activation_dtype(DType t) { return t == DType::fp8 ? DType::bf16 : t; }
 
 MB_HD float bits_to_float(uint32_t bits) {
   float f;

@@ -9,10 +9,14 @@
 //   shared_w13 [num_shared][2 * Is][H], shared_w2 [num_shared][H][Is]
 //   shared_gate [H] (Qwen2-MoE's sigmoid gate of the shared expert), when the model has one
 //   score_bias [num_experts] float (DeepSeek-V3 e_score_correction_bias), when it has one
-// Activations: x [T][H] and out [T][H] in the layer dtype; logits [T][E] float.
+// Activations: x [T][H] and out [T][H] in activation_dtype(dtype) (bf16 for fp8); logits [T][E] float.
+// fp8 (dtype fp8): w13, w2, shared_w13, shared_w2 hold e4m3 bytes, each expert's fp32 scales in
+// the *_scale tensors (moe/fp8_weights.hpp: gate, up and down are separate matrices, scaled by
+// spec.fp8_scaling); shared_gate stays bf16.
 #include <cstdint>
 
 #include "core/dtype.hpp"
+#include "core/fp8_scaling.hpp"
 #include "core/model_config.hpp"
 #include "moe/moe_parallel.hpp"
 
@@ -21,6 +25,7 @@ namespace moebench {
 struct LayerSpec {
   ModelConfig model;
   DType dtype = DType::bf16;
+  Fp8Scaling fp8_scaling = Fp8Scaling::block;  // with dtype fp8: how weights and activations are scaled
   int64_t max_tokens = 0;  // forward() is never called with more
   uint64_t seed = 0;
   // bind_weights() will switch among several layers' weights (the model benchmark). An
@@ -48,6 +53,11 @@ struct LayerWeights {
   const void* shared_w2 = nullptr;
   const void* shared_gate = nullptr;
   const float* score_bias = nullptr;
+  // fp8 only: per expert, fp8_gate_up_scales / fp8_down_scales floats (moe/fp8_weights.hpp).
+  const float* w13_scale = nullptr;
+  const float* w2_scale = nullptr;
+  const float* shared_w13_scale = nullptr;
+  const float* shared_w2_scale = nullptr;
   const LazyExperts* lazy = nullptr;  // null: every routed expert is filled
   // Set when the tensors hold one rank's part of the layer only (moe/rank_weights.hpp): w13 and
   // w2 the experts of the rank's expert-parallel group, from its first, each over

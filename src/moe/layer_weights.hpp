@@ -4,6 +4,8 @@
 //
 // Value of element i of tensor S: synth_value(seed, S, i, sqrt(3 / fan_in)), rounded to the
 // layer dtype: uniform with variance 1/fan_in, so activations stay O(1) through the layer.
+// fp8 layers hold those bf16 values quantised (moe/fp8_weights.hpp, --fp8-scaling), so one seed
+// gives the same model in bf16 and fp8. fp8 runs on the CPU backend only in this build.
 #include <cmath>
 #include <cstdint>
 #include <vector>
@@ -48,10 +50,13 @@ class LayerWeightStore final : public ExpertWeightStore {
 
  private:
   void fill_expert(int expert) const;
+  void fill_fp8(int expert, int64_t inter, SynthStream gate_up, SynthStream down, const DeviceBuffer& q13,
+                const DeviceBuffer& q2, const DeviceBuffer& s13, const DeviceBuffer& s2) const;
 
   Backend& backend_;
   LayerSpec spec_;
   DeviceBuffer w13_, w2_, shared_w13_, shared_w2_, shared_gate_, score_bias_;
+  DeviceBuffer w13_scale_, w2_scale_, shared_w13_scale_, shared_w2_scale_;  // fp8 only
   mutable std::vector<bool> filled_;  // per routed expert; empty: all filled
   LayerWeights view_;
 };

@@ -247,7 +247,12 @@ void validate_sweep_matrix(const SweepMatrix& m) {
       throw (at / "timeout_s").error(fmt::format("must be positive (got {})", *b.timeout_s));
     if (b.command == "layer" && b.num_tokens.empty())
       throw (at / "num_tokens").error("missing: give the token counts of each layer run");
-    for (const std::string& d : b.dtypes) reword(at / "dtype", [&] { parse_dtype(d); });
+    for (const std::string& d : b.dtypes) {
+      reword(at / "dtype", [&] { parse_dtype(d); });
+      // fp8 runs in `layer` (CPU backend in this build); `model` runs bf16 or fp16.
+      if (b.command == "model" && parse_dtype(d) == DType::fp8)
+        throw (at / "dtype").error("fp8: `model` runs bf16 or fp16; fp8 runs in `layer` blocks");
+    }
     for (const std::string& s : b.scenarios) reword(at / "scenarios", [&] { parse_scenario(s); });
     check_child_args(b.args, at / "args");
   }

@@ -58,15 +58,17 @@ struct LayerFixture {
   int64_t tokens = 0;
 
   LayerFixture(const ModelConfig& model, DType dtype, int64_t num_tokens, uint64_t seed = 7,
-               Scenario scenario = Scenario::random)
+               Scenario scenario = Scenario::random, Fp8Scaling fp8_scaling = Fp8Scaling::block)
       : tokens(num_tokens) {
     spec.model = model;
     spec.dtype = dtype;
+    spec.fp8_scaling = fp8_scaling;
     spec.max_tokens = num_tokens;
     spec.seed = seed;
     store = std::make_unique<LayerWeightStore>(*backend, spec);
     x.resize(size_t(num_tokens * model.hidden_size));
-    backend->fill_synthetic(x.data(), dtype, x.size(), seed, hidden_states_stream(0), 0, hidden_states_scale());
+    backend->fill_synthetic(x.data(), activation_dtype(dtype), x.size(), seed, hidden_states_stream(0), 0,
+                            hidden_states_scale());
     logits = scenario_logits(model, scenario, num_tokens, 2.0, seed);
   }
 

@@ -211,7 +211,8 @@ const std::vector<std::string> kOurColumns = {
     "model",          "backend",         "device",          "dtype",         "hidden_size",       "intermediate_size",
     "latency_min_ms", "latency_max_ms",  "iterations",      "flops",         "bytes_min",         "tflops",
     "gbps",           "floor_ms",        "efficiency",      "unused_experts", "active_experts",   "verified",
-    "verify_passed",  "verify_rel_error", "verify_tokens",  "unwritten_outputs", "peak_memory_bytes", "launch", "counters"};
+    "verify_passed",  "verify_rel_error", "verify_tokens",  "unwritten_outputs", "peak_memory_bytes", "launch", "counters",
+    "fp8_scaling",    "fp8_vs_bf16_rel_error"};
 
 // ---------------------------------------------------------------------------------------- CSV
 

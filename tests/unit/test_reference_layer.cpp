@@ -165,10 +165,11 @@ TEST(ReferenceLayerRuns, BindWeightsServesAnotherLayer) {
   EXPECT_EQ(out, with_a);
 }
 
-TEST(ReferenceLayerRuns, RejectsFp8) {
+// fp8 runs (test_fp8_layer.cpp); fp32 weights are no layer dtype.
+TEST(ReferenceLayerRuns, RejectsFp32) {
   LayerFixture f(tiny_softmax_model(), DType::bf16, 4);
   LayerSpec spec = f.spec;
-  spec.dtype = DType::fp8;
+  spec.dtype = DType::fp32;
   std::unique_ptr<MoeImpl> impl = all_impls().front().make(*f.backend);
   EXPECT_THROW(impl->prepare(spec, f.weights()), InputError);
 }

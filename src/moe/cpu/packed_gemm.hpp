@@ -23,6 +23,9 @@ constexpr int kRowBlock = 4;    // rows (tokens) per micro-kernel call
 // column j of panel p, or -1 for a zero column. Runs on all hardware threads.
 void pack_panels(const uint16_t* src, DType dtype, int64_t K, int64_t panels,
                  const std::function<int64_t(int64_t panel, int column)>& source_row, float* dst);
+// The same from rows of floats (dequantised fp8 weights).
+void pack_panels(const float* src, int64_t K, int64_t panels,
+                 const std::function<int64_t(int64_t panel, int column)>& source_row, float* dst);
 
 // Four floats as a GCC/Clang vector (not an intrinsic: one SSE register on baseline x86-64,
 // NEON on ARM; the compiler may fuse pairs where AVX is enabled). Written with vectors because,

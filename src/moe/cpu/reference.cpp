@@ -9,6 +9,13 @@
 // the same arithmetic, so outputs are the same bits either way). The intermediate
 // activation stays in float, and only the output is rounded to the layer dtype.
 //
+// fp8 (--dtype fp8, DeepSeek-V3's or vLLM fp8_w8a8's recipe: core/fp8_scaling.hpp): the weights
+// are e4m3 bytes with fp32 scales, dequantised into the packed floats (every routed expert is
+// packed: there is no 16-bit row to read directly); each GEMM's input is quantised per token
+// (per 128-channel group with block scaling) and dequantised, as an fp8 GEMM with scales sees
+// it: x before gate/up, the intermediate activation before down. Products and sums stay in
+// float, the output is bf16, and the shared-expert gate reads the unquantised bf16 input.
+//
 // Work is split so that no two threads write the same element and every sum runs in a fixed
 // order, so results do not depend on the thread count:
 //  - gate/up: units of (expert, panel of kPanelWidth/2 intermediate columns, block of
@@ -24,7 +31,9 @@
 #include "core/errors.hpp"
 #include "core/parallel.hpp"
 #include "moe/activation.hpp"
+#include "core/fp8_scaling.hpp"
 #include "moe/cpu/packed_gemm.hpp"
+#include "moe/fp8_weights.hpp"
 #include "moe/cpu/row_kernel.hpp"
 #include "moe/moe_impl.hpp"
 #include "routing/routing.hpp"
@@ -73,13 +82,16 @@ class CpuReference final : public MoeImpl {
 
  private:
   // Packs expert e of intermediate size `inter` from the canonical layout (w13, w2: of all
-  // such experts) into w13p / w2p, one expert's packed floats each.
-  void pack_expert(const void* w13, const void* w2, int e, int64_t inter, float* w13p, float* w2p);
+  // such experts; fp8: with their scales s13, s2) into w13p / w2p, one expert's packed floats each.
+  void pack_expert(const void* w13, const void* w2, const float* s13, const float* s2, int e, int64_t inter,
+                   float* w13p, float* w2p);
   // Packs every routed expert that more than kDirectRows rows of `routing` reach and that is
   // not packed since the last bind; has the others filled (LazyExperts) for direct reading.
   void pack_routed(const Routing& routing);
   void build_jobs(const Routing& routing, int64_t tokens);
   void gate_up();
+  // fp8: each job row's intermediate activation, quantised per token (group) and dequantised.
+  void quantize_intermediate();
   void down_and_combine(int64_t tokens, void* out);
 
   Backend& backend_;
@@ -91,6 +103,7 @@ class CpuReference final : public MoeImpl {
   std::vector<bool> packed_;                        // per routed expert, since the last bind
   DeviceBuffer shared_w13_, shared_w2_;             // packed float weights of the shared experts
   DeviceBuffer x_;      // [T][H] float input
+  DeviceBuffer xq_;     // fp8: [T][H] the input quantised per token (group) and dequantised
   DeviceBuffer h_;      // intermediate activations, per job [rows][inter]
   DeviceBuffer acc_;    // [T][H] float output accumulator
   DeviceBuffer zeros_;  // pads short row blocks
@@ -100,20 +113,34 @@ class CpuReference final : public MoeImpl {
   std::vector<int64_t> job_first_unit_;  // gate/up units before each job; back(): all units
 };
 
-void CpuReference::pack_expert(const void* w13, const void* w2, int e, int64_t inter, float* w13p, float* w2p) {
+void CpuReference::pack_expert(const void* w13, const void* w2, const float* s13, const float* s2, int e,
+                              int64_t inter, float* w13p, float* w2p) {
   const int64_t H = spec_.model.hidden_size;
   const int64_t p13 = gate_up_panels(inter), p2 = down_panels(H);
-  const uint16_t* src13 = static_cast<const uint16_t*>(w13) + size_t(e) * size_t(2 * inter * H);
-  const uint16_t* src2 = static_cast<const uint16_t*>(w2) + size_t(e) * size_t(H * inter);
-  cpu::pack_panels(src13, spec_.dtype, H, p13, [&](int64_t p, int j) -> int64_t {
+  const auto gate_up_row = [&](int64_t p, int j) -> int64_t {
     int64_t c = p * kHalfPanel + j % kHalfPanel;
     if (c >= inter) return -1;
     return j < kHalfPanel ? c : inter + c;
-  }, w13p);
-  cpu::pack_panels(src2, spec_.dtype, inter, p2, [&](int64_t p, int j) -> int64_t {
+  };
+  const auto down_row = [&](int64_t p, int j) -> int64_t {
     int64_t r = p * kPanelWidth + j;
     return r < H ? r : -1;
-  }, w2p);
+  };
+  if (spec_.dtype == DType::fp8) {
+    const Fp8Scaling sc = spec_.fp8_scaling;
+    std::vector<float> d13(size_t(2 * inter * H)), d2(size_t(H * inter));
+    dequantize_expert_fp8(static_cast<const uint8_t*>(w13) + size_t(e) * size_t(2 * inter * H),
+                          s13 + e * fp8_gate_up_scales(sc, H, inter),
+                          static_cast<const uint8_t*>(w2) + size_t(e) * size_t(H * inter),
+                          s2 + e * fp8_down_scales(sc, H, inter), H, inter, sc, d13.data(), d2.data());
+    cpu::pack_panels(d13.data(), H, p13, gate_up_row, w13p);
+    cpu::pack_panels(d2.data(), inter, p2, down_row, w2p);
+    return;
+  }
+  const uint16_t* src13 = static_cast<const uint16_t*>(w13) + size_t(e) * size_t(2 * inter * H);
+  const uint16_t* src2 = static_cast<const uint16_t*>(w2) + size_t(e) * size_t(H * inter);
+  cpu::pack_panels(src13, spec_.dtype, H, p13, gate_up_row, w13p);
+  cpu::pack_panels(src2, spec_.dtype, inter, p2, down_row, w2p);
 }
 
 void CpuReference::pack_routed(const Routing& routing) {
@@ -123,12 +150,13 @@ void CpuReference::pack_routed(const Routing& routing) {
   for (int32_t e : routing.expert_ids) ++rows[size_t(e)];
   for (int32_t e : routing.expert_ids) {
     weights_.ensure_expert(e);
-    if (packed_[size_t(e)] || rows[size_t(e)] <= kDirectRows) continue;
+    if (packed_[size_t(e)] || (rows[size_t(e)] <= kDirectRows && spec_.dtype != DType::fp8)) continue;
     if (!w13_[size_t(e)].get()) {
       w13_[size_t(e)] = DeviceBuffer(backend_, packed_gate_up_floats(H, I) * sizeof(float));
       w2_[size_t(e)] = DeviceBuffer(backend_, packed_down_floats(H, I) * sizeof(float));
     }
-    pack_expert(weights_.w13, weights_.w2, e, I, w13_[size_t(e)].as<float>(), w2_[size_t(e)].as<float>());
+    pack_expert(weights_.w13, weights_.w2, weights_.w13_scale, weights_.w2_scale, e, I, w13_[size_t(e)].as<float>(),
+                w2_[size_t(e)].as<float>());
     packed_[size_t(e)] = true;
   }
 }
@@ -136,8 +164,8 @@ void CpuReference::pack_routed(const Routing& routing) {
 void CpuReference::prepare(const LayerSpec& spec, const LayerWeights& weights) {
   if (backend_.kind() != BackendKind::cpu)
     throw InputError("the reference implementation runs on the CPU backend only");
-  if (spec.dtype != DType::bf16 && spec.dtype != DType::fp16)
-    throw InputError(fmt::format("--dtype {}: the CPU reference runs bf16 or fp16", dtype_name(spec.dtype)));
+  if (spec.dtype != DType::bf16 && spec.dtype != DType::fp16 && spec.dtype != DType::fp8)
+    throw InputError(fmt::format("--dtype {}: the CPU reference runs bf16, fp16 or fp8", dtype_name(spec.dtype)));
   spec.model.validate(/*layer_only=*/true);
   spec_ = spec;
   const ModelConfig& m = spec.model;
@@ -155,6 +183,7 @@ void CpuReference::prepare(const LayerSpec& spec, const LayerWeights& weights) {
 
   const int64_t rows = T * (m.top_k + S);
   x_ = DeviceBuffer(backend_, size_t(T * H) * sizeof(float));
+  if (spec.dtype == DType::fp8) xq_ = DeviceBuffer(backend_, size_t(T * H) * sizeof(float));
   acc_ = DeviceBuffer(backend_, size_t(T * H) * sizeof(float));
   h_ = DeviceBuffer(backend_, size_t(T * (m.top_k * I + S * Is)) * sizeof(float));
   const int64_t longest = std::max({H, I, Is});
@@ -172,7 +201,7 @@ void CpuReference::bind_weights(const LayerWeights& weights) {
   packed_.assign(size_t(m.num_experts), false);  // routed experts: packed when routed (pack_routed)
   const int64_t H = m.hidden_size, Is = m.shared_intermediate_size;
   for (int s = 0; s < S; ++s)
-    pack_expert(weights.shared_w13, weights.shared_w2, s, Is,
+    pack_expert(weights.shared_w13, weights.shared_w2, weights.shared_w13_scale, weights.shared_w2_scale, s, Is,
                 shared_w13_.as<float>() + size_t(s) * packed_gate_up_floats(H, Is),
                 shared_w2_.as<float>() + size_t(s) * packed_down_floats(H, Is));
 
@@ -180,7 +209,7 @@ void CpuReference::bind_weights(const LayerWeights& weights) {
   if (S > 0 && m.shared_expert_gate) {
     std::vector<uint16_t> bits(static_cast<size_t>(m.hidden_size));
     backend_.copy_to_host(bits.data(), weights.shared_gate, bits.size() * sizeof(uint16_t));
-    for (uint16_t b : bits) shared_gate_.push_back(half_bits_to_float(b, spec_.dtype));
+    for (uint16_t b : bits) shared_gate_.push_back(half_bits_to_float(b, activation_dtype(spec_.dtype)));
   }
   bias_.clear();
   if (m.score_correction_bias && weights.score_bias) {
@@ -204,7 +233,7 @@ void CpuReference::build_jobs(const Routing& routing, int64_t tokens) {
     Job job;
     job.rows = next[size_t(e) + 1] - next[size_t(e)];
     if (job.rows == 0) continue;
-    if (job.rows <= kDirectRows) {
+    if (job.rows <= kDirectRows && spec_.dtype != DType::fp8) {
       job.w13_bits = static_cast<const uint16_t*>(weights_.w13) + size_t(e) * size_t(2 * I * H);
       job.w2_bits = static_cast<const uint16_t*>(weights_.w2) + size_t(e) * size_t(H * I);
     } else {
@@ -267,7 +296,7 @@ void CpuReference::gate_up() {
   const int64_t H = spec_.model.hidden_size;
   const Activation act = spec_.model.activation;
   const DType dtype = spec_.dtype;
-  const float* x = x_.as<float>();
+  const float* x = dtype == DType::fp8 ? xq_.as<float>() : x_.as<float>();
   const float* zeros = zeros_.as<float>();
   float* h = h_.as<float>();
   parallel_for(job_first_unit_.back(), [&](int64_t begin, int64_t end) {
@@ -307,9 +336,19 @@ void CpuReference::gate_up() {
   });
 }
 
+void CpuReference::quantize_intermediate() {
+  float* h = h_.as<float>();
+  for (const Job& job : jobs_)
+    parallel_for(job.rows, [&](int64_t begin, int64_t end) {
+      for (int64_t r = begin; r < end; ++r)
+        fake_quantize_activations_fp8(h + job.h_offset + r * job.inter, job.inter, spec_.fp8_scaling);
+    }, 16);
+}
+
 void CpuReference::down_and_combine(int64_t tokens, void* out) {
   const int64_t H = spec_.model.hidden_size;
   const DType dtype = spec_.dtype;
+  const DType out_dtype = activation_dtype(dtype);
   const float* zeros = zeros_.as<float>();
   const float* h = h_.as<float>();
   float* acc_out = acc_.as<float>();
@@ -343,7 +382,7 @@ void CpuReference::down_and_combine(int64_t tokens, void* out) {
       }
       for (int64_t t = 0; t < tokens; ++t)
         for (int64_t j = 0; j < width; ++j)
-          y[t * H + c0 + j] = float_to_half_bits(acc_out[t * H + c0 + j], dtype);
+          y[t * H + c0 + j] = float_to_half_bits(acc_out[t * H + c0 + j], out_dtype);
     }
   });
 }
@@ -358,11 +397,22 @@ void CpuReference::forward(const LayerArgs& args) {
   pack_routed(routing);
   const uint16_t* x_bits = static_cast<const uint16_t*>(args.x);
   float* x = x_.as<float>();
+  const DType x_dtype = activation_dtype(spec_.dtype);
   parallel_for(T * H, [&](int64_t begin, int64_t end) {
-    for (int64_t i = begin; i < end; ++i) x[i] = half_bits_to_float(x_bits[i], spec_.dtype);
+    for (int64_t i = begin; i < end; ++i) x[i] = half_bits_to_float(x_bits[i], x_dtype);
   }, 1 << 14);
+  if (spec_.dtype == DType::fp8) {
+    float* xq = xq_.as<float>();
+    parallel_for(T, [&](int64_t begin, int64_t end) {
+      for (int64_t t = begin; t < end; ++t) {
+        std::copy(x + t * H, x + (t + 1) * H, xq + t * H);
+        fake_quantize_activations_fp8(xq + t * H, H, spec_.fp8_scaling);
+      }
+    }, 16);
+  }
   build_jobs(routing, T);
   gate_up();
+  if (spec_.dtype == DType::fp8) quantize_intermediate();
   down_and_combine(T, args.out);
 }
 
