@@ -62,7 +62,7 @@ void print_run_header(const LayerRunOptions& run, const Backend& backend, const 
                describe_moe_shape(run.model).c_str());
   if (factor_adapted)
     std::fprintf(stderr, "moebench layer: imbalance factor %g, the most %d experts top-%d allow (the default is %g)\n",
-                 run.imbalance_factor, run.model.num_experts, run.model.top_k, kDefaultImbalanceFactor);
+                 run.scenario_params.imbalance_factor, run.model.num_experts, run.model.top_k, kDefaultImbalanceFactor);
 }
 
 // Progress on stderr: one line rewritten in place on a terminal, a line per step otherwise.
@@ -146,7 +146,10 @@ LayerRunOptions layer_run_options(const LayerJob& o, BackendKind backend) {
   for (const std::string& s : o.scenarios) run.scenarios.push_back(parse_scenario(s));
   run.impls = o.impls;
   // A default that the shape cannot take adapts to it; only a value given is refused.
-  run.imbalance_factor = o.imbalance_factor.value_or(std::min(kDefaultImbalanceFactor, max_imbalance_factor(run.model)));
+  run.scenario_params.imbalance_factor = o.imbalance_factor.value_or(std::min(kDefaultImbalanceFactor, max_imbalance_factor(run.model)));
+  run.scenario_params.zipf_exponent = o.zipf_exponent;
+  run.scenario_params.hot_experts = o.hot_experts;
+  run.scenario_params.hot_share = o.hot_share;
   run.warmup_iters = o.warmup_iters;
   run.benchmark_iters = o.benchmark_iters;
   run.dtype = parse_dtype(o.dtype);
@@ -181,11 +184,11 @@ int run_layer_job(const LayerJob& o, const std::string& command_line) {
   const RecordContext record_context{current_environment(device, backend->kind()), command_line,
                                      invocation_group_id("layer"), utc_now_iso()};
   const bool factor_adapted =
-      !o.imbalance_factor && run.imbalance_factor < kDefaultImbalanceFactor &&
+      !o.imbalance_factor && run.scenario_params.imbalance_factor < kDefaultImbalanceFactor &&
       std::find(run.scenarios.begin(), run.scenarios.end(), Scenario::imbalanced) != run.scenarios.end();
   if (!o.quiet) print_run_header(run, *backend, device, factor_adapted);
   if (!o.export_routing_dir.empty())
-    export_routing(o.export_routing_dir, run.model, run.scenarios, run.num_tokens, run.imbalance_factor, run.seed);
+    export_routing(o.export_routing_dir, run.model, run.scenarios, run.num_tokens, run.scenario_params, run.seed);
 
   Ceilings ceilings;
   LayerBenchmark bench;

@@ -30,6 +30,9 @@ struct LayerJob {
   // None given: kDefaultImbalanceFactor, or the most the model's shape allows when that is less
   // (said in the run header); a value given is refused when the shape cannot take it.
   std::optional<double> imbalance_factor;
+  double zipf_exponent = 1.0;  // zipf scenario: popularity (e+1)^-s
+  int hot_experts = 0;         // hot-experts scenario: N hot experts; 0 means top_k
+  double hot_share = 0.5;      // hot-experts scenario: their share of the token-expert assignments
   int ep_size = 1;
   int tp_size = 1;
   // Where the ranks run (bench/parallel_layer_job.hpp): one node unless these say otherwise.

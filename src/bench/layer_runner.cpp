@@ -118,7 +118,7 @@ CaseInputs make_case_inputs(Backend& backend, const LayerRunOptions& opt, const 
   c.scenario = scenario;
   c.tokens = tokens;
   c.inputs_span = inputs_phase.span();
-  c.logits = scenario_logits(m, scenario, tokens, opt.imbalance_factor, opt.seed);
+  c.logits = scenario_logits(m, scenario, tokens, opt.scenario_params, opt.seed);
   c.load = load_stats(route(m, c.logits.data(), tokens, bias));
   c.work = layer_work(m, tokens, opt.dtype, c.load.active_experts);
   c.set_bytes = io_set_bytes(m, tokens, opt.dtype);
@@ -313,8 +313,7 @@ void validate_layer_options(const LayerRunOptions& opt) {
   if (opt.tp_size % opt.ep_size != 0)
     throw InputError(fmt::format("--tp-size ({}) must be a multiple of --ep-size ({}): tp_size counts all "
                                  "devices, tp_size / ep_size of them split each expert", opt.tp_size, opt.ep_size));
-  if (std::find(opt.scenarios.begin(), opt.scenarios.end(), Scenario::imbalanced) != opt.scenarios.end())
-    check_imbalance_factor(opt.model, opt.imbalance_factor);
+  check_scenario_params(opt.model, opt.scenarios, opt.scenario_params);
   if (opt.verify_tokens <= 0)
     throw InputError(fmt::format("--verify-tokens must be positive (got {})", opt.verify_tokens));
   if (opt.dtype != DType::bf16 && opt.dtype != DType::fp16)

@@ -24,7 +24,7 @@ struct LayerRunOptions {
   std::vector<int64_t> num_tokens;
   std::vector<Scenario> scenarios;
   std::vector<std::string> impls;  // names, or {"all"}
-  double imbalance_factor = 3.0;
+  ScenarioParams scenario_params;  // the engineered scenarios' knobs (imbalance factor, Zipf exponent, hot experts)
   int warmup_iters = 1;
   int benchmark_iters = 10;
   DType dtype = DType::bf16;

@@ -50,7 +50,10 @@ nlohmann::json fingerprint(const LayerRunOptions& run, BackendKind kind, const s
           {"num_tokens", run.num_tokens},
           {"scenarios", scenarios},
           {"impl", impls},
-          {"imbalance_factor", run.imbalance_factor},
+          {"imbalance_factor", run.scenario_params.imbalance_factor},
+          {"zipf_exponent", run.scenario_params.zipf_exponent},
+          {"hot_experts", hot_expert_count(run.model, run.scenario_params)},
+          {"hot_share", run.scenario_params.hot_share},
           {"warmup_iters", run.warmup_iters},
           {"benchmark_iters", run.benchmark_iters},
           {"dtype", dtype_name(run.dtype)},
@@ -173,7 +176,7 @@ int run_rank_body(const LayerJob& job, const LayerRunOptions& run, const RankEnv
     const ExchangeCeilings exchange = measure_exchange_ceilings(*comm, *backend);
     if (root) ceilings = measure_ceilings(*backend);
     if (root && !job.export_routing_dir.empty())
-      export_routing(job.export_routing_dir, run.model, run.scenarios, run.num_tokens, run.imbalance_factor, run.seed);
+      export_routing(job.export_routing_dir, run.model, run.scenarios, run.num_tokens, run.scenario_params, run.seed);
     const std::string blob =
         run_rank_layer_benchmark(*backend, *comm, rank_run, progress_printer(job.quiet || !root));
     const std::vector<std::string> blobs = comm->gather_to_root(blob);

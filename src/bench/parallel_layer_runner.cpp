@@ -202,7 +202,7 @@ std::string run_rank_layer_benchmark(Backend& backend, Communicator& comm, const
   json cases = json::array();
   for (Scenario scenario : opt.scenarios)
     for (int64_t tokens : opt.num_tokens) {
-      RankCase c{scenario, tokens, scenario_logits(m, scenario, tokens, opt.imbalance_factor, opt.seed)};
+      RankCase c{scenario, tokens, scenario_logits(m, scenario, tokens, opt.scenario_params, opt.seed)};
       for (size_t i = 0; i < impls.size(); ++i) {
         if (progress)
           progress(done, total, fmt::format("{} tokens={} impl={}", scenario_name(scenario), tokens, infos[i]->name));
@@ -247,7 +247,7 @@ std::vector<ParallelLayerRow> merge_rank_results(const std::vector<std::string>&
     r.num_shared_experts = m.num_shared_experts;
     r.launch = "eager";
     const std::vector<float> logits =
-        scenario_logits(m, parse_scenario(r.scenario), r.num_tokens, opt.imbalance_factor, opt.seed);
+        scenario_logits(m, parse_scenario(r.scenario), r.num_tokens, opt.scenario_params, opt.seed);
     r.load = load_stats(route(m, logits.data(), r.num_tokens, bias));
 
     // The slowest rank per iteration, per phase; the whole run's check.
