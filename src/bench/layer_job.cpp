@@ -20,12 +20,14 @@
 #include "bench/layer_writers.hpp"
 #include "bench/parallel_layer_job.hpp"
 #include "bench/routing_export.hpp"
+#include "bench/routing_replay.hpp"
 #include "bench/writers.hpp"
 #include "core/build_info.hpp"
 #include "core/errors.hpp"
 #include "core/output_files.hpp"
 #include "core/path_checks.hpp"
 #include "core/test_fault.hpp"
+#include "moe/layer_weights.hpp"
 #include "moe/moe_impl.hpp"
 #include "results/environment.hpp"
 #include "results/timestamps.hpp"
@@ -143,7 +145,9 @@ LayerRunOptions layer_run_options(const LayerJob& o, BackendKind backend) {
     run.model.name += " (routed experts only)";
   }
   run.num_tokens = o.num_tokens.empty() ? (gpu ? kLayerGpuDefaultTokens : kLayerCpuDefaultTokens) : o.num_tokens;
-  for (const std::string& s : o.scenarios) run.scenarios.push_back(parse_scenario(s));
+  const std::vector<std::string> scenarios =
+      o.scenarios.empty() ? std::vector<std::string>{"random", "balanced", "imbalanced"} : o.scenarios;
+  for (const std::string& s : scenarios) run.scenarios.push_back(parse_scenario(s));
   run.impls = o.impls;
   // A default that the shape cannot take adapts to it; only a value given is refused.
   run.scenario_params.imbalance_factor = o.imbalance_factor.value_or(std::min(kDefaultImbalanceFactor, max_imbalance_factor(run.model)));
@@ -158,6 +162,16 @@ LayerRunOptions layer_run_options(const LayerJob& o, BackendKind backend) {
   run.verify_tokens = o.verify_tokens;
   run.ep_size = o.ep_size;
   run.tp_size = o.tp_size;
+  if (!o.routing_file.empty()) {
+    // The file's routing replaces the scenarios, and its token counts the defaults.
+    if (!o.scenarios.empty())
+      throw InputError("--scenarios and --routing-file: choose one (the file's routing replaces the scenarios)");
+    if (!o.export_routing_dir.empty())
+      throw InputError("--export-routing and --routing-file: choose one (the routing file is already on disk)");
+    run.scenarios.clear();
+    run.replays = replay_cases(o.routing_file, run.model, o.num_tokens, score_bias_values(run.model, run.seed));
+    run.num_tokens = replay_token_counts(run.replays);
+  }
   validate_layer_options(run);
   if (!(o.dist_timeout_s > 0))
     throw InputError(fmt::format("--dist-timeout ({:g}) must be positive: the seconds a rank waits for its peers",

@@ -115,9 +115,8 @@ std::vector<RunRecord> layer_failure_records(const LayerRunOptions& options, con
                                              const RecordContext& context, const nlohmann::ordered_json& details,
                                              FailureKind kind, const std::string& message) {
   std::vector<LayerCaseFailure> failures;
-  for (Scenario s : options.scenarios)
-    for (int64_t tokens : options.num_tokens)
-      for (const std::string& impl : impls) failures.push_back({impl, s, tokens, kind, message});
+  for (const LayerCase& c : layer_cases(options))
+    for (const std::string& impl : impls) failures.push_back({impl, c.label, c.num_tokens, kind, message});
   return layer_failure_records(options, failures, context, details);
 }
 
@@ -127,7 +126,7 @@ std::vector<RunRecord> layer_failure_records(const LayerRunOptions& options,
   const std::string dtype = dtype_name(options.dtype);
   std::vector<RunRecord> records;
   for (const LayerCaseFailure& f : failures) {
-    const std::string scenario = scenario_name(f.scenario);
+    const std::string& scenario = f.scenario;
     RunRecord rec = new_record(context, "layer", options.model.name,
                                layer_config_key(options.tp_size, options.ep_size, f.impl, scenario, f.num_tokens, dtype));
     rec.params = layer_params(f.impl, scenario, f.num_tokens, dtype, options.tp_size, options.ep_size);

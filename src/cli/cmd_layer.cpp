@@ -25,6 +25,10 @@ Command add_layer_command(CLI::App& app) {
   sub->add_option("--imbalance-factor", o->imbalance_factor,
                   "imbalanced scenario: busiest expert load / average load (default: 3, or the most that "
                   "num_experts / top_k allows)");
+  sub->add_option("--routing-file", o->routing_file,
+                  "replay recorded routing instead of the scenarios: an --export-routing directory or its "
+                  "manifest.json (bench/record_routing.py records one from a Hugging Face model); token counts come "
+                  "from the file, --num-tokens N replays each run's first N tokens");
   sub->add_option("--zipf-exponent", o->zipf_exponent,
                   "zipf scenario: expert e (0-based) has popularity (e+1)^-s; 1 is the classic Zipf law")
       ->capture_default_str();
