@@ -196,7 +196,7 @@ int run_layer_job(const LayerJob& o, const std::string& command_line) {
   // Created (or opened for writing) only now that every input check has passed.
   std::unique_ptr<ResultsStore> store = o.record.open();
   const RecordContext record_context{current_environment(device, backend->kind()), command_line,
-                                     invocation_group_id("layer"), utc_now_iso()};
+                                     invocation_group_id("layer", o.record.run_name), utc_now_iso()};
   const bool factor_adapted =
       !o.imbalance_factor && run.scenario_params.imbalance_factor < kDefaultImbalanceFactor &&
       std::find(run.scenarios.begin(), run.scenarios.end(), Scenario::imbalanced) != run.scenarios.end();

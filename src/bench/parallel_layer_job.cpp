@@ -78,7 +78,7 @@ void record_failure(const LayerJob& job, const LayerRunOptions& run, const std::
   std::unique_ptr<ResultsStore> store = job.record.open();
   if (!store) return;
   const RecordContext context{current_environment(backend.device_info(), backend.kind()), command_line,
-                              invocation_group_id("layer"), utc_now_iso()};
+                              invocation_group_id("layer", job.record.run_name), utc_now_iso()};
   json details = layer_run_details(run, Ceilings{});
   details["world_size"] = run.tp_size;
   store->record(layer_failure_records(run, impls, context, details, kind, message));
@@ -154,7 +154,7 @@ int run_rank_body(const LayerJob& job, const LayerRunOptions& run, const RankEnv
   std::unique_ptr<ResultsStore> store;
   const DeviceInfo device = backend->device_info();
   const RecordContext context{current_environment(device, backend->kind()), command_line,
-                              invocation_group_id("layer"), utc_now_iso()};
+                              invocation_group_id("layer", job.record.run_name), utc_now_iso()};
   // Each rank's traces in a folder of its own: DIR/rank<N>.
   ProfileOptions profile = job.profile;
   profile.dir = (std::filesystem::path(job.profile.dir) / fmt::format("rank{}", env.rank)).string();
