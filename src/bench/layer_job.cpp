@@ -20,12 +20,14 @@
 #include "bench/layer_writers.hpp"
 #include "bench/parallel_layer_job.hpp"
 #include "bench/routing_export.hpp"
+#include "bench/routing_replay.hpp"
 #include "bench/writers.hpp"
 #include "core/build_info.hpp"
 #include "core/errors.hpp"
 #include "core/output_files.hpp"
 #include "core/path_checks.hpp"
 #include "core/test_fault.hpp"
+#include "moe/layer_weights.hpp"
 #include "moe/moe_impl.hpp"
 #include "results/environment.hpp"
 #include "results/timestamps.hpp"
@@ -66,7 +68,7 @@ void print_run_header(const LayerRunOptions& run, const Backend& backend, const 
                describe_moe_shape(run.model).c_str());
   if (factor_adapted)
     std::fprintf(stderr, "moebench layer: imbalance factor %g, the most %d experts top-%d allow (the default is %g)\n",
-                 run.imbalance_factor, run.model.num_experts, run.model.top_k, kDefaultImbalanceFactor);
+                 run.scenario_params.imbalance_factor, run.model.num_experts, run.model.top_k, kDefaultImbalanceFactor);
 }
 
 // Progress on stderr: one line rewritten in place on a terminal, a line per step otherwise.
@@ -147,10 +149,15 @@ LayerRunOptions layer_run_options(const LayerJob& o, BackendKind backend) {
     run.model.name += " (routed experts only)";
   }
   run.num_tokens = o.num_tokens.empty() ? (gpu ? kLayerGpuDefaultTokens : kLayerCpuDefaultTokens) : o.num_tokens;
-  for (const std::string& s : o.scenarios) run.scenarios.push_back(parse_scenario(s));
+  const std::vector<std::string> scenarios =
+      o.scenarios.empty() ? std::vector<std::string>{"random", "balanced", "imbalanced"} : o.scenarios;
+  for (const std::string& s : scenarios) run.scenarios.push_back(parse_scenario(s));
   run.impls = o.impls;
   // A default that the shape cannot take adapts to it; only a value given is refused.
-  run.imbalance_factor = o.imbalance_factor.value_or(std::min(kDefaultImbalanceFactor, max_imbalance_factor(run.model)));
+  run.scenario_params.imbalance_factor = o.imbalance_factor.value_or(std::min(kDefaultImbalanceFactor, max_imbalance_factor(run.model)));
+  run.scenario_params.zipf_exponent = o.zipf_exponent;
+  run.scenario_params.hot_experts = o.hot_experts;
+  run.scenario_params.hot_share = o.hot_share;
   run.warmup_iters = o.warmup_iters;
   run.benchmark_iters = o.benchmark_iters;
   run.dtype = parse_dtype(o.dtype);
@@ -175,6 +182,16 @@ LayerRunOptions layer_run_options(const LayerJob& o, BackendKind backend) {
   run.verify_tokens = o.verify_tokens;
   run.ep_size = o.ep_size;
   run.tp_size = o.tp_size;
+  if (!o.routing_file.empty()) {
+    // The file's routing replaces the scenarios, and its token counts the defaults.
+    if (!o.scenarios.empty())
+      throw InputError("--scenarios and --routing-file: choose one (the file's routing replaces the scenarios)");
+    if (!o.export_routing_dir.empty())
+      throw InputError("--export-routing and --routing-file: choose one (the routing file is already on disk)");
+    run.scenarios.clear();
+    run.replays = replay_cases(o.routing_file, run.model, o.num_tokens, score_bias_values(run.model, run.seed));
+    run.num_tokens = replay_token_counts(run.replays);
+  }
   validate_layer_options(run);
   if (!(o.dist_timeout_s > 0))
     throw InputError(fmt::format("--dist-timeout ({:g}) must be positive: the seconds a rank waits for its peers",
@@ -199,13 +216,13 @@ int run_layer_job(const LayerJob& o, const std::string& command_line) {
   // Created (or opened for writing) only now that every input check has passed.
   std::unique_ptr<ResultsStore> store = o.record.open();
   const RecordContext record_context{current_environment(device, backend->kind()), command_line,
-                                     invocation_group_id("layer"), utc_now_iso()};
+                                     invocation_group_id("layer", o.record.run_name), utc_now_iso()};
   const bool factor_adapted =
-      !o.imbalance_factor && run.imbalance_factor < kDefaultImbalanceFactor &&
+      !o.imbalance_factor && run.scenario_params.imbalance_factor < kDefaultImbalanceFactor &&
       std::find(run.scenarios.begin(), run.scenarios.end(), Scenario::imbalanced) != run.scenarios.end();
   if (!o.quiet) print_run_header(run, *backend, device, factor_adapted);
   if (!o.export_routing_dir.empty())
-    export_routing(o.export_routing_dir, run.model, run.scenarios, run.num_tokens, run.imbalance_factor, run.seed);
+    export_routing(o.export_routing_dir, run.model, run.scenarios, run.num_tokens, run.scenario_params, run.seed);
 
   Ceilings ceilings;
   LayerBenchmark bench;

@@ -25,11 +25,16 @@ constexpr double kDefaultImbalanceFactor = 3.0;
 struct LayerJob {
   ModelOptions model;                 // none named: bench/layer_defaults.hpp's for the backend
   std::vector<int64_t> num_tokens;    // empty: the backend's default token counts
-  std::vector<std::string> scenarios = {"random", "balanced", "imbalanced"};
+  std::vector<std::string> scenarios;  // empty: random, balanced, imbalanced (none with --routing-file)
+  // --routing-file: recorded routing replayed instead of the scenarios (bench/routing_replay.hpp).
+  std::string routing_file;
   std::vector<std::string> impls = {"all"};
   // None given: kDefaultImbalanceFactor, or the most the model's shape allows when that is less
   // (said in the run header); a value given is refused when the shape cannot take it.
   std::optional<double> imbalance_factor;
+  double zipf_exponent = 1.0;  // zipf scenario: popularity (e+1)^-s
+  int hot_experts = 0;         // hot-experts scenario: N hot experts; 0 means top_k
+  double hot_share = 0.5;      // hot-experts scenario: their share of the token-expert assignments
   int ep_size = 1;
   int tp_size = 1;
   // Where the ranks run (bench/parallel_layer_job.hpp): one node unless these say otherwise.

@@ -99,7 +99,10 @@ nlohmann::ordered_json layer_run_details(const LayerRunOptions& o, const Ceiling
           {"intermediate_size", o.model.moe_intermediate_size},
           {"num_shared_experts", o.model.num_shared_experts},
           {"shared_intermediate_size", o.model.shared_intermediate_size},
-          {"imbalance_factor", o.imbalance_factor},
+          {"imbalance_factor", o.scenario_params.imbalance_factor},
+          {"zipf_exponent", o.scenario_params.zipf_exponent},
+          {"hot_experts", hot_expert_count(o.model, o.scenario_params)},
+          {"hot_share", o.scenario_params.hot_share},
           {"warmup_iters", o.warmup_iters},
           {"benchmark_iters", o.benchmark_iters},
           {"seed", o.seed},
@@ -134,9 +137,8 @@ std::vector<RunRecord> layer_failure_records(const LayerRunOptions& options, con
                                              const RecordContext& context, const nlohmann::ordered_json& details,
                                              FailureKind kind, const std::string& message) {
   std::vector<LayerCaseFailure> failures;
-  for (Scenario s : options.scenarios)
-    for (int64_t tokens : options.num_tokens)
-      for (const std::string& impl : impls) failures.push_back({impl, s, tokens, kind, message});
+  for (const LayerCase& c : layer_cases(options))
+    for (const std::string& impl : impls) failures.push_back({impl, c.label, c.num_tokens, kind, message});
   return layer_failure_records(options, failures, context, details);
 }
 
@@ -147,7 +149,7 @@ std::vector<RunRecord> layer_failure_records(const LayerRunOptions& options,
   const std::string scaling = options.dtype == DType::fp8 ? fp8_scaling_name(options.fp8_scaling) : "";
   std::vector<RunRecord> records;
   for (const LayerCaseFailure& f : failures) {
-    const std::string scenario = scenario_name(f.scenario);
+    const std::string& scenario = f.scenario;
     RunRecord rec = new_record(context, "layer", options.model.name,
                                layer_config_key(options.tp_size, options.ep_size, f.impl, scenario, f.num_tokens,
                                                 dtype_key(dtype, scaling)));

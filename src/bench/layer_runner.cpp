@@ -99,7 +99,8 @@ PreparedImpl prepare_impl(Backend& backend, const LayerRunOptions& opt, const Im
 // and the rotating input sets on the backend. Made afresh for each implementation from the
 // seed, so every implementation runs on the same values without all of them held at once.
 struct CaseInputs {
-  Scenario scenario = Scenario::random;
+  size_t index = 0;  // in layer_cases()
+  const LayerCase* source = nullptr;
   int64_t tokens = 0;
   std::vector<float> logits;
   LoadStats load;
@@ -112,15 +113,19 @@ struct CaseInputs {
 };
 
 CaseInputs make_case_inputs(Backend& backend, const LayerRunOptions& opt, const DeviceInfo& device,
-                            const std::vector<float>& bias, Scenario scenario, int64_t tokens) {
+                            const std::vector<float>& bias, const std::vector<LayerCase>& cases, size_t index) {
   const ModelConfig& m = opt.model;
-  PhaseScope inputs_phase(opt.profiler, fmt::format("inputs {} tokens={}", scenario_name(scenario), tokens), "setup");
+  const LayerCase& source = cases[index];
+  const int64_t tokens = source.num_tokens;
+  PhaseScope inputs_phase(opt.profiler, fmt::format("inputs {} tokens={}", source.label, tokens), "setup");
   CaseInputs c;
-  c.scenario = scenario;
+  c.index = index;
+  c.source = &source;
   c.tokens = tokens;
   c.inputs_span = inputs_phase.span();
-  c.logits = scenario_logits(m, scenario, tokens, opt.imbalance_factor, opt.seed);
-  c.load = load_stats(route(m, c.logits.data(), tokens, bias));
+  c.logits = case_logits(opt, source);
+  // A replay's load is the recording's (its logits were checked to route to it).
+  c.load = load_stats(source.replay ? source.replay->recorded->routing : route(m, c.logits.data(), tokens, bias));
   c.work = layer_work(m, tokens, opt.dtype, c.load.active_experts, opt.fp8_scaling);
   c.set_bytes = io_set_bytes(m, tokens, opt.dtype);
   c.rotations = rotation_count(c.set_bytes, device.l2_bytes);
@@ -137,7 +142,7 @@ LayerResult result_identity(const LayerRunOptions& opt, const Backend& backend, 
   LayerResult r;
   r.model = m.name;
   r.impl = impl;
-  r.scenario = scenario_name(c.scenario);
+  r.scenario = c.source->label;
   r.backend = backend_kind_name(backend.kind());
   r.device = device.name;
   r.dtype = dtype_name(opt.dtype);
@@ -192,12 +197,18 @@ class ReferenceCache {
  public:
   const LayerReference& get(Backend& backend, const LayerRunOptions& opt, const LayerSpec& spec,
                             const LayerWeightStore& weights, const CaseInputs& c, int tile_rows) {
-    const auto key = std::make_tuple(int(c.scenario), c.tokens, tile_rows);
+    const auto key = std::make_tuple(int(c.index), c.tokens, tile_rows);
     auto it = references_.find(key);
+    const ReplayCase* replay = c.source->replay;
     if (it == references_.end())
       it = references_
-               .emplace(key, make_layer_reference(backend, spec, weights.view(), c.x_host.data(), c.logits.data(),
-                                                  c.tokens, opt.verify_tokens, tile_rows))
+               .emplace(key, replay && tile_rows == 0
+                                 ? make_replayed_reference(backend, spec, weights.view(), c.x_host.data(),
+                                                           replay->recorded->routing.expert_ids.data(),
+                                                           replay->recorded->routing.weights.data(), c.tokens,
+                                                           opt.verify_tokens)
+                                 : make_layer_reference(backend, spec, weights.view(), c.x_host.data(),
+                                                        c.logits.data(), c.tokens, opt.verify_tokens, tile_rows))
                .first;
     return it->second;
   }
@@ -289,7 +300,7 @@ LayerResult run_case(Backend& backend, const LayerRunOptions& opt, const LayerSp
                      PreparedImpl& p, const CaseInputs& c, ReferenceCache& references, Bf16Baseline* bf16) {
   MoeImpl& impl = *p.impl;
   PhaseScope run_phase(opt.profiler,
-                       fmt::format("{} {} tokens={}", p.info->name, scenario_name(c.scenario), c.tokens), "run");
+                       fmt::format("{} {} tokens={}", p.info->name, c.source->label, c.tokens), "run");
   LayerResult r = result_identity(opt, backend, device, p.info->name, c);
 
   PhaseScope prepare_phase(opt.profiler, "prepare");
@@ -311,6 +322,20 @@ LayerResult run_case(Backend& backend, const LayerRunOptions& opt, const LayerSp
 
 }  // namespace
 
+std::vector<LayerCase> layer_cases(const LayerRunOptions& opt) {
+  std::vector<LayerCase> cases;
+  for (const ReplayCase& r : opt.replays) cases.push_back({r.label, Scenario::random, &r, r.num_tokens});
+  if (!opt.replays.empty()) return cases;
+  for (Scenario s : opt.scenarios)
+    for (int64_t tokens : opt.num_tokens) cases.push_back({scenario_name(s), s, nullptr, tokens});
+  return cases;
+}
+
+std::vector<float> case_logits(const LayerRunOptions& opt, const LayerCase& c) {
+  if (c.replay) return *c.replay->logits;
+  return scenario_logits(opt.model, c.scenario, c.num_tokens, opt.scenario_params, opt.seed);
+}
+
 void validate_layer_options(const LayerRunOptions& opt) {
   opt.model.validate(/*layer_only=*/true);
   if (opt.num_tokens.empty()) throw InputError("--num-tokens: give at least one token count");
@@ -318,7 +343,7 @@ void validate_layer_options(const LayerRunOptions& opt) {
     if (t <= 0) throw InputError(fmt::format("--num-tokens: token counts must be positive (got {})", t));
     check_layer_tokens(opt.model, t, opt.dtype);
   }
-  if (opt.scenarios.empty()) throw InputError("--scenarios: give at least one scenario");
+  if (opt.scenarios.empty() && opt.replays.empty()) throw InputError("--scenarios: give at least one scenario");
   if (opt.warmup_iters < 0) throw InputError(fmt::format("--warmup-iters must be >= 0 (got {})", opt.warmup_iters));
   if (opt.benchmark_iters <= 0)
     throw InputError(fmt::format("--benchmark-iters must be positive (got {})", opt.benchmark_iters));
@@ -330,8 +355,7 @@ void validate_layer_options(const LayerRunOptions& opt) {
   if (opt.tp_size % opt.ep_size != 0)
     throw InputError(fmt::format("--tp-size ({}) must be a multiple of --ep-size ({}): tp_size counts all "
                                  "devices, tp_size / ep_size of them split each expert", opt.tp_size, opt.ep_size));
-  if (std::find(opt.scenarios.begin(), opt.scenarios.end(), Scenario::imbalanced) != opt.scenarios.end())
-    check_imbalance_factor(opt.model, opt.imbalance_factor);
+  check_scenario_params(opt.model, opt.scenarios, opt.scenario_params);
   if (opt.verify_tokens <= 0)
     throw InputError(fmt::format("--verify-tokens must be positive (got {})", opt.verify_tokens));
   if (opt.dtype != DType::bf16 && opt.dtype != DType::fp16 && opt.dtype != DType::fp8)
@@ -363,10 +387,11 @@ LayerBenchmark run_layer_benchmark(Backend& backend, const LayerRunOptions& opt,
   // that what one keeps beside the shared weights (fused's interleaved copy of w13) never adds
   // to another's, and every implementation that fits alone is measured. One that fails at run
   // time (an OOM in its preparation, say) fails its own cases and the others still run.
-  const int total = int(opt.scenarios.size() * opt.num_tokens.size() * infos.size());
+  const std::vector<LayerCase> cases = layer_cases(opt);
+  const int total = int(cases.size() * infos.size());
   int done = 0;
   struct Ordered {
-    size_t scenario, tokens, impl;
+    size_t index, impl;
     LayerResult result;
   };
   std::vector<Ordered> ordered;
@@ -382,30 +407,28 @@ LayerBenchmark run_layer_benchmark(Backend& backend, const LayerRunOptions& opt,
   for (size_t i = 0; i < infos.size(); ++i) {
     std::optional<PreparedImpl> prepared;
     std::optional<RuntimeFailure> failed;
-    for (size_t s = 0; s < opt.scenarios.size(); ++s)
-      for (size_t t = 0; t < opt.num_tokens.size(); ++t) {
-        const Scenario scenario = opt.scenarios[s];
-        const int64_t tokens = opt.num_tokens[t];
-        if (progress)
-          progress(done++, total, fmt::format("{} tokens={} impl={}", scenario_name(scenario), tokens, infos[i]->name));
-        if (!failed) try {
-            if (!prepared) prepared = prepare_impl(backend, opt, infos[i], spec, weights);
-            const CaseInputs c = make_case_inputs(backend, opt, device, bias, scenario, tokens);
-            ordered.push_back({s, t, i, run_case(backend, opt, spec, weights, ceilings, device, *prepared, c, references,
-                                                  bf16.get())});
-            continue;
-          } catch (const RuntimeFailure& e) {
-            failed = e;
-          }
-        out.failures.push_back({infos[i]->name, scenario, tokens, failed->kind(), failed->what()});
-      }
+    for (size_t s = 0; s < cases.size(); ++s) {
+      const LayerCase& lc = cases[s];
+      if (progress)
+        progress(done++, total, fmt::format("{} tokens={} impl={}", lc.label, lc.num_tokens, infos[i]->name));
+      if (!failed) try {
+          if (!prepared) prepared = prepare_impl(backend, opt, infos[i], spec, weights);
+          const CaseInputs c = make_case_inputs(backend, opt, device, bias, cases, s);
+          ordered.push_back(
+              {s, i, run_case(backend, opt, spec, weights, ceilings, device, *prepared, c, references, bf16.get())});
+          continue;
+        } catch (const RuntimeFailure& e) {
+          failed = e;
+        }
+      out.failures.push_back({infos[i]->name, lc.label, lc.num_tokens, failed->kind(), failed->what()});
+    }
     prepared.reset();  // its workspace goes back before the next implementation is prepared
     backend.synchronize();
   }
   if (progress) progress(done, total, "done");
   // Presented as the runs of one scenario and token count side by side, in the order asked for.
   std::stable_sort(ordered.begin(), ordered.end(), [](const Ordered& a, const Ordered& b) {
-    return std::tie(a.scenario, a.tokens, a.impl) < std::tie(b.scenario, b.tokens, b.impl);
+    return std::tie(a.index, a.impl) < std::tie(b.index, b.impl);
   });
   for (Ordered& o : ordered) out.results.push_back(std::move(o.result));
   return out;

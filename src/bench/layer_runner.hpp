@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "analysis/ceilings.hpp"
+#include "bench/routing_replay.hpp"
 #include "backend/backend.hpp"
 #include "bench/layer_result.hpp"
 #include "core/errors.hpp"
@@ -25,7 +26,10 @@ struct LayerRunOptions {
   std::vector<int64_t> num_tokens;
   std::vector<Scenario> scenarios;
   std::vector<std::string> impls;  // names, or {"all"}
-  double imbalance_factor = 3.0;
+  // --routing-file: recorded routings replayed instead of the scenarios (bench/routing_replay.hpp);
+  // num_tokens then holds their distinct token counts.
+  std::vector<ReplayCase> replays;
+  ScenarioParams scenario_params;  // the engineered scenarios' knobs (imbalance factor, Zipf exponent, hot experts)
   int warmup_iters = 1;
   int benchmark_iters = 10;
   DType dtype = DType::bf16;
@@ -46,13 +50,26 @@ void validate_layer_options(const LayerRunOptions& options);
 // rotating inputs and outputs. Used by the pre-flight check.
 int64_t layer_run_bytes(const LayerRunOptions& options);
 
+// One case of a run: a scenario at a token count, or a replayed routing (its own token count).
+// Labelled by scenario name or "replay:<name>"; listed scenario by scenario, then by token count.
+struct LayerCase {
+  std::string label;
+  Scenario scenario = Scenario::random;  // unused for a replay
+  const ReplayCase* replay = nullptr;
+  int64_t num_tokens = 0;
+};
+std::vector<LayerCase> layer_cases(const LayerRunOptions& options);
+
+// The router logits of a case [T][E]: the scenario's from the seed, or the replay's.
+std::vector<float> case_logits(const LayerRunOptions& options, const LayerCase& c);
+
 using ProgressFn = std::function<void(int done, int total, const std::string& what)>;
 
 // A scenario x token count an implementation did not run: its preparation or a run failed at
 // run time (an OOM, a CUDA error), or an earlier case of it did.
 struct LayerCaseFailure {
   std::string impl;
-  Scenario scenario = Scenario::random;
+  std::string scenario;  // the case's label: a scenario name, or replay:<name>
   int64_t num_tokens = 0;
   FailureKind kind = FailureKind::Crash;
   std::string message;

@@ -121,7 +121,7 @@ int run_model_benchmarks(const ModelJob& o, Backend& backend, std::vector<ModelR
     throw InputError(unfit.front());
   std::unique_ptr<ResultsStore> store = root ? o.record.open() : nullptr;
   const RecordContext record_context{current_environment(backend.device_info(), backend.kind()), command_line,
-                                     invocation_group_id("model"), utc_now_iso()};
+                                     invocation_group_id("model", o.record.run_name), utc_now_iso()};
   ModelProgressFn progress = [&](const std::string& what) {
     if (root && !o.quiet) std::fprintf(stderr, "moebench model: %s\n", what.c_str());
   };

@@ -50,7 +50,10 @@ nlohmann::json fingerprint(const LayerRunOptions& run, BackendKind kind, const s
           {"num_tokens", run.num_tokens},
           {"scenarios", scenarios},
           {"impl", impls},
-          {"imbalance_factor", run.imbalance_factor},
+          {"imbalance_factor", run.scenario_params.imbalance_factor},
+          {"zipf_exponent", run.scenario_params.zipf_exponent},
+          {"hot_experts", hot_expert_count(run.model, run.scenario_params)},
+          {"hot_share", run.scenario_params.hot_share},
           {"warmup_iters", run.warmup_iters},
           {"benchmark_iters", run.benchmark_iters},
           {"dtype", dtype_name(run.dtype)},
@@ -75,7 +78,7 @@ void record_failure(const LayerJob& job, const LayerRunOptions& run, const std::
   std::unique_ptr<ResultsStore> store = job.record.open();
   if (!store) return;
   const RecordContext context{current_environment(backend.device_info(), backend.kind()), command_line,
-                              invocation_group_id("layer"), utc_now_iso()};
+                              invocation_group_id("layer", job.record.run_name), utc_now_iso()};
   json details = layer_run_details(run, Ceilings{});
   details["world_size"] = run.tp_size;
   store->record(layer_failure_records(run, impls, context, details, kind, message));
@@ -151,7 +154,7 @@ int run_rank_body(const LayerJob& job, const LayerRunOptions& run, const RankEnv
   std::unique_ptr<ResultsStore> store;
   const DeviceInfo device = backend->device_info();
   const RecordContext context{current_environment(device, backend->kind()), command_line,
-                              invocation_group_id("layer"), utc_now_iso()};
+                              invocation_group_id("layer", job.record.run_name), utc_now_iso()};
   // Each rank's traces in a folder of its own: DIR/rank<N>.
   ProfileOptions profile = job.profile;
   profile.dir = (std::filesystem::path(job.profile.dir) / fmt::format("rank{}", env.rank)).string();
@@ -173,7 +176,7 @@ int run_rank_body(const LayerJob& job, const LayerRunOptions& run, const RankEnv
     const ExchangeCeilings exchange = measure_exchange_ceilings(*comm, *backend);
     if (root) ceilings = measure_ceilings(*backend);
     if (root && !job.export_routing_dir.empty())
-      export_routing(job.export_routing_dir, run.model, run.scenarios, run.num_tokens, run.imbalance_factor, run.seed);
+      export_routing(job.export_routing_dir, run.model, run.scenarios, run.num_tokens, run.scenario_params, run.seed);
     const std::string blob =
         run_rank_layer_benchmark(*backend, *comm, rank_run, progress_printer(job.quiet || !root));
     const std::vector<std::string> blobs = comm->gather_to_root(blob);

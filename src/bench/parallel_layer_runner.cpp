@@ -51,10 +51,22 @@ int64_t largest_rank_tokens(const ImplInfo& info, int64_t tokens, const Communic
 // The inputs of one scenario x token count on this rank: the global logits (for the check) and
 // the rank's rows of the hidden states, on the backend and on the host.
 struct RankCase {
-  Scenario scenario;
+  const LayerCase* source = nullptr;
   int64_t tokens = 0;
   std::vector<float> logits;  // [tokens][E], the whole batch
 };
+
+// The routing of the case labelled `label` at `tokens`: a replay's recording, else its scenario's.
+Routing case_routing(const LayerRunOptions& opt, const std::string& label, int64_t tokens,
+                     const std::vector<float>& bias) {
+  for (const LayerCase& c : layer_cases(opt))
+    if (c.label == label && c.num_tokens == tokens) {
+      if (c.replay) return c.replay->recorded->routing;
+      const std::vector<float> logits = case_logits(opt, c);
+      return route(opt.model, logits.data(), tokens, bias);
+    }
+  throw std::logic_error("merge_rank_results(): a case the run does not hold: " + label);
+}
 
 // One implementation on one case, on this rank.
 json run_rank_case(Backend& backend, Communicator& comm, const LayerRunOptions& opt, const LayerSpec& verify_spec,
@@ -75,7 +87,7 @@ json run_rank_case(Backend& backend, Communicator& comm, const LayerRunOptions& 
     logits.emplace_back(backend, size_t(n * E) * sizeof(float));
     backend.copy_to_device(logits.back().get(), c.logits.data() + size_t(begin * E), size_t(n * E) * sizeof(float));
   }
-  PhaseScope run_phase(opt.profiler, fmt::format("{} {} tokens={}", info.name, scenario_name(c.scenario), c.tokens),
+  PhaseScope run_phase(opt.profiler, fmt::format("{} {} tokens={}", info.name, c.source->label, c.tokens),
                        "run");
   DeviceBuffer out(backend, act_bytes);
   auto forward = [&](int rotation) {
@@ -102,7 +114,17 @@ json run_rank_case(Backend& backend, Communicator& comm, const LayerRunOptions& 
     backend.copy_to_host(x_host.data(), x[0].get(), act_bytes);
     VerifyResult v;
     v.passed = true;  // a rank with no tokens of its own has nothing to check
-    if (vn > 0)
+    const ReplayCase* replay = c.source->replay;
+    // A replay is checked against its recorded expert ids and weights, not re-routed.
+    if (vn > 0 && replay)
+      v = check_against_reference(
+          make_replayed_reference(verify_backend, verify_spec, verify_weights.view(),
+                                  x_host.data() + size_t((vb - begin) * H),
+                                  replay->recorded->routing.expert_ids.data() + size_t(vb * m.top_k),
+                                  replay->recorded->routing.weights.data() + size_t(vb * m.top_k), vn,
+                                  opt.verify_tokens),
+          out_host.data() + size_t((vb - begin) * H));
+    else if (vn > 0)
       v = verify_layer_output(verify_backend, verify_spec, verify_weights.view(),
                               x_host.data() + size_t((vb - begin) * H), c.logits.data() + size_t(vb * E), vn,
                               out_host.data() + size_t((vb - begin) * H), opt.verify_tokens);
@@ -140,7 +162,7 @@ json run_rank_case(Backend& backend, Communicator& comm, const LayerRunOptions& 
   rank["io_bytes"] = double(kRotations * (act_bytes + size_t(n * E) * sizeof(float)) + act_bytes);
   run_phase.end();
   if (opt.profiler)
-    opt.profiler->write_run({m.name, info.name, scenario_name(c.scenario), c.tokens}, run_phase.span(), {});
+    opt.profiler->write_run({m.name, info.name, c.source->label, c.tokens}, run_phase.span(), {});
   return rank;
 }
 
@@ -197,23 +219,24 @@ std::string run_rank_layer_benchmark(Backend& backend, Communicator& comm, const
   }
 
   const std::vector<float> bias = score_bias_values(m, opt.seed);
-  const int total = int(opt.scenarios.size() * opt.num_tokens.size() * impls.size());
+  const std::vector<LayerCase> layer_case_list = layer_cases(opt);
+  const int total = int(layer_case_list.size() * impls.size());
   int done = 0;
   json cases = json::array();
-  for (Scenario scenario : opt.scenarios)
-    for (int64_t tokens : opt.num_tokens) {
-      RankCase c{scenario, tokens, scenario_logits(m, scenario, tokens, opt.imbalance_factor, opt.seed)};
-      for (size_t i = 0; i < impls.size(); ++i) {
-        if (progress)
-          progress(done, total, fmt::format("{} tokens={} impl={}", scenario_name(scenario), tokens, infos[i]->name));
-        json rank = run_rank_case(backend, comm, opt, spec, verify_backend, verify_weights, *infos[i], *impls[i], c);
-        rank["peak_memory_bytes"] = double(weights.bytes()) + rank["io_bytes"].get<double>() + workspace[i];
-        rank.erase("io_bytes");
-        cases.push_back({{"impl", infos[i]->name}, {"scenario", scenario_name(scenario)}, {"num_tokens", tokens},
-                         {"rank", rank}});
-        ++done;
-      }
+  for (const LayerCase& source : layer_case_list) {
+    const int64_t tokens = source.num_tokens;
+    RankCase c{&source, tokens, case_logits(opt, source)};
+    for (size_t i = 0; i < impls.size(); ++i) {
+      if (progress)
+        progress(done, total, fmt::format("{} tokens={} impl={}", source.label, tokens, infos[i]->name));
+      json rank = run_rank_case(backend, comm, opt, spec, verify_backend, verify_weights, *infos[i], *impls[i], c);
+      rank["peak_memory_bytes"] = double(weights.bytes()) + rank["io_bytes"].get<double>() + workspace[i];
+      rank.erase("io_bytes");
+      cases.push_back({{"impl", infos[i]->name}, {"scenario", source.label}, {"num_tokens", tokens},
+                       {"rank", rank}});
+      ++done;
     }
+  }
   if (progress) progress(done, total, "done");
   return cases.dump();
 }
@@ -246,9 +269,7 @@ std::vector<ParallelLayerRow> merge_rank_results(const std::vector<std::string>&
     r.intermediate_size = m.moe_intermediate_size;
     r.num_shared_experts = m.num_shared_experts;
     r.launch = "eager";
-    const std::vector<float> logits =
-        scenario_logits(m, parse_scenario(r.scenario), r.num_tokens, opt.imbalance_factor, opt.seed);
-    r.load = load_stats(route(m, logits.data(), r.num_tokens, bias));
+    r.load = load_stats(case_routing(opt, r.scenario, r.num_tokens, bias));
 
     // The slowest rank per iteration, per phase; the whole run's check.
     std::vector<double> latency(size_t(opt.benchmark_iters), 0.0);

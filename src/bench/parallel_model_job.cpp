@@ -57,7 +57,7 @@ void record_failures(const ModelJob& job, const std::vector<ModelRunOptions>& ru
   std::unique_ptr<ResultsStore> store = job.record.open();
   if (!store) return;
   const RecordContext context{current_environment(backend.device_info(), backend.kind()), command_line,
-                              invocation_group_id("model"), utc_now_iso()};
+                              invocation_group_id("model", job.record.run_name), utc_now_iso()};
   std::vector<RunRecord> records;
   for (const ModelRunOptions& run : runs) {
     std::vector<RunRecord> failed = model_failure_records(run, context, kind, message);

@@ -24,7 +24,7 @@ void write_raw(const std::filesystem::path& path, const std::vector<T>& values) 
 }  // namespace
 
 void export_routing(const std::string& dir, const ModelConfig& m, const std::vector<Scenario>& scenarios,
-                    const std::vector<int64_t>& num_tokens, double imbalance_factor, uint64_t seed) {
+                    const std::vector<int64_t>& num_tokens, const ScenarioParams& params, uint64_t seed) {
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
   if (ec) throw InputError(fmt::format("--export-routing {}: cannot create the directory: {}", dir, ec.message()));
@@ -52,7 +52,7 @@ void export_routing(const std::string& dir, const ModelConfig& m, const std::vec
   for (Scenario scenario : scenarios)
     for (int64_t tokens : num_tokens) {
       const std::string stem = fmt::format("{}_tokens{}", scenario_name(scenario), tokens);
-      std::vector<float> logits = scenario_logits(m, scenario, tokens, imbalance_factor, seed);
+      std::vector<float> logits = scenario_logits(m, scenario, tokens, params, seed);
       Routing routing = route(m, logits.data(), tokens, bias);
       write_raw(base / (stem + ".logits.f32"), logits);
       write_raw(base / (stem + ".ids.i32"), routing.expert_ids);

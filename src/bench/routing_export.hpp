@@ -16,6 +16,6 @@ namespace moebench {
 
 // Creates `dir` if needed; throws InputError naming --export-routing when it cannot write.
 void export_routing(const std::string& dir, const ModelConfig& model, const std::vector<Scenario>& scenarios,
-                    const std::vector<int64_t>& num_tokens, double imbalance_factor, uint64_t seed);
+                    const std::vector<int64_t>& num_tokens, const ScenarioParams& params, uint64_t seed);
 
 }  // namespace moebench

@@ -333,6 +333,27 @@ LayerReference make_layer_reference(Backend& backend, const LayerSpec& spec, con
   return ref;
 }
 
+LayerReference make_replayed_reference(Backend& backend, const LayerSpec& spec, const LayerWeights& weights,
+                                       const uint16_t* x_host, const int32_t* expert_ids, const float* routing_weights,
+                                       int64_t num_tokens, int64_t max_tokens) {
+  require_half_dtype(spec.dtype);
+  if (max_tokens <= 0) throw InputError(fmt::format("--verify-tokens must be positive (got {})", max_tokens));
+  const int k = spec.model.top_k;
+  LayerReference ref;
+  ref.num_tokens = num_tokens;
+  ref.hidden_size = spec.model.hidden_size;
+  ref.dtype = spec.dtype;
+  ref.checked = sample_tokens(num_tokens, max_tokens);
+  TokenAssignments assignments(ref.checked.size());
+  for (size_t i = 0; i < ref.checked.size(); ++i)
+    for (int j = 0; j < k; ++j) {
+      const size_t at = size_t(ref.checked[i]) * size_t(k) + size_t(j);
+      assignments[i].push_back({expert_ids[at], double(routing_weights[at])});
+    }
+  ref.expected = forward_fp64(backend, spec, weights, x_host, ref.checked, assignments);
+  return ref;
+}
+
 VerifyResult check_against_reference(const LayerReference& reference, const uint16_t* out_host) {
   const int64_t H = reference.hidden_size;
   VerifyResult result;

@@ -62,6 +62,15 @@ LayerReference make_layer_reference(Backend& backend, const LayerSpec& spec, con
                                     const uint16_t* x_host, const float* logits_host, int64_t num_tokens,
                                     int64_t max_tokens = 64, int tile_rows = 0);
 
+// The reference of a replayed routing (--routing-file): the recorded expert ids [T][k] and
+// combine weights [T][k] are used as they are (in double), not re-derived from logits, and no
+// token is left out as ambiguous: the recording decided. tile_rows as above is not supported
+// here (a tile-rounded implementation is checked with make_layer_reference on the replay's
+// logits, which route to the same experts).
+LayerReference make_replayed_reference(Backend& backend, const LayerSpec& spec, const LayerWeights& weights,
+                                       const uint16_t* x_host, const int32_t* expert_ids, const float* routing_weights,
+                                       int64_t num_tokens, int64_t max_tokens = 64);
+
 // out_host [T][H] in the reference's dtype bits, T = reference.num_tokens.
 VerifyResult check_against_reference(const LayerReference& reference, const uint16_t* out_host);
 

@@ -2,7 +2,10 @@
 #include "bench/writers.hpp"
 
 #include <algorithm>
+#include <cstdio>
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <stdexcept>
 
 #include <fmt/format.h>
@@ -19,6 +22,7 @@ std::shared_ptr<const ResultWriter> make_csv_writer();
 std::shared_ptr<const ResultWriter> make_markdown_writer();
 std::shared_ptr<const ResultWriter> make_json_writer();
 std::shared_ptr<const ResultWriter> make_tracker_writer();
+std::shared_ptr<const ResultWriter> make_jsonl_writer();
 
 const std::vector<WriterEntry>& writer_registry() {
   static const std::vector<WriterEntry> formats = {
@@ -30,6 +34,9 @@ const std::vector<WriterEntry>& writer_registry() {
       {"json", {".json"}, "", "every field of every result record, with schema_version", make_json_writer()},
       {"tracker", {"success_results.json", "failure_results.json"}, "",
        "SGLang's tracker files: the latest success and failure of each model::config", make_tracker_writer()},
+      {"jsonl", {".jsonl"}, "",
+       "one line per result, every field (as json) with schema_version; appended to the file, never replaced",
+       make_jsonl_writer(), /*appends=*/true},
   };
   return formats;
 }
@@ -51,9 +58,18 @@ std::string registered_names() {
   return s;
 }
 
+// The current text of an appending format's file ("" when there is none yet).
+std::string read_existing(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return "";
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
 }  // namespace
 
-bool WriterEntry::in_all() const { return std::all_of(files.begin(), files.end(), is_extension); }
+bool WriterEntry::in_all() const { return !appends && std::all_of(files.begin(), files.end(), is_extension); }
 
 std::vector<const WriterEntry*> parse_writers(const std::string& text) {
   std::vector<const WriterEntry*> chosen;
@@ -126,7 +142,17 @@ std::vector<std::pair<std::string, std::string>> writer_files(const std::vector<
     if (texts.size() != f->files.size())
       throw std::logic_error(fmt::format("output format {} wrote {} texts for {} files", f->name, texts.size(),
                                          f->files.size()));
-    for (std::string& text : texts) files.emplace_back(paths[files.size()], std::move(text));
+    for (std::string& text : texts) {
+      const std::string& path = paths[files.size()];
+      if (f->appends) {
+        std::string existing = read_existing(path);
+        if (!existing.empty() && existing.back() != '\n') existing += '\n';
+        text = existing + text;
+      } else if (fs::exists(path)) {
+        std::fprintf(stderr, "moebench: replacing %s\n", path.c_str());
+      }
+      files.emplace_back(path, std::move(text));
+    }
   }
   return files;
 }

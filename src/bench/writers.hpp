@@ -21,9 +21,14 @@ struct WriterEntry {
   std::string also_accepted;
   std::string description;
   std::shared_ptr<const ResultWriter> writer;
+  // Appends its text to an existing file (jsonl: one line per result, many runs in one file)
+  // instead of replacing it. Every other format replaces its file and says so on stderr
+  // ("moebench: replacing PATH"), so that no run's file disappears unnoticed.
+  bool appends = false;
 
-  // Whether `all` includes it: formats whose files go beside the base path. Fixed names are
-  // left out, so that `all` never replaces files of those names that a user keeps.
+  // Whether `all` includes it: formats whose files go beside the base path and are replaced.
+  // Fixed names are left out, so that `all` never replaces files of those names that a user
+  // keeps; appending formats too, so that `all` never grows a file run after run.
   bool in_all() const;
 };
 
@@ -51,7 +56,9 @@ void check_writer_paths(const std::vector<const WriterEntry*>& formats, const st
                         const std::string& flag);
 
 // Every file {path, text} that `formats` write for `records`; core/output_files.hpp's
-// write_files writes them all or none.
+// write_files writes them all or none. An appending format's text follows the existing file's
+// (a missing final newline added), so the whole file is still replaced atomically; an existing
+// file of any other format is said on stderr: "moebench: replacing PATH".
 std::vector<std::pair<std::string, std::string>> writer_files(const std::vector<const WriterEntry*>& formats,
                                                               const std::string& base_path,
                                                               const std::vector<RunRecord>& records,

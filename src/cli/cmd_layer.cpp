@@ -21,10 +21,22 @@ Command add_layer_command(CLI::App& app) {
                   std::string(kLayerGpuDefaultModel) + " on a GPU, " + kLayerCpuDefaultModel + " on the CPU");
   sub->add_option("--num-tokens", o->num_tokens, "token counts (default: 64 512 4096 on a GPU, 32 128 on the CPU)")
       ->delimiter(',');
-  sub->add_option("--scenarios", o->scenarios, "random, balanced, imbalanced")->delimiter(',')->capture_default_str();
+  sub->add_option("--scenarios", o->scenarios, "random, balanced, imbalanced, zipf, hot-experts")->delimiter(',')->capture_default_str();
   sub->add_option("--imbalance-factor", o->imbalance_factor,
                   "imbalanced scenario: busiest expert load / average load (default: 3, or the most that "
                   "num_experts / top_k allows)");
+  sub->add_option("--routing-file", o->routing_file,
+                  "replay recorded routing instead of the scenarios: an --export-routing directory or its "
+                  "manifest.json (bench/record_routing.py records one from a Hugging Face model); token counts come "
+                  "from the file, --num-tokens N replays each run's first N tokens");
+  sub->add_option("--zipf-exponent", o->zipf_exponent,
+                  "zipf scenario: expert e (0-based) has popularity (e+1)^-s; 1 is the classic Zipf law")
+      ->capture_default_str();
+  sub->add_option("--hot-experts", o->hot_experts,
+                  "hot-experts scenario: how many hot experts (experts 0..N-1; default: top_k)");
+  sub->add_option("--hot-share", o->hot_share,
+                  "hot-experts scenario: the share of token-expert assignments the hot experts take, in (0, 1]")
+      ->capture_default_str();
   sub->add_option(kImplFlags, o->impls, impl_help("implementations, comma-separated, or all:"))->delimiter(',')->capture_default_str();
   const std::function<void()> resolve_layout = add_parallel_flags(
       *sub, o->tp_size, o->ep_size,

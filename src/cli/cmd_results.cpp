@@ -65,7 +65,11 @@ Command add_results_command(CLI::App& app) {
 
   apps.compare = sub->add_subcommand("compare", "run B against run A, metric by metric");
   add_results_db_option(*apps.compare, o->results_db);
-  apps.compare->add_option("ids", o->ids, "run ids A B")->required()->expected(2);
+  apps.compare->add_option("ids", o->ids, "run ids A B")->expected(2);
+  apps.compare->add_option("--run-name", o->run_names,
+                           "two tagged runs A B (layer/model/sweep --run-name), configuration by configuration, "
+                           "within each run's noise band")
+      ->expected(2);
   apps.compare->add_option("--threshold", o->threshold_pct, "percent change that is flagged better or REGRESSION")
       ->capture_default_str();
 

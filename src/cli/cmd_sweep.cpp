@@ -53,6 +53,7 @@ Command add_sweep_command(CLI::App& app) {
       ->capture_default_str();
   sub->add_option("--backend", o->backend, "auto (GPU if present), cuda or cpu")->capture_default_str();
   add_results_db_option(*sub, o->results_db);
+  add_run_name_option(*sub, o->run_name);
   sub->add_flag("--dry-run", o->dry_run, "print each config's key and command line; run nothing");
   sub->add_flag("--quiet", o->quiet, "no progress on stderr");
   return {sub, [o, sub] {

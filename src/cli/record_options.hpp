@@ -14,5 +14,7 @@ namespace moebench::cli {
 void add_record_flags(CLI::App& app, RecordOptions& options);
 // --results-db alone, with its one help text; `results_db` holds the default shown.
 void add_results_db_option(CLI::App& app, std::string& results_db);
+// --run-name (layer, model through add_record_flags; sweep).
+void add_run_name_option(CLI::App& app, std::string& run_name);
 
 }  // namespace moebench::cli

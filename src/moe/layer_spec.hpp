@@ -25,7 +25,6 @@ namespace moebench {
 struct LayerSpec {
   ModelConfig model;
   DType dtype = DType::bf16;
-  Fp8Scaling fp8_scaling = Fp8Scaling::block;  // with dtype fp8: how weights and activations are scaled
   int64_t max_tokens = 0;  // forward() is never called with more
   uint64_t seed = 0;
   // bind_weights() will switch among several layers' weights (the model benchmark). An
@@ -34,6 +33,7 @@ struct LayerSpec {
   bool binds_other_layers = false;
   // This rank's place under expert/tensor parallelism, and its communicator (moe_parallel.hpp).
   MoeParallel parallel;
+  Fp8Scaling fp8_scaling = Fp8Scaling::block;  // with dtype fp8: how weights and activations are scaled
 };
 
 // Routed experts whose weights are filled on first use. A run of a few tokens reads a few of a

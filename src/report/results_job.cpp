@@ -84,8 +84,30 @@ int export_runs(const ResultsJob& o) {
   return 0;
 }
 
+int compare_run_names_job(const ResultsJob& o) {
+  ResultsStore store(o.results_db, ResultsStore::OpenMode::read_only);
+  std::vector<std::vector<RunRecord>> runs;
+  for (const std::string& name : o.run_names) {
+    RunFilter f;
+    f.group_id = name;
+    runs.push_back(store.list(f));
+    if (runs.back().empty())
+      throw InputError(fmt::format("results compare --run-name: no records of run '{}' in {}", name, o.results_db));
+  }
+  const RunNameComparison c = compare_run_names(runs[0], runs[1], o.threshold_pct);
+  if (c.rows.empty())
+    throw InputError(fmt::format("results compare --run-name {} {}: the two runs share no configuration with latency "
+                                 "figures", o.run_names[0], o.run_names[1]));
+  std::fputs(run_name_compare_table(o.run_names[0], o.run_names[1], c, o.threshold_pct).c_str(), stdout);
+  return 0;
+}
+
 int compare_two(const ResultsJob& o) {
   if (!(o.threshold_pct >= 0)) throw InputError(fmt::format("--threshold must be >= 0 (got {})", o.threshold_pct));
+  if (!o.run_names.empty() && !o.ids.empty())
+    throw InputError("results compare: give run ids A B or --run-name A B, not both");
+  if (!o.run_names.empty()) return compare_run_names_job(o);
+  if (o.ids.size() != 2) throw InputError("results compare: give two run ids A B, or --run-name A B");
   ResultsStore store(o.results_db, ResultsStore::OpenMode::read_only);
   const RunRecord a = find_run(store, o.ids[0]), b = find_run(store, o.ids[1]);
   const std::vector<MetricComparison> rows = compare_runs(a, b, o.threshold_pct);

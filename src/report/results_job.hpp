@@ -31,6 +31,7 @@ struct ResultsJob {
   std::string output_dir = ".";
   // compare
   double threshold_pct = 5;
+  std::vector<std::string> run_names;  // compare --run-name A B: two tagged runs instead of ids
 };
 
 // Runs the job's subcommand: its text on stdout, counts and files written on stderr. Returns 0.

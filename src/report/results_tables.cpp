@@ -76,4 +76,23 @@ std::string compare_table(const RunRecord& a, const RunRecord& b, const std::vec
                      threshold_pct, format_aligned(t));
 }
 
+std::string run_name_compare_table(const std::string& a, const std::string& b, const RunNameComparison& c,
+                                   double threshold_pct) {
+  TextTable t;
+  t.header = {"config", "A p50 ms", "A band ms", "B p50 ms", "B band ms", "change", "verdict"};
+  t.numeric = {false, true, false, true, false, true, false};
+  int regressions = 0;
+  for (const ConfigComparison& r : c.rows) {
+    regressions += r.verdict == Verdict::worse;
+    t.rows.push_back({r.key, fmt::format("{:.4g}", r.a_p50), fmt::format("{:.4g}-{:.4g}", r.a_lo, r.a_hi),
+                      fmt::format("{:.4g}", r.b_p50), fmt::format("{:.4g}-{:.4g}", r.b_lo, r.b_hi),
+                      fmt::format("{:+.1f}%", r.change_pct),
+                      r.verdict == Verdict::worse ? "REGRESSION" : r.verdict == Verdict::better ? "better" : "same"});
+  }
+  return fmt::format("# A: run {}\n# B: run {}\n# threshold: {:g}%, noise band: [lowest latency_min_ms, highest "
+                     "latency_p95_ms] of each run's records\n{}# {} configurations compared, {} regressions; {} only in "
+                     "A, {} only in B, {} records left out\n",
+                     a, b, threshold_pct, format_aligned(t), c.rows.size(), regressions, c.only_a, c.only_b, c.left_out);
+}
+
 }  // namespace moebench

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "results/compare.hpp"
+#include "results/run_compare.hpp"
 #include "results/run_record.hpp"
 
 namespace moebench {
@@ -17,6 +18,10 @@ std::string run_record_text(const RunRecord& record);
 
 // `results compare`: one row per shared metric: A, B, speedup, change, and "better" or
 // "REGRESSION" past the threshold.
+// `results compare --run-name A B`: one row per configuration both runs hold.
+std::string run_name_compare_table(const std::string& a, const std::string& b, const RunNameComparison& c,
+                                   double threshold_pct);
+
 std::string compare_table(const RunRecord& a, const RunRecord& b, const std::vector<MetricComparison>& rows,
                           double threshold_pct);
 

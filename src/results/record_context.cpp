@@ -35,9 +35,10 @@ void set_failure(RunRecord& record, FailureKind kind, const std::string& message
   record.error_message = message;
 }
 
-std::string invocation_group_id(const std::string& kind) {
+std::string invocation_group_id(const std::string& kind, const std::string& run_name) {
   const char* inherited = std::getenv(kGroupIdEnv);
   if (inherited && *inherited) return inherited;
+  if (!run_name.empty()) return run_name;
   std::string stamp = utc_now_iso();
   stamp.erase(std::remove_if(stamp.begin(), stamp.end(), [](char c) { return c == '-' || c == ':'; }), stamp.end());
   return fmt::format("{}-{}-{}", kind, stamp, getpid());

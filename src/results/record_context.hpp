@@ -29,8 +29,9 @@ void set_failure(RunRecord& record, FailureKind kind, const std::string& message
 // The environment variable through which `sweep` hands its group id to its children.
 constexpr const char* kGroupIdEnv = "MOEBENCH_GROUP_ID";
 
-// This invocation's group: $MOEBENCH_GROUP_ID when a sweep started it, else a new
-// "<kind>-20251127T234512Z-<pid>".
-std::string invocation_group_id(const std::string& kind);
+// This invocation's group: $MOEBENCH_GROUP_ID when a sweep started it, else `run_name` when
+// given (--run-name: runs tagged alike share a group, which `results list --group` filters),
+// else a new "<kind>-20251127T234512Z-<pid>".
+std::string invocation_group_id(const std::string& kind, const std::string& run_name = "");
 
 }  // namespace moebench

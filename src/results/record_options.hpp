@@ -11,6 +11,8 @@ namespace moebench {
 struct RecordOptions {
   std::string results_db = kDefaultResultsDb;
   bool no_record = false;
+  // --run-name: the group every record of this run gets (results/record_context.hpp).
+  std::string run_name;
 
   // The store to record into, or none with no_record. Called once the run's other input has
   // been checked and before the run, so that a bad path is bad input with nothing run.

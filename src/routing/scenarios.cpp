@@ -1,4 +1,4 @@
-// Router logits for the seed-003 scenarios (scenarios.hpp).
+// Router logits for the routing scenarios (scenarios.hpp).
 //
 // Engineered logits (balanced, imbalanced) give the j-th intended expert of a token the logit
 // 4 + (k - j + 0.25 u) / k (u uniform in [0, 1): distinct, decreasing in j, in (4, 5.25)) and
@@ -25,6 +25,7 @@ namespace {
 
 constexpr uint64_t kNormalStream = uint64_t(SynthStream::router_logits);
 constexpr uint64_t kJitterStream = uint64_t(SynthStream::router_logits) + 256;
+constexpr uint64_t kZipfStream = uint64_t(SynthStream::router_logits) + 512;
 
 // Uniform in [0, 1) from the counter-based generator.
 double unit_interval(uint64_t seed, uint64_t stream, uint64_t index) {
@@ -42,8 +43,10 @@ float normal(uint64_t seed, uint64_t index) {
 // forward only when its experts would span more groups than group-limited routing keeps.
 class WindowCycle {
  public:
-  WindowCycle(const ModelConfig& m, int first_expert)
-      : first_(first_expert), size_(m.num_experts - first_expert),
+  WindowCycle(const ModelConfig& m, int first_expert) : WindowCycle(m, first_expert, m.num_experts - first_expert) {}
+  // The experts first_expert .. first_expert + count - 1 only.
+  WindowCycle(const ModelConfig& m, int first_expert, int count)
+      : first_(first_expert), size_(count),
         group_size_(m.num_experts / m.n_group),
         group_limit_(m.scoring == ScoringFunc::sigmoid && m.n_group > 1 ? m.topk_group : 0),
         seen_(size_t(m.n_group)) {}
@@ -95,13 +98,85 @@ void write_engineered(const ModelConfig& m, const std::vector<int32_t>& chosen, 
   }
 }
 
+
+// Zipf: token t draws its k experts without replacement from popularity (e+1)^-s; once a
+// group-limited router's topk_group groups are used, only experts of those groups remain
+// eligible, so that route() keeps every drawn expert.
+void zipf_choice(const ModelConfig& m, const std::vector<double>& popularity, int64_t token, uint64_t seed,
+                 std::vector<int32_t>& chosen) {
+  const int E = m.num_experts, k = m.top_k;
+  const int group_size = E / m.n_group;
+  const int group_limit = m.scoring == ScoringFunc::sigmoid && m.n_group > 1 ? m.topk_group : 0;
+  std::vector<double> weight = popularity;
+  std::vector<char> group_used(size_t(m.n_group), 0);
+  int groups = 0;
+  for (int j = 0; j < k; ++j) {
+    double total = 0;
+    for (double w : weight) total += w;
+    const double target = unit_interval(seed, kZipfStream, uint64_t(token) * uint64_t(k) + uint64_t(j)) * total;
+    int pick = -1;
+    double run = 0;
+    for (int e = 0; e < E; ++e) {
+      if (weight[size_t(e)] <= 0) continue;
+      pick = e;  // the last eligible expert absorbs rounding at the top end
+      run += weight[size_t(e)];
+      if (run > target) break;
+    }
+    chosen.push_back(pick);
+    weight[size_t(pick)] = 0;
+    if (group_limit > 0 && !group_used[size_t(pick / group_size)]++ && ++groups == group_limit)
+      for (int e = 0; e < E; ++e)
+        if (!group_used[size_t(e / group_size)]) weight[size_t(e)] = 0;
+  }
+}
+
 }  // namespace
+
+int hot_expert_count(const ModelConfig& model, const ScenarioParams& params) {
+  return params.hot_experts == 0 ? model.top_k : params.hot_experts;
+}
+
+void check_zipf_exponent(double exponent) {
+  if (!(exponent > 0 && std::isfinite(exponent)))
+    throw InputError(fmt::format("--zipf-exponent ({:g}) must be positive: popularity (e+1)^-s, 1 is the classic "
+                                 "Zipf law", exponent));
+}
+
+void check_hot_experts(const ModelConfig& m, const ScenarioParams& p) {
+  const int E = m.num_experts, k = m.top_k, n = hot_expert_count(m, p);
+  if (!(n >= 1 && n < E))
+    throw InputError(fmt::format("--hot-experts ({}) must be between 1 and {} (num_experts - 1) for this model", n,
+                                 E - 1));
+  if (!(p.hot_share > 0 && p.hot_share <= 1))
+    throw InputError(fmt::format("--hot-share ({:g}) must be in (0, 1]: the share of token-expert assignments the "
+                                 "hot experts take", p.hot_share));
+  // A token takes k distinct experts: at most n hot ones and at most E - n cold ones.
+  const double lo = std::max(0.0, double(k - (E - n)) / k), hi = std::min(1.0, double(n) / k);
+  const double slots = p.hot_share * k;
+  if (slots > n + 1e-9 || slots < (k - (E - n)) - 1e-9)
+    throw InputError(fmt::format("--hot-share ({:g}) must be between {:g} and {:g} with {} hot expert(s) of {} "
+                                 "and top-{} (a token holds each expert once)", p.hot_share, lo, hi, n, E, k));
+}
+
+void check_scenario_params(const ModelConfig& model, const std::vector<Scenario>& scenarios,
+                           const ScenarioParams& params) {
+  auto has = [&](Scenario s) { return std::find(scenarios.begin(), scenarios.end(), s) != scenarios.end(); };
+  // The model-free knobs are checked whichever scenarios run: a bad value given is a mistake.
+  check_zipf_exponent(params.zipf_exponent);
+  if (!(params.hot_share > 0 && params.hot_share <= 1))
+    throw InputError(fmt::format("--hot-share ({:g}) must be in (0, 1]: the share of token-expert assignments the "
+                                 "hot experts take", params.hot_share));
+  if (has(Scenario::imbalanced)) check_imbalance_factor(model, params.imbalance_factor);
+  if (has(Scenario::hot_experts)) check_hot_experts(model, params);
+}
 
 const char* scenario_name(Scenario s) {
   switch (s) {
     case Scenario::random: return "random";
     case Scenario::balanced: return "balanced";
     case Scenario::imbalanced: return "imbalanced";
+    case Scenario::zipf: return "zipf";
+    case Scenario::hot_experts: return "hot-experts";
   }
   return "?";
 }
@@ -109,10 +184,12 @@ const char* scenario_name(Scenario s) {
 Scenario parse_scenario(const std::string& text) {
   for (Scenario s : all_scenarios())
     if (text == scenario_name(s)) return s;
-  throw InputError("--scenarios: unknown scenario '" + text + "'; valid: random, balanced, imbalanced");
+  throw InputError("--scenarios: unknown scenario '" + text + "'; valid: random, balanced, imbalanced, zipf, hot-experts");
 }
 
-std::vector<Scenario> all_scenarios() { return {Scenario::random, Scenario::balanced, Scenario::imbalanced}; }
+std::vector<Scenario> all_scenarios() {
+  return {Scenario::random, Scenario::balanced, Scenario::imbalanced, Scenario::zipf, Scenario::hot_experts};
+}
 
 double max_imbalance_factor(const ModelConfig& model) { return double(model.num_experts) / model.top_k; }
 
@@ -125,6 +202,13 @@ void check_imbalance_factor(const ModelConfig& model, double factor) {
 
 std::vector<float> scenario_logits(const ModelConfig& model, Scenario scenario, int64_t num_tokens,
                                    double imbalance_factor, uint64_t seed) {
+  ScenarioParams params;
+  params.imbalance_factor = imbalance_factor;
+  return scenario_logits(model, scenario, num_tokens, params, seed);
+}
+
+std::vector<float> scenario_logits(const ModelConfig& model, Scenario scenario, int64_t num_tokens,
+                                   const ScenarioParams& params, uint64_t seed) {
   if (num_tokens < 0) throw std::invalid_argument("scenario_logits(): negative token count");
   const int E = model.num_experts, k = model.top_k;
   std::vector<float> logits(size_t(num_tokens) * size_t(E));
@@ -147,11 +231,40 @@ std::vector<float> scenario_logits(const ModelConfig& model, Scenario scenario, 
     return logits;
   }
 
+  if (scenario == Scenario::zipf) {
+    check_zipf_exponent(params.zipf_exponent);
+    std::vector<double> popularity(static_cast<size_t>(E));
+    for (int e = 0; e < E; ++e) popularity[size_t(e)] = std::pow(double(e + 1), -params.zipf_exponent);
+    for (int64_t t = 0; t < num_tokens; ++t) {
+      chosen.clear();
+      zipf_choice(model, popularity, t, seed, chosen);
+      write_engineered(model, chosen, t, seed, logits.data() + size_t(t) * size_t(E));
+    }
+    return logits;
+  }
+
+  if (scenario == Scenario::hot_experts) {
+    // Token t takes H(t+1) - H(t) hot experts, H(t) = round(F*k*t): the hot assignments spread
+    // evenly over the batch, each token between floor(F*k) and ceil(F*k) of them.
+    check_hot_experts(model, params);
+    const int n = hot_expert_count(model, params);
+    const double per_token = params.hot_share * k;
+    WindowCycle hot(model, 0, n), cold(model, n, E - n);
+    for (int64_t t = 0; t < num_tokens; ++t) {
+      chosen.clear();
+      const int h = int(std::llround(per_token * double(t + 1)) - std::llround(per_token * double(t)));
+      hot.take(h, chosen);
+      cold.take(k - h, chosen);
+      write_engineered(model, chosen, t, seed, logits.data() + size_t(t) * size_t(E));
+    }
+    return logits;
+  }
+
   // Imbalanced: n0 tokens, spread evenly over the batch, put expert 0 first; all other
   // assignments go round robin over experts 1..E-1, whose loads then differ by at most one
   // and never exceed n0.
-  check_imbalance_factor(model, imbalance_factor);
-  const int64_t n0 = busiest_load(model, num_tokens, imbalance_factor);
+  check_imbalance_factor(model, params.imbalance_factor);
+  const int64_t n0 = busiest_load(model, num_tokens, params.imbalance_factor);
   WindowCycle others(model, 1);
   for (int64_t t = 0; t < num_tokens; ++t) {
     chosen.clear();

@@ -59,7 +59,7 @@ int run_sweep_job(const SweepJob& o, const std::string& command_line) {
   ResultsStore store(o.results_db);
   DeviceInfo device;
   device.name = backend == BackendKind::cuda ? "CUDA GPU (see the children's records)" : "CPU";
-  const RecordContext context{current_environment(device, backend), command_line, invocation_group_id("sweep"),
+  const RecordContext context{current_environment(device, backend), command_line, invocation_group_id("sweep", o.run_name),
                               utc_now_iso()};
   if (!o.quiet)
     std::fprintf(stderr, "moebench sweep: %zu configs from %s on the %s backend, timeout %g s each, group %s\n",

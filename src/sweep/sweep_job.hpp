@@ -25,6 +25,7 @@ struct SweepJob {
   bool timeout_given = false;
   std::string backend = "auto";      // auto (GPU if present), cuda or cpu
   std::string results_db = kDefaultResultsDb;
+  std::string run_name;  // --run-name: the sweep's group, which its children's records share
   bool dry_run = false;              // print each config's key and command line; run nothing
   bool quiet = false;                // no progress on stderr
 };

@@ -162,3 +162,27 @@ TEST(Cli, ResultsDbHasOneHelpText) {
     EXPECT_NE(help.out.find(help_line, flag), std::string::npos) << command << "\n" << help.out;
   }
 }
+
+TEST(Cli, SkewScenarioKnobsOutOfRange) {
+  expect_bad_input(kTinyManual + " --scenarios zipf --zipf-exponent 0", "--zipf-exponent (0) must be positive");
+  expect_bad_input(kTinyManual + " --scenarios random --zipf-exponent -1", "--zipf-exponent (-1)");
+  expect_bad_input(kTinyManual + " --scenarios hot-experts --hot-share 0", "--hot-share (0) must be in (0, 1]");
+  expect_bad_input(kTinyManual + " --scenarios hot-experts --hot-share 1.5", "--hot-share (1.5)");
+  expect_bad_input(kTinyManual + " --scenarios hot-experts --hot-experts 8", "--hot-experts (8) must be between 1 and 7");
+  expect_bad_input(kTinyManual + " --scenarios hot-experts --hot-experts 1 --hot-share 0.9", "--hot-share (0.9)");
+}
+
+TEST(Cli, SkewScenariosRunVerifiedWithTheirLoads) {
+  auto dir = fresh_temp_dir("skew");
+  CliResult r = run_moebench(kTinyManual + " --num-tokens 64 --scenarios zipf,hot-experts --zipf-exponent 1.2 "
+                             "--hot-experts 2 --hot-share 0.75 --output-format csv --output-file '" +
+                             (dir / "res").string() + "'");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out.find("FAIL"), std::string::npos) << r.out;
+  const std::string csv = slurp(dir / "res.csv");
+  EXPECT_NE(csv.find("\nreference,zipf,64,"), std::string::npos) << csv;
+  EXPECT_NE(csv.find("\nreference,hot-experts,64,"), std::string::npos) << csv;
+  // Two hot experts of 8 take 3/4 of 128 assignments: 48 each against an average of 16.
+  EXPECT_NE(csv.find(",48,"), std::string::npos) << csv;
+  fs::remove_all(dir);
+}
