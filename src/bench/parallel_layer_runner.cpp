@@ -44,7 +44,7 @@ std::pair<int64_t, int64_t> rank_tokens(const ImplInfo& info, int64_t tokens, co
 
 // The most tokens rank_tokens gives any rank.
 int64_t largest_rank_tokens(const ImplInfo& info, int64_t tokens, const Communicator& comm) {
-  if (info.rank_tokens == RankTokens::token_slice) return (tokens + comm.size() - 1) / comm.size();
+  if (info.rank_tokens == RankTokens::token_slice) return largest_part(tokens, comm.size());
   return tokens;
 }
 

@@ -10,6 +10,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <sstream>
 
 #include <fmt/format.h>
@@ -38,6 +39,24 @@ FailureKind failure_kind_named(const std::string& name) {
                            FailureKind::InvalidConfig, FailureKind::VerificationFailed})
     if (name == failure_kind_name(kind)) return kind;
   return FailureKind::Crash;
+}
+
+// What a rank left for its launcher (leave_rank_failure, leave_rank_input_error): its failure's
+// kind name and line (no kind when the rank died before writing one); nothing when it left no
+// file.
+struct RankSaid {
+  std::optional<std::string> kind;
+  std::string line;
+};
+std::optional<RankSaid> rank_said(const std::filesystem::path& failure_dir, int rank) {
+  std::ifstream in(failure_dir / std::to_string(rank));
+  if (!in.is_open()) return std::nullopt;
+  RankSaid said;
+  if (std::string kind; std::getline(in, kind)) said.kind = kind;
+  std::stringstream rest;
+  rest << in.rdbuf();
+  said.line = rest.str();
+  return said;
 }
 
 // The GPU a local rank drives: its own, or the one it sees when a launcher gave it one.
@@ -108,32 +127,27 @@ int launch_node_ranks(const RankEnv& node, const std::string& command,
                             strsignal(r.signal));
       break;
     }
-  std::ifstream said(failure_dir / std::to_string(cause));
+  const std::optional<RankSaid> said = outcome.ok ? std::nullopt : rank_said(failure_dir, cause);
   bool bad_input = false;
-  if (std::string line; !outcome.ok && std::getline(said, line)) {
-    failure = failure_kind_named(line);
-    bad_input = line == kInputErrorName;
-    std::stringstream rest;
-    rest << said.rdbuf();
-    message = bad_input ? rest.str() : fmt::format("rank {}: {}", cause, rest.str());
+  if (said && said->kind) {
+    failure = failure_kind_named(*said->kind);
+    bad_input = said->kind == kInputErrorName;
+    message = bad_input ? said->line : fmt::format("rank {}: {}", cause, said->line);
   }
   // A rank refused its input (a peer that never arrived, a port in use, another configuration, a
   // run that fits no rank): the node says it once, as its own bad input, whichever rank the
   // launcher saw leave first (a rank that refuses with the others may exit 2 before it).
-  for (size_t r = 0; !bad_input && !outcome.ok && r < outcome.ranks.size(); ++r) {
-    std::ifstream other(failure_dir / std::to_string(outcome.ranks[r].rank));
-    if (std::string line; std::getline(other, line) && line == kInputErrorName) {
+  for (size_t r = 0; !bad_input && !outcome.ok && r < outcome.ranks.size(); ++r)
+    if (const std::optional<RankSaid> other = rank_said(failure_dir, outcome.ranks[r].rank);
+        other && other->kind == kInputErrorName) {
       bad_input = true;
-      std::stringstream rest;
-      rest << other.rdbuf();
-      message = rest.str();
+      message = other->line;
     }
-  }
   std::filesystem::remove_all(failure_dir);
   if (bad_input) throw InputError(message);
   if (outcome.ok || outcome.exit_code() == 2) return outcome.exit_code();
   // Rank 0 exits 1 on its own after recording a finished run whose check failed.
-  const bool recorded = cause == 0 && outcome.ranks.front().signal == 0 && !said.is_open();
+  const bool recorded = cause == 0 && outcome.ranks.front().signal == 0 && !said;
   if (node.node_rank == 0 && !recorded) {
     std::fprintf(stderr, "moebench %s: %s: %s\n", command.c_str(), failure_kind_name(failure), message.c_str());
     record_failure(failure, message);

@@ -197,7 +197,7 @@ void Decoder::moe(int64_t rows) {
   const auto [begin, end] = even_part(rows, comm.rank(), comm.size());
   moe_->forward(LayerArgs{static_cast<const char*>(xn_.get()) + size_t(begin) * row_bytes,
                           router_logits_.as<float>() + begin * m.num_experts, moe_part_.get(), end - begin, rows});
-  const int64_t part = (rows + comm.size() - 1) / comm.size();
+  const int64_t part = largest_part(rows, comm.size());
   comm.all_gather(moe_part_.get(), size_t(part) * row_bytes, moe_gathered_.get());
   for (int r = 0; r < comm.size(); ++r) {
     const auto [b, e] = even_part(rows, r, comm.size());

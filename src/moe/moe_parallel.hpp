@@ -44,4 +44,7 @@ inline std::pair<int64_t, int64_t> even_part(int64_t n, int index, int count) {
   return {n * index / count, n * (index + 1) / count};
 }
 
+// The longest of even_part's parts: what every part fits in (buffers sized alike on all ranks).
+inline int64_t largest_part(int64_t n, int count) { return (n + count - 1) / count; }
+
 }  // namespace moebench

@@ -47,10 +47,7 @@ class CudaFusedExpertParallel final : public MoeImpl {
   void prepare(const LayerSpec& spec, const LayerWeights& weights) override {
     check_rank_layer_spec(spec, "fused-ep");
     spec_ = spec;
-    if (!spec.parallel.comm) {
-      if (spec.parallel.tp_size != 1) throw InputError("a layer of several ranks needs their communicator");
-      own_comm_ = cuda::single_gpu_communicator(stream_);
-    }
+    own_comm_ = cuda::own_communicator(spec.parallel, stream_);
     Communicator& c = comm();
     const ModelConfig& m = spec.model;
     const MoeParallel& p = spec.parallel;
@@ -108,7 +105,7 @@ class CudaFusedExpertParallel final : public MoeImpl {
     const ModelConfig& m = spec_.model;
     const int64_t T = args.num_tokens, H = m.hidden_size, E = m.num_experts;
     const int64_t batch = args.batch_tokens > 0 ? args.batch_tokens : T;
-    const int64_t largest = (batch + shape_.world - 1) / shape_.world;  // the longest slice of any rank
+    const int64_t largest = largest_part(batch, shape_.world);  // the longest slice of any rank
     if (T > largest || largest > spec_.max_tokens)
       throw std::invalid_argument(fmt::format("fused-ep forward(): {} tokens of a batch of {}, prepared for {} per rank",
                                               T, batch, spec_.max_tokens));

@@ -17,9 +17,10 @@
 
 namespace moebench::cuda {
 
-// The communicator of a layer that runs on one GPU with no ranks around it: NCCL with one rank
-// (its own unique id, no rendezvous server), on `stream`.
-std::unique_ptr<Communicator> single_gpu_communicator(cudaStream_t stream);
+// The communicator a rank layer makes for itself: none when `parallel` brings the run's (null),
+// else, for a layer on one GPU with no ranks around it, NCCL with one rank (its own unique id, no
+// rendezvous server) on `stream`. A layer of several ranks without theirs is refused.
+std::unique_ptr<Communicator> own_communicator(const MoeParallel& parallel, cudaStream_t stream);
 
 class RankLayer : public MoeImpl {
  public:

@@ -19,7 +19,9 @@ std::unique_ptr<MoeImpl> make_cuda_grouped(Backend& backend);
 
 namespace cuda {
 
-std::unique_ptr<Communicator> single_gpu_communicator(cudaStream_t stream) {
+std::unique_ptr<Communicator> own_communicator(const MoeParallel& parallel, cudaStream_t stream) {
+  if (parallel.comm) return nullptr;
+  if (parallel.tp_size != 1) throw InputError("a layer of several ranks needs their communicator");
   int device = 0;
   MB_CUDA_CHECK(cudaGetDevice(&device));
   RendezvousOptions options;
@@ -39,10 +41,7 @@ void RankLayer::prepare_rank(const LayerSpec& spec, const LayerWeights& weights,
   check_rank_layer_spec(spec, "the GPU's ep and tp layers");
   const MoeParallel& p = spec.parallel;
   spec_ = spec;
-  if (!spec.parallel.comm) {
-    if (p.tp_size != 1) throw InputError("a layer of several ranks needs their communicator");
-    own_comm_ = single_gpu_communicator(stream_);
-  }
+  own_comm_ = own_communicator(p, stream_);
   held_ = held;
   bind_weights(weights);
 }
