@@ -19,6 +19,18 @@
 
 namespace moebench::testing {
 
+// Whether this test binary was built with the Gloo plugin (libgloo-dev): if so, points
+// MOEBENCH_GLOO_PLUGIN at it, so that CPU ranks of this process and of the binaries it starts load
+// it. Multi-rank CPU tests skip without it.
+inline bool gloo_plugin_built() {
+#ifdef MOEBENCH_GLOO_PLUGIN_PATH
+  setenv("MOEBENCH_GLOO_PLUGIN", MOEBENCH_GLOO_PLUGIN_PATH, 1);
+  return true;
+#else
+  return false;
+#endif
+}
+
 struct RankRun {
   int rank = 0;
   bool hung = false;

@@ -28,15 +28,6 @@ using namespace moebench::testing;
 
 namespace {
 
-bool gloo_plugin_built() {
-#ifdef MOEBENCH_GLOO_PLUGIN_PATH
-  setenv("MOEBENCH_GLOO_PLUGIN", MOEBENCH_GLOO_PLUGIN_PATH, 1);
-  return true;
-#else
-  return false;
-#endif
-}
-
 TEST(BusBandwidth, FactorsAreNcclTests) {
   EXPECT_DOUBLE_EQ(bus_factor(Collective::all_reduce, 1), 0.0);
   EXPECT_DOUBLE_EQ(bus_factor(Collective::all_reduce, 2), 1.0);

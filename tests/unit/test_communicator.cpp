@@ -21,15 +21,6 @@ using namespace moebench::testing;
 
 namespace {
 
-bool gloo_plugin_built() {
-#ifdef MOEBENCH_GLOO_PLUGIN_PATH
-  setenv("MOEBENCH_GLOO_PLUGIN", MOEBENCH_GLOO_PLUGIN_PATH, 1);
-  return true;
-#else
-  return false;
-#endif
-}
-
 // int32 elements rank s sends to rank d: uneven, zero for some pairs, nothing at all from rank 1,
 // nothing at all to rank 2.
 size_t elements(int s, int d) {

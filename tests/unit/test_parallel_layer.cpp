@@ -35,15 +35,6 @@ using namespace moebench::testing;
 
 namespace {
 
-bool gloo_plugin_built() {
-#ifdef MOEBENCH_GLOO_PLUGIN_PATH
-  setenv("MOEBENCH_GLOO_PLUGIN", MOEBENCH_GLOO_PLUGIN_PATH, 1);
-  return true;
-#else
-  return false;
-#endif
-}
-
 const std::string kShape =
     "--manual-config --num-experts 8 --num-experts-per-tok 2 --hidden-size 64 --intermediate-size 128 "
     "--warmup-iters 0 --benchmark-iters 2 --quiet";

@@ -32,15 +32,6 @@ using namespace moebench::testing;
 
 namespace {
 
-bool gloo_plugin_built() {
-#ifdef MOEBENCH_GLOO_PLUGIN_PATH
-  setenv("MOEBENCH_GLOO_PLUGIN", MOEBENCH_GLOO_PLUGIN_PATH, 1);
-  return true;
-#else
-  return false;
-#endif
-}
-
 constexpr uint64_t kSeed = 5;
 
 // The tiny preset, or the same with a gated shared expert (Qwen2-MoE's) beside the routed ones.

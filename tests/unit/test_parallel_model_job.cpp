@@ -22,20 +22,12 @@
 #include "dist/tcp_socket.hpp"
 #include "unit/cli_runner.hpp"
 #include "unit/job_fixture.hpp"
+#include "unit/dist_ranks.hpp"
 
 using namespace moebench;
 using namespace moebench::testing;
 
 namespace {
-
-bool gloo_plugin_built() {
-#ifdef MOEBENCH_GLOO_PLUGIN_PATH
-  setenv("MOEBENCH_GLOO_PLUGIN", MOEBENCH_GLOO_PLUGIN_PATH, 1);
-  return true;
-#else
-  return false;
-#endif
-}
 
 // Seed 1: a generation whose greedy tokens have no near tie. The ranks' layers round at bf16
 // where one device's do not quite (row-parallel partial sums, expert rows; every TP system does),

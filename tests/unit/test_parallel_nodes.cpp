@@ -19,20 +19,12 @@
 #include "dist/tcp_socket.hpp"
 #include "unit/cli_runner.hpp"
 #include "unit/job_fixture.hpp"
+#include "unit/dist_ranks.hpp"
 
 using namespace moebench;
 using namespace moebench::testing;
 
 namespace {
-
-bool gloo_plugin_built() {
-#ifdef MOEBENCH_GLOO_PLUGIN_PATH
-  setenv("MOEBENCH_GLOO_PLUGIN", MOEBENCH_GLOO_PLUGIN_PATH, 1);
-  return true;
-#else
-  return false;
-#endif
-}
 
 const std::string kSmall =
     "layer --backend cpu --manual-config --num-experts 8 --num-experts-per-tok 2 --hidden-size 64 "

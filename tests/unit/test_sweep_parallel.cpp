@@ -14,20 +14,12 @@
 #include "results/results_store.hpp"
 #include "unit/cli_runner.hpp"
 #include "unit/job_fixture.hpp"
+#include "unit/dist_ranks.hpp"
 
 using namespace moebench;
 using namespace moebench::testing;
 
 namespace {
-
-bool gloo_plugin_built() {
-#ifdef MOEBENCH_GLOO_PLUGIN_PATH
-  setenv("MOEBENCH_GLOO_PLUGIN", MOEBENCH_GLOO_PLUGIN_PATH, 1);
-  return true;
-#else
-  return false;
-#endif
-}
 
 // A block of one small manual layer (`hidden` tells the blocks apart) and `extra` lines.
 std::string block(int hidden, const std::string& extra) {
